@@ -1,0 +1,46 @@
+# Everything a fresh machine needs: `make lab` (the main job) and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SAMPLE := connectly_nb/datasets/sample_export.csv
+
+.PHONY: install lab validate test lint format bench fuzz clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: make PYTHON=python3.11 ...")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --editable ".[test]"
+	touch $(STAMP)
+
+# The main job: check the bundled sample, then open JupyterLab on notebooks/.
+lab: validate
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+validate: $(STAMP)
+	$(BIN)/connectly-nb validate $(SAMPLE)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# The whole suite: lint, unit and property tests.
+test: lint
+	$(BIN)/python -m pytest
+
+# A longer fuzzing run of the property tests (not part of `make test`).
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/test_properties.py
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_load.py
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .hypothesis .ruff_cache

@@ -1,0 +1,28 @@
+"""connectly_nb: analyse Connectly WhatsApp campaign exports in Jupyter.
+
+The entry point is :func:`read_export`, which returns an :class:`Export`
+(messages, clicks, variables and problems as DataFrames).
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from connectly_nb.errors import ConnectlyError, ExportFormatError
+from connectly_nb.load import ExportNotFoundError
+from connectly_nb.tidy import Export, TimeZoneError, read_export
+
+try:
+    __version__ = version("connectly-nb")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "ConnectlyError",
+    "Export",
+    "ExportFormatError",
+    "ExportNotFoundError",
+    "TimeZoneError",
+    "__version__",
+    "read_export",
+]

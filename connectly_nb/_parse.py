@@ -1,0 +1,424 @@
+"""Vectorised cell parsers: timestamps, click arrays and variable objects.
+
+Private helpers of :mod:`connectly_nb.tidy`. Each takes an Arrow string
+column and returns plain arrays plus the positions of the cells it could not
+read, so the caller can put them in the problems table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pajson
+
+NAT = np.datetime64("NaT", "us")
+_NAIVE = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,9})?$"
+_ISO = (
+    r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}([.,]\d{1,9})?)?)?"
+    r" ?([Zz]|[+-]\d{2}(:?\d{2})?|UTC)?$"
+)
+#: Cells longer than this (characters) are not parsed as JSON.
+MAX_JSON_CHARS = 1 << 20
+#: JSON nested deeper than this is not read (orjson stops at 1024 anyway).
+MAX_JSON_DEPTH = 64
+_BLOCK = 200_000  # JSON cells parsed by Arrow at once; a failing block is halved
+_SMALL_BLOCK = 1_000  # below this a failing block is parsed cell by cell
+_TS_SLICE = 1 << 16
+_AWKWARD_CHARS = 4096  # longer cells skip the bulk JSON parser
+
+
+def _to_numpy_bool(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def parse_timestamps(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Parse ISO-8601 text to UTC instants.
+
+    Returns
+    -------
+    values : numpy.ndarray of datetime64[us]
+        UTC instants; NaT for blank or unreadable cells. Text without an
+        offset is taken as UTC.
+    bad : numpy.ndarray of bool
+        Non-blank cells that could not be read.
+    """
+    n = len(arr)
+    out = np.full(n, NAT)
+    bad = np.zeros(n, dtype=bool)
+    # the common case: every cell of a slice in the vendor's format, or blank
+    for lo in range(0, n, _TS_SLICE):
+        part = arr.slice(lo, _TS_SLICE)
+        try:
+            ts = pc.cast(part, pa.timestamp("us"))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            out[lo : lo + len(part)], bad[lo : lo + len(part)] = _parse_messy(part)
+        else:
+            out[lo : lo + len(part)] = ts.to_numpy(zero_copy_only=False).astype("datetime64[us]")
+    return out, bad
+
+
+def _parse_messy(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    n = len(arr)
+    s = pc.utf8_trim_whitespace(arr)
+    present = _to_numpy_bool(pc.not_equal(s, ""))
+    out = np.full(n, NAT)
+    naive = _to_numpy_bool(pc.match_substring_regex(s, _NAIVE)) & present
+    done = np.zeros(n, dtype=bool)
+    if naive.any():
+        sub = s.filter(pa.array(naive))
+        try:
+            vals = pc.cast(pc.replace_substring(sub, "T", " "), pa.timestamp("us"))
+            out[naive] = vals.to_numpy(zero_copy_only=False).astype("datetime64[us]")
+            done = naive
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass  # an impossible date among them: let pandas sort them out below
+    rest = present & ~done
+    if rest.any():
+        sub = s.filter(pa.array(rest))
+        shaped = _to_numpy_bool(pc.match_substring_regex(sub, _ISO))
+        texts = pd.Series(sub.to_pylist(), dtype=object)
+        texts[~shaped] = None
+        parsed = pd.to_datetime(texts, format="ISO8601", utc=True, errors="coerce")
+        out[rest] = parsed.dt.tz_localize(None).to_numpy().astype("datetime64[us]")
+    bad = present & np.isnat(out)
+    return out, bad
+
+
+def _scalar_text(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    return orjson.dumps(v).decode()
+
+
+def _depth_ok(text: str) -> bool:
+    """Whether JSON text nests at most MAX_JSON_DEPTH levels (cheap test first)."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return True
+    depth = 0
+    in_str = esc = False
+    for ch in text:
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return False
+        elif ch in "]}":
+            depth -= 1
+    return True
+
+
+def _nonempty(arr: pa.ChunkedArray | pa.Array, empty: str) -> np.ndarray:
+    """Positions of cells holding more than blanks, ``null`` or ``empty``."""
+    keep = pc.and_(pc.is_valid(arr), pc.invert(pc.fill_null(pc.utf8_is_space(arr), False)))
+    for e in ("", "null", empty):
+        keep = pc.and_(keep, pc.not_equal(arr, e))
+    return np.flatnonzero(_to_numpy_bool(keep))
+
+
+def _load(text: str) -> tuple[Any, str | None, str | None]:
+    """orjson.loads with limits; returns (value, problem code, why)."""
+    if len(text) > MAX_JSON_CHARS:
+        return None, "too_large", f"cell of {len(text):,} characters exceeds {MAX_JSON_CHARS:,}"
+    if not _depth_ok(text):
+        return None, "too_large", f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+    try:
+        return orjson.loads(text), None, None
+    except orjson.JSONDecodeError as exc:
+        return None, "bad_json", f"invalid JSON ({exc})"
+
+
+def _lines_buffer(cells: pa.Array, prefix: str = "", suffix: str = "") -> pa.Buffer | None:
+    """The cells as newline-delimited text, built without leaving Arrow."""
+    lines = pc.binary_join_element_wise(pa.scalar(prefix), cells, pa.scalar(suffix + "\n"), "")
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    if lines.type != pa.string() or lines.null_count:
+        return None
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[
+        lines.offset : lines.offset + len(lines) + 1
+    ]
+    start, stop = int(offsets[0]), int(offsets[-1])
+    return lines.buffers()[2].slice(start, stop - start)
+
+
+def _read_lines(buf: pa.Buffer, schema: pa.Schema | None = None) -> pa.Table | None:
+    opts = (
+        pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+        if schema
+        else None
+    )
+    try:
+        return pajson.read_json(
+            pa.BufferReader(buf),
+            read_options=pajson.ReadOptions(block_size=1 << 22),
+            parse_options=opts,
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+
+
+def _split(arr: pa.ChunkedArray | pa.Array, empty: str) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """Non-empty cells, their rows, and which of them need the careful path."""
+    rows = _nonempty(arr, empty)
+    cells = arr.take(pa.array(rows)) if len(rows) < len(arr) else arr
+    if isinstance(cells, pa.ChunkedArray):
+        cells = cells.combine_chunks()
+    awkward = pc.binary_length(cells).to_numpy(zero_copy_only=False) > _AWKWARD_CHARS
+    data = cells.buffers()[2]
+    if data is not None:
+        raw = np.frombuffer(data, dtype=np.uint8)
+        if (raw == 10).any() or (raw == 13).any():  # line breaks inside some cell
+            awkward |= _to_numpy_bool(pc.match_substring_regex(cells, "[\r\n]"))
+    return cells, rows, awkward
+
+
+def _in_blocks(cells: pa.Array, rows: np.ndarray, awkward: np.ndarray, parse: Any) -> np.ndarray:
+    """Run a bulk parser over blocks of cells, halving the blocks it rejects.
+
+    Returns the positions (into ``cells``) left for the cell-by-cell parser:
+    the awkward cells and the small blocks the bulk parser still rejected.
+    """
+    slow = [np.flatnonzero(awkward)]
+    simple = np.flatnonzero(~awkward)
+    todo = [simple[lo : lo + _BLOCK] for lo in range(0, len(simple), _BLOCK)]
+    while todo:
+        block = todo.pop(0)
+        if not len(block):
+            continue
+        contiguous = block[-1] - block[0] + 1 == len(block)
+        piece = (
+            cells.slice(int(block[0]), len(block)) if contiguous else cells.take(pa.array(block))
+        )
+        if parse(piece, rows[block]):
+            continue
+        if len(block) <= _SMALL_BLOCK:
+            slow.append(block)
+        else:
+            half = len(block) // 2
+            todo[:0] = [block[:half], block[half:]]
+    return np.sort(np.concatenate(slow))
+
+
+@dataclass
+class ParsedClicks:
+    """Clicks of one column: one entry per click, and the cells that failed."""
+
+    row: list[np.ndarray] = field(default_factory=list)
+    id: list[pa.Array] = field(default_factory=list)
+    name: list[pa.Array] = field(default_factory=list)
+    ts: list[pa.Array] = field(default_factory=list)
+    bad_json: list[tuple[int, str]] = field(default_factory=list)  # (row, why)
+    bad_click: list[tuple[int, str]] = field(default_factory=list)
+    too_large: list[tuple[int, str]] = field(default_factory=list)
+
+    def arrays(self) -> tuple[np.ndarray, pa.Array, pa.Array, pa.Array]:
+        if not self.row:
+            empty = pa.array([], type=pa.string())
+            return np.empty(0, np.int64), empty, empty, empty
+        row = np.concatenate(self.row)
+        order = pa.array(np.argsort(row, kind="stable"))
+
+        def cat(parts: list[pa.Array]) -> pa.Array:
+            return pa.concat_arrays([p.cast(pa.string()) for p in parts]).take(order)
+
+        return row[np.asarray(order)], cat(self.id), cat(self.name), cat(self.ts)
+
+
+_CLICK = pa.struct([("id", pa.string()), ("name", pa.string()), ("ts", pa.string())])
+_CLICK_SCHEMAS = (
+    pa.schema([("c", pa.list_(_CLICK))]),  # an array of clicks, as documented
+    pa.schema([("c", _CLICK)]),  # one bare click object, as in the vendor's example
+)
+
+
+def _arrow_clicks(cells: pa.Array, rows: np.ndarray, out: ParsedClicks) -> bool:
+    buf = _lines_buffer(cells, '{"c":', "}")
+    if buf is None:
+        return False
+    for schema in _CLICK_SCHEMAS:
+        table = _read_lines(buf, schema)
+        if table is None or table.num_rows != len(rows):
+            continue
+        col = table["c"].combine_chunks()
+        if pa.types.is_list(col.type):
+            parents = pc.list_parent_indices(col).to_numpy()
+            items = pc.list_flatten(col)
+        else:
+            parents = np.flatnonzero(_to_numpy_bool(pc.is_valid(col)))
+            items = col.filter(pc.is_valid(col))
+        null_items = _to_numpy_bool(pc.is_null(items))
+        for p in np.flatnonzero(null_items):
+            out.bad_click.append((int(rows[parents[p]]), "click entry is null, not an object"))
+        if null_items.any():
+            keep = pa.array(~null_items)
+            items = items.filter(keep)
+            parents = parents[~null_items]
+        out.row.append(rows[parents])
+        out.id.append(items.field("id"))
+        out.name.append(items.field("name"))
+        out.ts.append(items.field("ts"))
+        return True
+    return False
+
+
+def parse_clicks(arr: pa.ChunkedArray | pa.Array) -> ParsedClicks:
+    """Parse a click column: JSON arrays of ``{id, name, ts}`` (or one bare object).
+
+    Arrow's JSON reader parses blocks of cells at once; a block it cannot
+    read (invalid JSON, ids that are numbers, mixed shapes) is parsed cell by
+    cell, so the cells at fault are reported and the rest kept.
+    """
+    out = ParsedClicks()
+    cells, rows, awkward = _split(arr, "[]")
+    positions = _in_blocks(cells, rows, awkward, lambda c, r: _arrow_clicks(c, r, out))
+    if len(positions):
+        _slow_clicks(cells.take(pa.array(positions)).to_pylist(), rows[positions], out)
+    return out
+
+
+def _slow_clicks(texts: list[str], rows: np.ndarray, out: ParsedClicks) -> None:
+    r_out: list[int] = []
+    fields: tuple[list[str | None], ...] = ([], [], [])
+    for row, text in zip(rows.tolist(), texts, strict=True):
+        value, code, why = _load(text)
+        if code == "too_large":
+            out.too_large.append((row, why or ""))
+            continue
+        if code:
+            out.bad_json.append((row, why or ""))
+            continue
+        if value is None:
+            continue
+        items = [value] if isinstance(value, dict) else value
+        if not isinstance(items, list):
+            out.bad_click.append(
+                (row, f"expected a JSON array of clicks, got {type(value).__name__}")
+            )
+            continue
+        for item in items:
+            if not isinstance(item, dict):
+                kind = "null" if item is None else type(item).__name__
+                out.bad_click.append((row, f"click entry is {kind}, not an object"))
+                continue
+            r_out.append(row)
+            for f, k in zip(fields, ("id", "name", "ts"), strict=True):
+                f.append(_scalar_text(item.get(k)))
+    if r_out:
+        out.row.append(np.asarray(r_out, dtype=np.int64))
+        out.id.append(pa.array(fields[0], type=pa.string()))
+        out.name.append(pa.array(fields[1], type=pa.string()))
+        out.ts.append(pa.array(fields[2], type=pa.string()))
+
+
+@dataclass
+class ParsedVariables:
+    """Variables of one column in long form, and the cells that failed."""
+
+    keys: dict[str, int] = field(default_factory=dict)  # key name -> code, shared
+    row: list[np.ndarray] = field(default_factory=list)
+    key: list[np.ndarray] = field(default_factory=list)  # codes into ``keys``
+    value: list[pa.Array] = field(default_factory=list)
+    bad_json: list[tuple[int, str]] = field(default_factory=list)
+    too_large: list[tuple[int, str]] = field(default_factory=list)
+
+    def code(self, key: str) -> int:
+        return self.keys.setdefault(key, len(self.keys))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+        if not self.row:
+            return np.empty(0, np.int64), np.empty(0, np.int32), pa.array([], type=pa.string())
+        return (
+            np.concatenate(self.row),
+            np.concatenate(self.key),
+            pa.concat_arrays([v.cast(pa.string()) for v in self.value]),
+        )
+
+
+_SIMPLE = (pa.string(), pa.large_string(), pa.bool_(), pa.int64())
+
+
+def _arrow_variables(cells: pa.Array, rows: np.ndarray, out: ParsedVariables) -> bool:
+    buf = _lines_buffer(cells)
+    table = None if buf is None else _read_lines(buf)
+    if table is None or table.num_rows != len(rows):
+        return False
+    if any(c.type != pa.null() and c.type not in _SIMPLE for c in table.columns):
+        return False
+    for key, col in zip(table.column_names, table.columns, strict=True):
+        if col.type == pa.null() or col.null_count == len(col):
+            continue
+        valid = pc.is_valid(col)
+        picked = _to_numpy_bool(valid)
+        values = pc.cast(col.filter(valid), pa.string())
+        out.row.append(rows[picked])
+        out.key.append(np.full(int(picked.sum()), out.code(key), dtype=np.int32))
+        out.value.append(values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values)
+    return True
+
+
+def parse_variables(
+    arr: pa.ChunkedArray | pa.Array, keys: dict[str, int] | None = None
+) -> ParsedVariables:
+    """Parse a variables column (JSON objects) into (row, key, value) triples.
+
+    Values are kept as text: strings as they are, ``true``/``false``,
+    integers as written; floats and nested values take the careful path
+    (Python's repr / compact JSON). A ``null`` value is treated as absent.
+    Key codes index ``keys``, which is extended and may be shared between
+    columns.
+    """
+    out = ParsedVariables(keys={} if keys is None else keys)
+    cells, rows, awkward = _split(arr, "{}")
+    positions = _in_blocks(cells, rows, awkward, lambda c, r: _arrow_variables(c, r, out))
+    if len(positions):
+        _slow_variables(cells.take(pa.array(positions)).to_pylist(), rows[positions], out)
+    return out
+
+
+def _slow_variables(texts: list[str], rows: np.ndarray, out: ParsedVariables) -> None:
+    r_out: list[int] = []
+    k_out: list[int] = []
+    v_out: list[str] = []
+    for row, text in zip(rows.tolist(), texts, strict=True):
+        value, code, why = _load(text)
+        if code == "too_large":
+            out.too_large.append((row, why or ""))
+            continue
+        if code:
+            out.bad_json.append((row, why or ""))
+            continue
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            out.bad_json.append((row, f"expected a JSON object, got {type(value).__name__}"))
+            continue
+        for k, v in value.items():
+            t = _scalar_text(v)
+            if t is not None:
+                r_out.append(row)
+                k_out.append(out.code(str(k)))
+                v_out.append(t)
+    if r_out:
+        out.row.append(np.asarray(r_out, dtype=np.int64))
+        out.key.append(np.asarray(k_out, dtype=np.int32))
+        out.value.append(pa.array(v_out, type=pa.string()))

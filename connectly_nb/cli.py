@@ -1,0 +1,141 @@
+"""The ``connectly-nb`` command: argument parsing only, the work is the library's.
+
+Exit codes: 0 done, 2 the input cannot be used (bad export, bad option), with
+the reason on stderr and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from connectly_nb.errors import ConnectlyError
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="connectly-nb",
+        description="Analyse Connectly WhatsApp campaign exports.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    v = sub.add_parser(
+        "validate",
+        help="load exports and report their problems",
+        description="Load one or more exports (files, folders or glob patterns) as one export, "
+        "print a summary and the problems found, grouped by kind.",
+    )
+    v.add_argument("files", nargs="*", metavar="FILE", help="export CSV files, folders or patterns")
+    v.add_argument("--sample", action="store_true", help="validate the bundled sample export")
+    v.add_argument("--tz", default="UTC", help="time zone to show times in (default: UTC)")
+    v.add_argument("--no-dedupe", action="store_true", help="keep repeated records apart")
+    v.add_argument(
+        "--examples",
+        type=int,
+        default=3,
+        metavar="N",
+        help="lines shown per kind of problem (default: 3)",
+    )
+
+    s = sub.add_parser(
+        "sample",
+        help="write a generated export of any size",
+        description="Write a realistic generated export (the generator of the bundled sample).",
+    )
+    s.add_argument("--rows", type=int, default=6000, help="number of messages (default: 6000)")
+    s.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
+    s.add_argument("--no-quirks", action="store_true", help="leave out the real-world problems")
+    s.add_argument("-o", "--output", required=True, type=Path, help="CSV file to write")
+    return parser
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from connectly_nb.datasets import sample_path
+    from connectly_nb.tidy import read_export
+
+    sources: list[str | Path] = list(args.files)
+    if args.sample:
+        sources.append(sample_path())
+    if not sources:
+        raise _Usage("name at least one FILE, or use --sample for the bundled sample")
+    export = read_export(sources, tz=args.tz, dedupe=not args.no_dedupe)
+    print(repr(export).removeprefix("<").removesuffix(">"))
+    print()
+    acc = export.accounting
+    for row in acc.itertuples(index=False):
+        print(
+            f"{row.source}: {row.records_read:,} records read = {row.rows_kept:,} kept + "
+            f"{row.duplicates_merged:,} merged duplicates"
+            + (
+                f"; {row.repeated_headers} repeated header line(s) skipped"
+                if row.repeated_headers
+                else ""
+            )
+            + (f"; {row.blank_lines} blank line(s) skipped" if row.blank_lines else "")
+            + f" [{row.encoding}, delimiter {row.delimiter!r}]"
+        )
+    print()
+    print(_problem_report(export.problems, examples=args.examples))
+    return EXIT_OK
+
+
+def _problem_report(problems: pd.DataFrame, *, examples: int) -> str:
+    if problems.empty:
+        return "No problems found."
+    lines = [f"{len(problems):,} problem(s):"]
+    grouped = problems.groupby(["severity", "problem"], observed=True, sort=True)
+    for (severity, code), group in grouped:
+        lines.append(f"  {severity:<7} {code:<20} {len(group):>8,}")
+        for row in group.head(examples).itertuples(index=False):
+            where = f"{row.source}:{row.line}" if pd.notna(row.line) else f"{row.source}"
+            column = f" [{row.column}]" if isinstance(row.column, str) else ""
+            value = f" {row.value!r}" if isinstance(row.value, str) else ""
+            lines.append(f"      {where}{column}{value}: {row.message}")
+        if len(group) > examples:
+            lines.append(f"      ... and {len(group) - examples:,} more")
+    return "\n".join(lines)
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from connectly_nb.datasets.generator import write_export
+
+    if args.rows < 0:
+        raise _Usage(f"--rows must be 0 or more, got {args.rows}")
+    path = write_export(args.output, rows=args.rows, seed=args.seed, quirks=not args.no_quirks)
+    print(f"wrote {path} ({path.stat().st_size:,} bytes, {args.rows:,} messages)")
+    return EXIT_OK
+
+
+class _Usage(Exception):
+    """A command line that cannot be run as given."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``connectly-nb`` command line; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    commands = {"validate": _validate, "sample": _sample}
+    try:
+        return commands[args.command](args)
+    except _Usage as exc:
+        parser.print_usage(sys.stderr)
+        print(f"connectly-nb {args.command}: error: {exc}", file=sys.stderr)
+    except (ConnectlyError, OSError) as exc:
+        print(f"connectly-nb {args.command}: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,319 @@
+"""A seeded generator of realistic Connectly campaign exports.
+
+The bundled sample (``sample_export.csv``) was written by
+``write_export("sample_export.csv", rows=6000, seed=7)``; the same function
+writes exports of any size for benchmarks (``connectly-nb sample``).
+
+Rates follow real WhatsApp marketing: about 96% of sent messages delivered,
+about 60% of delivered read (reads are a lower bound), a few percent failed
+across several error codes, under 1% opt-outs and a minority of readers
+clicking. With ``quirks=True`` a handful of rows carry the problems met in
+real files: an id Excel turned into ``5.51199E+12``, an ``N/A`` timestamp,
+invalid JSON, a bare click object instead of an array, ISO timestamps with
+``T``/``Z``, and records repeated by a later daily report.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from connectly_nb.schema import EXPORT_COLUMNS
+
+__all__ = ["generate_export", "write_export"]
+
+_CAMPAIGNS = (
+    ("Black Friday 2024 🎉", ("Ver ofertas", "Não tenho interesse"), "https://shop.example/bf"),
+    (
+        "Reativação de clientes, SP",
+        ("Quero meu cupom", "Parar promoções"),
+        "https://shop.example/cupom",
+    ),
+    ("Welcome series – step 1", ("Start", "Talk to an agent"), "https://shop.example/welcome"),
+    ("Carrinho abandonado", ("Finalizar compra",), "https://shop.example/cart"),
+)
+_SENDOUTS_PER_CAMPAIGN = (3, 2, 2, 1)
+_CAMPAIGN_WEIGHTS = (0.4, 0.25, 0.2, 0.15)
+
+# (code, message, weight among failures)
+_ERRORS = (
+    ("131026", "Message undeliverable.", 0.42),
+    ("131049", "This message was not delivered to maintain healthy ecosystem engagement.", 0.2),
+    ("131050", "Unable to deliver message. User stopped marketing messages.", 0.08),
+    ("130472", "User's number is part of an experiment", 0.07),
+    ("131000", "Something went wrong", 0.06),
+    ("131047", "Re-engagement message", 0.05),
+    ("ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT", "customer opted out", 0.06),
+    ("132000", "Number of parameters does not match the expected number of params", 0.04),
+    ("135999", "Unrecognised error", 0.02),
+)
+
+# (country prefix, national number pattern generator)
+_COUNTRIES = (("55", 0.45), ("52", 0.2), ("57", 0.15), ("91", 0.1), ("62", 0.1))
+_CITIES = {
+    "55": ("São Paulo", "Rio de Janeiro", "Belo Horizonte", "Curitiba"),
+    "52": ("Ciudad de México", "Guadalajara", "Monterrey"),
+    "57": ("Bogotá", "Medellín", "Cali"),
+    "91": ("Mumbai", "Delhi", "Bengaluru"),
+    "62": ("Jakarta", "Surabaya", "Bandung"),
+}
+_NAMES = ("Ana", "João", "María", "José", "Priya", "Budi", "Lucía", "Rafael", "Sofía", "Arjun")
+_SEGMENTS = ("vip", "regular", "new")
+
+
+def _uuids(rng: np.random.Generator, n: int) -> np.ndarray:
+    raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
+    return np.array([str(uuid.UUID(bytes=bytes(r), version=4)) for r in raw], dtype=object)
+
+
+def _phones(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    prefixes = np.array([c for c, _ in _COUNTRIES])
+    weights = np.array([w for _, w in _COUNTRIES])
+    country = rng.choice(prefixes, size=n, p=weights / weights.sum())
+    digits = rng.integers(0, 10**8, size=n)
+    area = rng.integers(11, 99, size=n)
+    out = np.empty(n, dtype=object)
+    for i in range(n):
+        c, d, a = country[i], digits[i], area[i]
+        if c == "55":  # +55 AA 9XXXX-XXXX
+            out[i] = f"+55{a:02d}9{d:08d}"
+        elif c == "52":  # +52 AA XXXX XXXX
+            out[i] = f"+52{(a % 80) + 10:02d}{d:08d}"
+        elif c == "57":  # +57 3XX XXX XXXX
+            out[i] = f"+573{(a % 50) + 10:02d}{d % 10**7:07d}"
+        elif c == "91":  # +91 9XXXX XXXXX
+            out[i] = f"+919{a % 10}{d:08d}"
+        else:  # +62 8XX XXXX XXXX
+            out[i] = f"+628{(a % 20) + 11:02d}{d:08d}"
+    return out, country
+
+
+def _fmt(ts: np.ndarray) -> np.ndarray:
+    """Vendor format ``2024-05-10 20:13:50.682000``; NaT -> ''."""
+    out = np.datetime_as_string(ts.astype("datetime64[us]"), unit="us").astype(object)
+    out = np.array([s.replace("T", " ") for s in out], dtype=object)
+    out[np.isnat(ts)] = ""
+    return out
+
+
+def generate_export(
+    rows: int = 6000, *, seed: int = 7, quirks: bool = True, part: int = 0
+) -> list[list[str]]:
+    """Generate the records of a campaign export.
+
+    Parameters
+    ----------
+    rows : int
+        Number of message records (before the repeated records that
+        ``quirks`` appends).
+    seed : int
+        Seed of the random generator; the same seed gives the same records.
+    quirks : bool
+        Sprinkle a handful of real-world problems over the records.
+    part : int
+        Chunk number of a big export: chunks share the business, campaigns
+        and sendouts of ``seed`` but draw different customers.
+
+    Returns
+    -------
+    list of list of str
+        The header followed by one list of 15 strings per record.
+    """
+    if rows < 0:
+        raise ValueError(f"rows must be >= 0, got {rows}")
+    structure = np.random.default_rng(seed)
+    rng = np.random.default_rng([seed, part])
+    n = rows
+    business = str(uuid.UUID(bytes=structure.bytes(16), version=4))
+
+    # campaigns and sendouts
+    sendouts: list[tuple[int, str, np.datetime64]] = []
+    start = np.datetime64("2024-11-04T13:00:00", "us")
+    for ci, k in enumerate(_SENDOUTS_PER_CAMPAIGN):
+        for j in range(k):
+            day = ci * 5 + j * 7
+            hour = int(structure.integers(0, 8))
+            t0 = start + np.timedelta64(day, "D") + np.timedelta64(hour, "h")
+            sendouts.append((ci, str(uuid.UUID(bytes=structure.bytes(16), version=4)), t0))
+    camp_w = np.array(_CAMPAIGN_WEIGHTS)
+    camp = rng.choice(len(_CAMPAIGNS), size=n, p=camp_w / camp_w.sum())
+    sendout_idx = np.empty(n, dtype=np.int64)
+    for ci in range(len(_CAMPAIGNS)):
+        options = [i for i, s in enumerate(sendouts) if s[0] == ci]
+        mask = camp == ci
+        sendout_idx[mask] = rng.choice(options, size=int(mask.sum()))
+
+    phone, country = _phones(rng, n)
+    session = _uuids(rng, n)
+
+    # event times
+    t0 = np.array([sendouts[i][2] for i in sendout_idx], dtype="datetime64[us]")
+    sec = np.timedelta64(1_000_000, "us")
+    sent = t0 + (rng.uniform(0, 1800, n) * 1e6).astype("timedelta64[us]")
+    is_sent = rng.random(n) < 0.995
+    failed = is_sent & (rng.random(n) < 0.04)
+    delivered_ok = is_sent & ~failed & (rng.random(n) < 0.995)
+    deliver_lag = (rng.lognormal(1.0, 0.8, n) * 1e6).astype("timedelta64[us]")
+    delivered = sent + deliver_lag
+    read_ok = delivered_ok & (rng.random(n) < 0.6)
+    read_lag = (rng.lognormal(np.log(900), 1.6, n) * 1e6).astype("timedelta64[us]")
+    read = delivered + np.minimum(read_lag, np.timedelta64(5 * 86400, "s"))
+    # reads are a lower bound: some clickers have read receipts off
+    receipts_off = read_ok & (rng.random(n) < 0.08)
+    clicked = read_ok & (rng.random(n) < 0.22)
+    opted = delivered_ok & (rng.random(n) < 0.006)
+    opt_at = np.where(read_ok, read, delivered) + (rng.lognormal(4, 1, n) * 1e6).astype(
+        "timedelta64[us]"
+    )
+
+    nat = np.datetime64("NaT", "us")
+    sent_at = np.where(is_sent, sent, nat)
+    delivered_at = np.where(delivered_ok, delivered, nat)
+    read_at = np.where(read_ok & ~receipts_off, read, nat)
+    opt_out_at = np.where(opted, opt_at, nat)
+
+    err_w = np.array([w for *_, w in _ERRORS])
+    err_i = rng.choice(len(_ERRORS), size=n, p=err_w / err_w.sum())
+
+    names = rng.choice(len(_NAMES), size=n)
+    segs = rng.choice(len(_SEGMENTS), size=n, p=[0.15, 0.6, 0.25])
+    city_pick = rng.integers(0, 100, size=n)
+    replied = read_ok & (rng.random(n) < 0.3)
+    click_lag = rng.lognormal(3.5, 1.0, n)
+    second_click = rng.random(n) < 0.15
+    link_instead = rng.random(n) < 0.35
+    button_pick = rng.random(n)
+
+    sent_s, deliv_s, read_s, opt_s = (_fmt(a) for a in (sent_at, delivered_at, read_at, opt_out_at))
+    records: list[list[str]] = [list(EXPORT_COLUMNS)]
+    for i in range(n):
+        ci = camp[i]
+        cname, buttons, link = _CAMPAIGNS[ci]
+        bclicks: list[str] = []
+        lclicks: list[str] = []
+        if clicked[i]:
+            ts = read[i] + np.timedelta64(int(click_lag[i] * 1e6), "us")
+            ts_s = str(ts).replace("T", " ")
+            if link_instead[i]:
+                lclicks.append(f'{{"id": "link_1", "name": "{link}", "ts": "{ts_s}"}}')
+            else:
+                b = min(int(button_pick[i] * len(buttons)), len(buttons) - 1)
+                bclicks.append(f'{{"id": "btn_{b + 1}", "name": "{buttons[b]}", "ts": "{ts_s}"}}')
+            if second_click[i]:
+                ts2 = str(ts + 40 * sec).replace("T", " ")
+                lclicks.append(f'{{"id": "link_1", "name": "{link}", "ts": "{ts2}"}}')
+        c = country[i]
+        cities = _CITIES[c]
+        city = cities[city_pick[i] % len(cities)]
+        inputs = (
+            f'{{"first_name": "{_NAMES[names[i]]}", "city": "{city}", '
+            f'"segment": "{_SEGMENTS[segs[i]]}"}}'
+        )
+        outputs = '{"replied": true}' if replied[i] else "{}"
+        code, msg = ("", "")
+        if failed[i]:
+            code, msg, _ = _ERRORS[err_i[i]]
+        records.append(
+            [
+                phone[i],
+                business,
+                cname,
+                sendouts[sendout_idx[i]][1],
+                session[i],
+                sent_s[i],
+                deliv_s[i],
+                read_s[i],
+                opt_s[i],
+                code,
+                msg,
+                "[" + ", ".join(bclicks) + "]",
+                "[" + ", ".join(lclicks) + "]",
+                inputs,
+                outputs,
+            ]
+        )
+    if quirks and n >= 40:
+        _add_quirks(records, rng)
+    return records
+
+
+def _add_quirks(records: list[list[str]], rng: np.random.Generator) -> None:
+    """A handful of the problems real files have, at fixed, seeded places."""
+    col = {c: i for i, c in enumerate(EXPORT_COLUMNS)}
+    n = len(records) - 1
+    picks = rng.choice(np.arange(1, n + 1), size=12, replace=False)
+    # Excel turned a phone number into scientific notation
+    records[picks[0]][col["customer_external_id"]] = "5.51199E+12"
+    # a hand-typed placeholder in a timestamp column
+    records[picks[1]][col["read_at"]] = "N/A"
+    # truncated JSON
+    records[picks[2]][col["button_clicks"]] = '[{"id": "btn_1", "name": "Ver ofertas"'
+    # the vendor's own example: a bare object instead of an array
+    r = records[picks[3]]
+    if r[col["sent_at"]]:
+        ts = r[col["sent_at"]][:11] + "23:59:59.000000"
+        r[col["button_clicks"]] = f'{{"id": "btn_1", "name": "Ver ofertas", "ts": "{ts}"}}'
+    # ISO timestamps with T and Z, as the Reports API writes them
+    for p in picks[4:7]:
+        for c in ("sent_at", "delivered_at"):
+            v = records[p][col[c]]
+            if v:
+                records[p][col[c]] = v.replace(" ", "T")[:19] + "Z"
+    # a later daily report repeats records with more events filled in
+    for p in picks[7:12]:
+        again = list(records[p])
+        if again[col["delivered_at"]] and not again[col["read_at"]]:
+            again[col["read_at"]] = again[col["delivered_at"]][:11] + "23:30:00.000000"
+        records.append(again)
+
+
+def write_export(
+    path: str | os.PathLike[str],
+    *,
+    rows: int = 6000,
+    seed: int = 7,
+    quirks: bool = True,
+) -> Path:
+    """Write a generated export as CSV (UTF-8, LF, minimal quoting).
+
+    Parameters
+    ----------
+    path : str or path-like
+        Where to write the CSV.
+    rows, seed, quirks
+        As for :func:`generate_export`.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    path = Path(path)
+    chunk = 200_000
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        if rows <= chunk:
+            writer.writerows(generate_export(rows, seed=seed, quirks=quirks))
+            return path
+        # big files: write in seeded chunks so memory stays flat
+        done = 0
+        part = 0
+        while done < rows:
+            m = min(chunk, rows - done)
+            recs = generate_export(m, seed=seed, quirks=quirks and part == 0, part=part)
+            writer.writerows(recs if part == 0 else recs[1:])
+            done += m
+            part += 1
+    return path
+
+
+def export_text(rows: int = 100, *, seed: int = 7, quirks: bool = True) -> str:
+    """Return a generated export as CSV text (handy in tests and examples)."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(generate_export(rows, seed=seed, quirks=quirks))
+    return buf.getvalue()

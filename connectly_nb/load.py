@@ -1,0 +1,610 @@
+"""Read export files into raw string tables, one per file, with their problems.
+
+This is the byte-level half of loading: finding the files, the encoding, the
+delimiter and the header, and parsing the records with their line numbers.
+Every cell comes out as text (``None`` for blank); typing and tidying are
+:mod:`connectly_nb.tidy`'s job.
+
+Two parsers give the same result. The fast one is pyarrow's CSV reader with
+every column pinned to ``string``; its line numbers are derived from the
+newlines inside values and checked against the file's newline count. When
+that check fails, or pyarrow meets a record with the wrong number of fields,
+the file is parsed again with Python's :mod:`csv` module, which reports the
+line of every record and keeps short or long records (padded or cut, with an
+error in the problems table) instead of dropping them.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import glob
+import io
+import os
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, TypeAlias, Union
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from connectly_nb.errors import ConnectlyError, ExportFormatError
+from connectly_nb.schema import EXPORT_COLUMNS, PROBLEM_CODES, REQUIRED_COLUMNS
+
+__all__ = ["ExportNotFoundError", "RawFile", "Source", "read_raw", "resolve_sources"]
+
+#: What ``read_export`` accepts as a source.
+Source: TypeAlias = Union[str, os.PathLike, IO[bytes], IO[str], Iterable["Source"]]  # noqa: UP007
+
+DELIMITERS = (",", ";", "\t", "|")
+SAMPLE_BYTES = 1 << 16
+VALUE_PREVIEW = 200  # characters of a cell kept in a problem row
+
+
+class ExportNotFoundError(ConnectlyError, FileNotFoundError):
+    """A path, folder or pattern named no readable export file."""
+
+
+@dataclass
+class RawFile:
+    """One file's records as text, before typing.
+
+    Attributes
+    ----------
+    source : str
+        The file's name as given (path, or the file object's ``name``).
+    table : pyarrow.Table
+        The 15 export columns (missing ones all null) then any extra
+        columns, all ``string``, plus ``line`` (int64): the 1-based line of
+        each record's first physical line, the header being line 1.
+    problems : list of dict
+        File-level problems (encoding, header, field counts, skipped lines).
+    extra_columns : list of str
+        Names of the columns kept beyond the 15 known ones.
+    repeated_headers, blank_lines : int
+        Lines skipped because they repeat the header or hold no value.
+    encoding, delimiter, parser : str
+        What was detected and which parser read the file.
+    """
+
+    source: str
+    table: pa.Table
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    extra_columns: list[str] = field(default_factory=list)
+    repeated_headers: int = 0
+    blank_lines: int = 0
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    parser: str = "pyarrow"
+
+
+# --------------------------------------------------------------------------- sources
+
+
+@dataclass(frozen=True)
+class _Input:
+    name: str
+    path: Path | None = None
+    data: bytes | None = None
+
+    @property
+    def size(self) -> int:
+        if self.data is not None:
+            return len(self.data)
+        assert self.path is not None
+        return self.path.stat().st_size
+
+
+def _is_glob(text: str) -> bool:
+    return any(ch in text for ch in "*?[")
+
+
+def resolve_sources(source: Source) -> list[_Input]:
+    """Turn what the user passed into a list of inputs, in reading order.
+
+    Parameters
+    ----------
+    source : path, str, folder, glob pattern, file object, or a list of these
+        A folder contributes every ``*.csv`` in it, sorted by name; a glob
+        pattern its matches, sorted. A file object is read whole (text is
+        encoded as UTF-8).
+
+    Returns
+    -------
+    list
+        One entry per file; a file named twice is read once.
+
+    Raises
+    ------
+    ExportNotFoundError
+        A path does not exist, or a folder or pattern matches no CSV file.
+    """
+    out: list[_Input] = []
+    seen: set[Path] = set()
+
+    def add_path(p: Path) -> None:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append(_Input(name=str(p), path=p))
+
+    def visit(src: Any) -> None:
+        if hasattr(src, "read"):
+            data = src.read()
+            if isinstance(data, str):
+                data = data.encode("utf-8")
+            out.append(_Input(name=str(getattr(src, "name", "<stream>")), data=bytes(data)))
+            return
+        if isinstance(src, (str, os.PathLike)):
+            p = Path(src).expanduser()
+            if p.is_dir():
+                files = sorted(
+                    (f for f in p.iterdir() if f.is_file() and f.suffix.lower() == ".csv"),
+                    key=lambda f: f.name,
+                )
+                if not files:
+                    raise ExportNotFoundError(
+                        f"{p}: the folder holds no .csv file; "
+                        "put the exports there or name the files"
+                    )
+                for f in files:
+                    add_path(f)
+            elif p.is_file():
+                add_path(p)
+            elif _is_glob(str(src)):
+                matches = sorted(Path(m) for m in glob.glob(os.fspath(p)) if Path(m).is_file())
+                if not matches:
+                    raise ExportNotFoundError(f"{src}: the pattern matches no file")
+                for m in matches:
+                    add_path(m)
+            else:
+                raise ExportNotFoundError(f"{p}: no such file or folder")
+            return
+        if isinstance(src, Iterable) and not isinstance(src, (bytes, bytearray)):
+            for item in src:
+                visit(item)
+            return
+        raise TypeError(
+            "source must be a path, a folder, a glob pattern, an open file or a list of these; "
+            f"got {type(src).__name__}"
+        )
+
+    visit(source)
+    if not out:
+        raise ExportNotFoundError("no export file given (the list of sources is empty)")
+    return out
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _problem(
+    source: str, line: int | None, column: str | None, value: Any, code: str, message: str
+) -> dict[str, Any]:
+    if value is not None:
+        value = str(value)
+        if len(value) > VALUE_PREVIEW:
+            value = value[:VALUE_PREVIEW] + "…"
+    return {
+        "source": source,
+        "line": line,
+        "column": column,
+        "value": value,
+        "problem": code,
+        "severity": PROBLEM_CODES[code].severity,
+        "message": message,
+    }
+
+
+def _normalise(name: str) -> str:
+    return name.replace("\ufeff", "").strip().strip('"').strip().lower().replace(" ", "_")
+
+
+def _decode_sample(sample: bytes) -> tuple[str, str]:
+    """Decode the first bytes of a file; return (text, encoding)."""
+    if sample.startswith(codecs.BOM_UTF8):
+        enc = "utf-8-sig"
+    elif sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        enc = "utf-16"
+    else:
+        enc = "utf-8"
+    try:
+        text = codecs.getincrementaldecoder(enc)().decode(sample, final=False)
+    except UnicodeDecodeError:
+        enc = "cp1252"
+        text = sample.decode(enc, errors="replace")
+    return text.lstrip("\ufeff"), enc
+
+
+def _first_record(text: str, delimiter: str) -> list[str]:
+    try:
+        return next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False))
+    except (StopIteration, csv.Error):
+        return []
+
+
+def _detect(text: str, name: str) -> tuple[str, list[str]]:
+    """Pick the delimiter that makes the header name the most known columns."""
+    best: tuple[int, int, str, list[str]] | None = None
+    known = set(EXPORT_COLUMNS)
+    for d in DELIMITERS:
+        header = _first_record(text, d)
+        score = (len({_normalise(h) for h in header} & known), len(header))
+        if best is None or score > best[:2]:
+            best = (*score, d, header)
+    assert best is not None
+    n_known, _, delimiter, header = best
+    if n_known == 0:
+        first = text.splitlines()[0] if text.strip() else ""
+        if len(first) > 120:
+            first = first[:120] + "…"
+        raise ExportFormatError(
+            f"{name}: not a Connectly campaign export: its first line names none of the export "
+            f"columns ({', '.join(REQUIRED_COLUMNS)}, ...). First line: {first!r}. "
+            "Download the campaign report from Connectly's Analytics tab ('Download CSV')."
+        )
+    return delimiter, header
+
+
+@dataclass
+class _Header:
+    names: list[str]  # final column name per position
+    extras: list[str]
+    problems: list[dict[str, Any]]
+
+
+def _map_header(header: list[str], name: str) -> _Header:
+    names: list[str] = []
+    extras: list[str] = []
+    problems: list[dict[str, Any]] = []
+    used: set[str] = set()
+    for pos, raw in enumerate(header):
+        norm = _normalise(raw)
+        if norm in EXPORT_COLUMNS and norm not in used:
+            used.add(norm)
+            names.append(norm)
+            if raw != norm:
+                problems.append(
+                    _problem(
+                        name,
+                        1,
+                        norm,
+                        raw,
+                        "renamed_column",
+                        f"header {raw!r} read as column {norm!r}",
+                    )
+                )
+            continue
+        base = raw.strip() or f"column_{pos + 1}"
+        final = base
+        k = 1
+        while final in used or final in EXPORT_COLUMNS:
+            final = f"{base}.{k}"
+            k += 1
+        used.add(final)
+        names.append(final)
+        extras.append(final)
+        if norm in EXPORT_COLUMNS:
+            problems.append(
+                _problem(
+                    name,
+                    1,
+                    final,
+                    raw,
+                    "duplicate_column",
+                    f"column {norm!r} appears more than once; the first is used, "
+                    f"this copy (field {pos + 1}) is kept as {final!r}",
+                )
+            )
+        else:
+            problems.append(
+                _problem(
+                    name,
+                    1,
+                    final,
+                    raw,
+                    "extra_column",
+                    f"column {raw!r} is not one of the 15 export columns; kept as text",
+                )
+            )
+    missing_required = [c for c in REQUIRED_COLUMNS if c not in used]
+    if missing_required:
+        found = ", ".join(repr(h) for h in header[:20]) + (" ..." if len(header) > 20 else "")
+        raise ExportFormatError(
+            f"{name}: not a Connectly campaign export: missing required column(s) "
+            f"{', '.join(missing_required)}. Found columns: {found}. "
+            f"The export's columns are: {', '.join(EXPORT_COLUMNS)}."
+        )
+    for c in EXPORT_COLUMNS:
+        if c not in used:
+            problems.append(
+                _problem(
+                    name,
+                    1,
+                    c,
+                    None,
+                    "missing_column",
+                    f"optional column {c!r} is absent; added as empty",
+                )
+            )
+    return _Header(names, extras, problems)
+
+
+# --------------------------------------------------------------------------- parsers
+
+
+class _SlowPath(Exception):
+    """The fast parser's result cannot be trusted for this file."""
+
+
+def _count_newlines(inp: _Input) -> tuple[int, bool]:
+    """Newlines in the file and whether it ends with one."""
+    if inp.data is not None:
+        return inp.data.count(b"\n"), inp.data.endswith(b"\n")
+    assert inp.path is not None
+    n = 0
+    last = b""
+    with inp.path.open("rb") as fh:
+        while chunk := fh.read(1 << 24):
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    return n, last == b"\n"
+
+
+def _parse_fast(
+    inp: _Input, data: bytes | None, delimiter: str, width: int
+) -> tuple[pa.Table, np.ndarray]:
+    """pyarrow parse; returns the records (header row removed) and their lines."""
+    invalid: list[Any] = []
+
+    def on_invalid(row: Any) -> str:
+        invalid.append(row)
+        return "skip"
+
+    names = [f"f{i}" for i in range(width)]
+    source: Any = pa.BufferReader(data) if data is not None else str(inp.path)
+    table = pacsv.read_csv(
+        source,
+        read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+        parse_options=pacsv.ParseOptions(
+            delimiter=delimiter,
+            newlines_in_values=True,
+            ignore_empty_lines=False,
+            invalid_row_handler=on_invalid,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            strings_can_be_null=True,
+            null_values=[""],
+            quoted_strings_can_be_null=True,
+        ),
+    )
+    if invalid:
+        raise _SlowPath("records with the wrong number of fields")
+    n_rows = table.num_rows  # header included
+    newlines, ends_with_newline = (
+        (data.count(b"\n"), data.endswith(b"\n")) if data is not None else _count_newlines(inp)
+    )
+    physical = newlines + (0 if ends_with_newline else 1)
+    if physical == n_rows:
+        lines = np.arange(1, n_rows + 1, dtype=np.int64)
+    else:
+        embedded = np.zeros(n_rows, dtype=np.int64)
+        for col in table.columns:
+            counts = pc.count_substring(col, "\n").to_numpy(zero_copy_only=False)
+            embedded += np.nan_to_num(counts, nan=0).astype(np.int64)
+        if int(embedded.sum()) + n_rows != physical:
+            raise _SlowPath("line count does not match")
+        lines = np.empty(n_rows, dtype=np.int64)
+        lines[0] = 1
+        np.cumsum(1 + embedded[:-1], out=lines[1:])
+        lines[1:] += 1
+    return table.slice(1), lines[1:]
+
+
+def _parse_slow(
+    text: str, delimiter: str, width: int, name: str, problems: list[dict[str, Any]]
+) -> tuple[pa.Table, np.ndarray, int]:
+    """Python csv parse: exact line numbers, wrong-width records kept."""
+    old_limit = csv.field_size_limit()
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+        columns: list[list[str | None]] = [[] for _ in range(width)]
+        lines: list[int] = []
+        blank = 0
+        prev = 0
+        first = True
+        for record in reader:
+            start, prev = prev + 1, reader.line_num
+            if first:  # the header
+                first = False
+                continue
+            if not record:
+                blank += 1
+                continue
+            if len(record) != width:
+                problems.append(
+                    _problem(
+                        name,
+                        start,
+                        None,
+                        delimiter.join(record),
+                        "wrong_field_count",
+                        f"record has {len(record)} fields, the header has {width}; "
+                        + (
+                            "missing fields left blank"
+                            if len(record) < width
+                            else "fields past the last column dropped"
+                        ),
+                    )
+                )
+                record = (record + [""] * width)[:width]
+            for col, value in zip(columns, record, strict=True):
+                col.append(value if value != "" else None)
+            lines.append(start)
+    finally:
+        csv.field_size_limit(old_limit)
+    table = pa.table({f"f{i}": pa.array(c, type=pa.string()) for i, c in enumerate(columns)})
+    return table, np.asarray(lines, dtype=np.int64), blank
+
+
+def _read_bytes(inp: _Input) -> bytes:
+    if inp.data is not None:
+        return inp.data
+    assert inp.path is not None
+    return inp.path.read_bytes()
+
+
+def read_raw(inp: _Input) -> RawFile:
+    """Read one input into a :class:`RawFile`.
+
+    Raises
+    ------
+    ExportFormatError
+        The file is empty, or is not a campaign export (no header naming the
+        required columns).
+    """
+    name = inp.name
+    try:
+        if inp.data is not None:
+            sample = inp.data[:SAMPLE_BYTES]
+        else:
+            assert inp.path is not None
+            with inp.path.open("rb") as fh:
+                sample = fh.read(SAMPLE_BYTES)
+    except OSError as exc:
+        raise ExportNotFoundError(f"{name}: cannot be read ({exc.strerror or exc})") from exc
+    if not sample.strip():
+        raise ExportFormatError(
+            f"{name}: the file is empty ({len(sample)} bytes); expected a CSV export whose first "
+            f"line names the columns ({', '.join(REQUIRED_COLUMNS)}, ...)"
+        )
+    text, encoding = _decode_sample(sample)
+    delimiter, header_fields = _detect(text, name)
+    header = _map_header(header_fields, name)
+    problems = list(header.problems)
+    width = len(header_fields)
+
+    data: bytes | None = inp.data
+    if encoding != "utf-8" and encoding != "utf-8-sig":
+        data = _transcode(_read_bytes(inp), encoding, name, problems)
+    parser = "pyarrow"
+    blank = 0
+    try:
+        table, lines = _parse_fast(inp, data, delimiter, width)
+    except (_SlowPath, pa.ArrowInvalid) as exc:
+        if isinstance(exc, pa.ArrowInvalid) and "utf8" in str(exc).lower() and data is None:
+            encoding = "cp1252"
+            data = _transcode(_read_bytes(inp), encoding, name, problems)
+            try:
+                table, lines = _parse_fast(inp, data, delimiter, width)
+            except (_SlowPath, pa.ArrowInvalid):
+                table = None
+        else:
+            table = None
+        if table is None:
+            parser = "python"
+            raw = data if data is not None else _read_bytes(inp)
+            try:
+                decoded = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                encoding = "cp1252"
+                decoded = _transcode(raw, encoding, name, problems).decode("utf-8")
+            table, lines, blank = _parse_slow(decoded, delimiter, width, name, problems)
+    table = table.rename_columns(header.names)
+
+    # blank lines: every field null (pyarrow reads them as such a record)
+    if table.num_rows:
+        empty = None
+        for col in table.columns:
+            nulls = col.is_null()
+            empty = nulls if empty is None else pc.and_(empty, nulls)
+        n_empty = int(pc.sum(empty).as_py() or 0)
+        if n_empty:
+            blank += n_empty
+            keep = pc.invert(empty)
+            table = table.filter(keep)
+            lines = lines[keep.to_numpy(zero_copy_only=False)]
+
+    # a header repeated inside the file (daily reports concatenated with `cat`)
+    repeated = 0
+    if table.num_rows:
+        # cheap substring test first; exact comparison only on the candidates
+        same = pc.match_substring(table["customer_external_id"], "external_id", ignore_case=True)
+        if pc.any(same).as_py():
+            same = pc.and_(
+                same,
+                pc.and_(
+                    pc.equal(
+                        pc.utf8_lower(pc.utf8_trim_whitespace(table["customer_external_id"])),
+                        "customer_external_id",
+                    ),
+                    pc.equal(
+                        pc.utf8_lower(pc.utf8_trim_whitespace(table["campaign_name"])),
+                        "campaign_name",
+                    ),
+                ),
+            )
+        same = pc.fill_null(same, False)
+        repeated = int(pc.sum(same).as_py() or 0)
+        if repeated:
+            mask = same.to_numpy(zero_copy_only=False)
+            for line in lines[mask]:
+                problems.append(
+                    _problem(
+                        name,
+                        int(line),
+                        None,
+                        None,
+                        "repeated_header",
+                        "the header line appears again here (files concatenated?); skipped",
+                    )
+                )
+            table = table.filter(pc.invert(same))
+            lines = lines[~mask]
+    if blank:
+        problems.append(
+            _problem(
+                name, None, None, None, "blank_lines", f"{blank} line(s) without any value skipped"
+            )
+        )
+
+    # the 15 columns in order (missing ones all null), then extras
+    n = table.num_rows
+    columns = {
+        c: (table[c] if c in table.column_names else pa.nulls(n, pa.string()))
+        for c in EXPORT_COLUMNS
+    }
+    for c in header.extras:
+        columns[c] = table[c]
+    columns["line"] = pa.array(lines, type=pa.int64())
+    return RawFile(
+        source=name,
+        table=pa.table(columns),
+        problems=problems,
+        extra_columns=list(header.extras),
+        repeated_headers=repeated,
+        blank_lines=blank,
+        encoding=encoding,
+        delimiter=delimiter,
+        parser=parser,
+    )
+
+
+def _transcode(raw: bytes, encoding: str, name: str, problems: list[dict[str, Any]]) -> bytes:
+    """Decode a non-UTF-8 file and return it as UTF-8 bytes, noting the problem."""
+    if encoding == "utf-16":
+        text = raw.decode("utf-16", errors="replace")
+        what = "UTF-16 (Excel's 'Unicode text')"
+    else:
+        text = raw.decode("cp1252", errors="replace")
+        what = "Windows-1252 (an Excel round trip?)"
+    problems.append(
+        _problem(name, None, None, None, "not_utf8", f"the file is not UTF-8; decoded as {what}")
+    )
+    return text.lstrip("\ufeff").encode("utf-8")

@@ -1,0 +1,247 @@
+"""Names, types and codes of a Connectly campaign export, written down once.
+
+Everything else in the package refers to the constants here: the 15 export
+columns and which of them are required, the derived columns of
+``Export.messages``, the problem codes with their severities, and the
+WhatsApp / Connectly error-code catalogue of DESIGN.md section 3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+# --------------------------------------------------------------------------- columns
+
+ID_COLUMNS: Final = (
+    "customer_external_id",
+    "business_id",
+    "campaign_name",
+    "sendout_id",
+    "cnt_session_id",
+)
+TIMESTAMP_COLUMNS: Final = ("sent_at", "delivered_at", "read_at", "opt_out_at")
+ERROR_COLUMNS: Final = ("error_code", "error_msg")
+CLICK_COLUMNS: Final = ("button_clicks", "link_clicks")
+VARIABLE_COLUMNS: Final = ("input_variables", "output_variables")
+
+#: The 15 columns of the export, in the order the vendor documents.
+EXPORT_COLUMNS: Final = (
+    *ID_COLUMNS,
+    *TIMESTAMP_COLUMNS,
+    *ERROR_COLUMNS,
+    *CLICK_COLUMNS,
+    *VARIABLE_COLUMNS,
+)
+
+#: Columns without which a file is not a campaign export.
+REQUIRED_COLUMNS: Final = ("customer_external_id", "campaign_name", "sendout_id", "sent_at")
+
+#: Columns stored as pandas categoricals (few distinct values, many rows).
+CATEGORICAL_COLUMNS: Final = ("business_id", "campaign_name", "sendout_id", "error_code")
+
+#: A message is identified by these two columns; daily reports repeat them.
+MESSAGE_KEY: Final = ("sendout_id", "customer_external_id")
+
+#: Click kinds and the export column each comes from.
+CLICK_KINDS: Final = {"button": "button_clicks", "link": "link_clicks"}
+
+#: Funnel stages, in order; ``stage`` on messages is the furthest one reached.
+STAGES: Final = ("not_sent", "sent", "delivered", "read", "clicked")
+
+#: Derived boolean columns of ``Export.messages`` (DESIGN.md section 2).
+FLAG_COLUMNS: Final = (
+    "is_sent",
+    "is_delivered",
+    "is_read",
+    "is_clicked",
+    "is_failed",
+    "is_opted_out",
+)
+
+#: Other derived columns of ``Export.messages``.
+DERIVED_COLUMNS: Final = (
+    *FLAG_COLUMNS,
+    "stage",
+    "n_button_clicks",
+    "n_link_clicks",
+    "n_clicks",
+    "first_click_at",
+    "time_to_deliver",
+    "time_to_read",
+    "time_to_first_click",
+    "source",
+    "line",
+)
+
+CLICK_TABLE_COLUMNS: Final = ("message_id", "kind", "id", "name", "ts", "source", "line")
+VARIABLE_TABLE_COLUMNS: Final = ("message_id", "direction", "key", "value", "source", "line")
+PROBLEM_TABLE_COLUMNS: Final = (
+    "source",
+    "line",
+    "column",
+    "value",
+    "problem",
+    "severity",
+    "message",
+    "message_id",
+)
+ACCOUNTING_COLUMNS: Final = (
+    "source",
+    "records_read",
+    "rows_kept",
+    "duplicates_merged",
+    "repeated_headers",
+)
+
+SEVERITIES: Final = ("error", "warning", "info")
+
+# --------------------------------------------------------------------------- problems
+
+
+@dataclass(frozen=True)
+class ProblemCode:
+    """A kind of data problem: its code, severity and what it means."""
+
+    code: str
+    severity: str
+    description: str
+
+
+PROBLEM_CODES: Final = {
+    p.code: p
+    for p in (
+        ProblemCode("not_utf8", "warning", "file is not UTF-8; decoded as Windows-1252"),
+        ProblemCode("extra_column", "info", "column not in the export format; kept as text"),
+        ProblemCode("renamed_column", "info", "header matched after trimming spaces or case"),
+        ProblemCode(
+            "duplicate_column", "warning", "column name repeated; later copy kept as extra"
+        ),
+        ProblemCode("missing_column", "warning", "optional column absent; added as empty"),
+        ProblemCode("repeated_header", "info", "header line repeated inside the file; skipped"),
+        ProblemCode("blank_lines", "info", "lines without any value; skipped"),
+        ProblemCode(
+            "wrong_field_count", "error", "record has more or fewer fields than the header"
+        ),
+        ProblemCode("missing_value", "warning", "required value is blank"),
+        ProblemCode("mangled_id", "warning", "id looks rewritten by Excel; cannot be recovered"),
+        ProblemCode("bad_timestamp", "warning", "timestamp cannot be parsed; treated as absent"),
+        ProblemCode("bad_json", "warning", "cell is not valid JSON; treated as empty"),
+        ProblemCode("bad_click", "warning", "click entry is not a JSON object; ignored"),
+        ProblemCode("event_without_sent", "warning", "delivery, read or click without sent_at"),
+        ProblemCode("too_large", "warning", "cell exceeds the size or nesting limit; ignored"),
+        ProblemCode("merged_duplicate", "info", "record repeats a message; merged into it"),
+    )
+}
+
+# ------------------------------------------------------------------- error catalogue
+
+ERROR_CATEGORIES: Final = {
+    "R": "recipient",
+    "B": "business-template",
+    "L": "rate-limit",
+    "M": "system",
+    "P": "policy",
+}
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """What an error code means, per Meta's reference (DESIGN.md section 3)."""
+
+    code: str
+    title: str
+    category: str
+    retry: str
+
+
+def _catalogue() -> dict[str, ErrorInfo]:
+    rows = [
+        ("131026", "Message undeliverable", "R", "not at once; suppress after repeats"),
+        ("131047", "Re-engagement message (24 h window closed)", "B", "no; send a template"),
+        ("131049", "Meta chose not to deliver (marketing limit)", "R/P", "after 24 h or more"),
+        ("131050", "User stopped marketing messages", "R", "never: treat as an opt-out"),
+        ("130472", "Number is part of an experiment", "R/P", "no"),
+        ("131000", "Something went wrong", "M", "yes; ticket if it persists"),
+        ("131048", "Spam rate limit hit", "P/L", "not soon"),
+        ("130429", "Rate limit hit", "L", "yes, back off"),
+        ("131016", "Service unavailable", "M", "yes"),
+        ("131021", "Recipient cannot be sender", "B", "no"),
+        ("131031", "Account has been locked", "P", "no"),
+        ("131042", "Business eligibility payment issue", "B", "after fixing billing"),
+        ("131051", "Unsupported message type", "B", "no"),
+        ("131053", "Media upload error", "B", "after fixing the media"),
+        ("132000", "Template parameter count mismatch", "B", "no"),
+        ("132001", "Template does not exist", "B", "no"),
+        ("132005", "Template hydrated text too long", "B", "no"),
+        ("132007", "Template format character policy violated", "B/P", "no"),
+        ("132012", "Template parameter format mismatch", "B", "no"),
+        ("132015", "Template is paused", "P", "later"),
+        ("132016", "Template is disabled", "P", "no; new template"),
+        ("132068", "Flow is blocked", "B", "no"),
+        ("132069", "Flow is throttled", "L", "later"),
+        ("133010", "Phone number not registered", "B", "no"),
+        ("130497", "Business restricted from messaging this country", "P", "no"),
+        ("368", "Temporarily blocked for policy violations", "P", "no"),
+        ("470", "Re-engagement message (On-Premises)", "B", "no"),
+        ("1013", "User is not valid (On-Premises)", "R", "no"),
+    ]
+    rows += [
+        (c, "Authentication or permission problem", "B", "no; fix access")
+        for c in ("0", "3", "10", "131005")
+    ]
+    rows += [(c, "Unknown or service error", "M", "maybe") for c in ("1", "2", "135000")]
+    rows += [(c, "API call or account rate limit", "L", "later") for c in ("4", "80007")]
+    rows += [(c, "Invalid or missing parameter", "B", "no") for c in ("100", "131008", "131009")]
+    rows += [
+        ("ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT", "Customer opted out", "R", "never"),
+        (
+            "ERROR_CODE_BUSINESS_REACHED_LIMITS",
+            "Business reached its messaging limits",
+            "L",
+            "later",
+        ),
+        (
+            "ERROR_CODE_MESSAGE_OUTSIDE_OF_ELIGIBILITY_WINDOW",
+            "Outside the 24 h eligibility window",
+            "B",
+            "no; send a template",
+        ),
+        ("ERROR_CODE_MESSAGE_TEMPLATE_NOT_FOUND", "Template not found", "B", "no"),
+        (
+            "ERROR_CODE_PHONE_NUMBER_BAD_FORMAT",
+            "Phone number badly formatted",
+            "R",
+            "no; fix the number",
+        ),
+    ]
+    out = {}
+    for code, title, cat, retry in rows:
+        category = "/".join(ERROR_CATEGORIES[c] for c in cat.split("/"))
+        out[code] = ErrorInfo(code, title, category, retry)
+    return out
+
+
+#: Error code (as a string) -> what it means. Unknown codes are not in here.
+ERROR_CATALOGUE: Final = _catalogue()
+
+UNKNOWN: Final = "unknown"
+
+
+def describe_error(code: str | None) -> ErrorInfo:
+    """Return the catalogue entry of an error code, or an "unknown" entry.
+
+    Parameters
+    ----------
+    code : str or None
+        The error code as written in the export (``"131026"``,
+        ``"ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT"``).
+
+    Returns
+    -------
+    ErrorInfo
+        Title, category and retry advice; all three are ``"unknown"`` for a
+        code the catalogue does not know. A code is never guessed.
+    """
+    key = "" if code is None else str(code).strip()
+    return ERROR_CATALOGUE.get(key, ErrorInfo(key, UNKNOWN, UNKNOWN, UNKNOWN))

@@ -1,0 +1,1003 @@
+"""Raw export records -> :class:`Export`: typed, checked, merged and derived.
+
+``read_export`` is the entry point: it resolves the sources, reads each file
+with :mod:`connectly_nb.load`, and tidies the records here. Every record
+read ends up either as a row of ``Export.messages`` or merged into one (with
+an info problem), and every cell that could not be read is a row of
+``Export.problems``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import itertools
+import sys
+import zoneinfo
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from connectly_nb import _parse
+from connectly_nb.errors import ConnectlyError
+from connectly_nb.load import RawFile, Source, read_raw, resolve_sources
+from connectly_nb.schema import (
+    ACCOUNTING_COLUMNS,
+    CATEGORICAL_COLUMNS,
+    CLICK_KINDS,
+    EXPORT_COLUMNS,
+    MESSAGE_KEY,
+    PROBLEM_CODES,
+    PROBLEM_TABLE_COLUMNS,
+    SEVERITIES,
+    STAGES,
+    TIMESTAMP_COLUMNS,
+    VARIABLE_COLUMNS,
+)
+
+__all__ = ["Export", "read_export", "tidy"]
+
+_STR = pd.StringDtype("pyarrow", na_value=np.nan)
+_STR_TYPES = {pa.string(): _STR}
+_MANGLED_ID = r"^\s*[+-]?(\d+[.,]?\d*[eE][+-]?\d+|\d+\.0+)\s*$"
+_BIG_BYTES = 20 << 20  # show progress by default past this many bytes ...
+_MANY_FILES = 10  # ... or this many files
+
+
+class TimeZoneError(ConnectlyError, ValueError):
+    """A time zone name that the zone database does not know."""
+
+
+def _check_tz(tz: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise TimeZoneError(
+            f"unknown time zone {tz!r}; use an IANA name such as 'UTC' or 'America/Sao_Paulo'"
+        ) from exc
+    return tz
+
+
+# --------------------------------------------------------------------------- Export
+
+
+class Export:
+    """A campaign export, tidy: four tables and the accounting of what was read.
+
+    Attributes
+    ----------
+    messages : pandas.DataFrame
+        One row per customer per sendout, indexed by ``message_id``: the 15
+        export columns typed (ids as text; business, campaign, sendout and
+        error code categorical; timestamps tz-aware), extra columns as text,
+        the stage flags of DESIGN.md section 2 (``is_sent`` ... ``is_opted_out``),
+        ``stage`` (the furthest stage reached, an ordered category), click
+        counts, ``first_click_at``, the latencies ``time_to_deliver``,
+        ``time_to_read`` and ``time_to_first_click`` (from ``sent_at``), and
+        ``source`` + ``line``: the file and 1-based line of the record.
+    clicks : pandas.DataFrame
+        One row per button or link click: ``message_id``, ``kind``
+        (``"button"`` or ``"link"``), ``id``, ``name``, ``ts``, ``source``, ``line``.
+    variables : pandas.DataFrame
+        One row per (message, direction, key): ``message_id``, ``direction``
+        (``"input"`` or ``"output"``), ``key``, ``value`` (text), ``source``, ``line``.
+    problems : pandas.DataFrame
+        One row per data problem: ``source``, ``line``, ``column``, ``value``,
+        ``problem`` (a code of :data:`connectly_nb.schema.PROBLEM_CODES`),
+        ``severity``, ``message`` and the ``message_id`` it concerns (if any).
+    accounting : pandas.DataFrame
+        Per file: ``records_read`` = ``rows_kept`` + ``duplicates_merged``, and
+        the header and blank lines skipped.
+    tz : str
+        Time zone the timestamps are shown in.
+
+    Notes
+    -----
+    Treat the tables as read-only: methods return new Exports and never
+    change this one. ``variables`` is built on first access (its cells are
+    parsed and checked at load time; only the long table waits), since it is
+    the largest table and many analyses never use it.
+    """
+
+    __slots__ = ("_variables", "accounting", "clicks", "messages", "problems", "tz")
+
+    messages: pd.DataFrame
+    clicks: pd.DataFrame
+    problems: pd.DataFrame
+    accounting: pd.DataFrame
+    tz: str
+
+    def __init__(
+        self,
+        messages: pd.DataFrame,
+        clicks: pd.DataFrame,
+        variables: pd.DataFrame | Callable[[], pd.DataFrame],
+        problems: pd.DataFrame,
+        accounting: pd.DataFrame,
+        tz: str = "UTC",
+    ) -> None:
+        for name, value in (
+            ("messages", messages),
+            ("clicks", clicks),
+            ("_variables", variables),
+            ("problems", problems),
+            ("accounting", accounting),
+            ("tz", tz),
+        ):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Export is immutable; use filter() or build a new Export ({name!r})")
+
+    @property
+    def variables(self) -> pd.DataFrame:
+        """One row per (message, direction, key); see the class docstring."""
+        v = self._variables
+        if callable(v):
+            v = v()
+            object.__setattr__(self, "_variables", v)
+        return v
+
+    def _replace(self, **changes: Any) -> Export:
+        fields = {
+            "messages": self.messages,
+            "clicks": self.clicks,
+            "variables": self._variables,
+            "problems": self.problems,
+            "accounting": self.accounting,
+            "tz": self.tz,
+        }
+        fields.update(changes)
+        return Export(**fields)
+
+    # ----------------------------------------------------------------- selection
+
+    def filter(
+        self,
+        *,
+        campaigns: Iterable[str] | str | None = None,
+        sendouts: Iterable[str] | str | None = None,
+        error_codes: Iterable[str | None] | str | None = None,
+        start: str | dt.date | dt.datetime | pd.Timestamp | None = None,
+        end: str | dt.date | dt.datetime | pd.Timestamp | None = None,
+    ) -> Export:
+        """Return a new Export cut to a selection, all four tables consistently.
+
+        Parameters
+        ----------
+        campaigns, sendouts : str or iterable of str, optional
+            Keep these campaign names / sendout ids. ``None`` keeps all.
+        error_codes : str or iterable of str or None, optional
+            Keep messages with these error codes; ``None`` inside the list
+            stands for "no error code". ``None`` (the default) keeps all.
+        start, end : date, datetime or ISO string, optional
+            Keep messages whose ``sent_at`` falls in ``[start, end]``. A bare
+            date (no time) for ``end`` includes that whole day. Naive values are
+            read in the Export's time zone. Messages never sent are dropped when
+            either bound is given.
+
+        Returns
+        -------
+        Export
+            The selection; problems not tied to a message (file-level ones)
+            are kept.
+        """
+        m = self.messages
+        mask = np.ones(len(m), dtype=bool)
+        if campaigns is not None:
+            mask &= m["campaign_name"].isin(_as_list(campaigns)).to_numpy()
+        if sendouts is not None:
+            mask &= m["sendout_id"].isin(_as_list(sendouts)).to_numpy()
+        if error_codes is not None:
+            codes = _as_list(error_codes)
+            wanted = [c for c in codes if c is not None]
+            sel = m["error_code"].isin(wanted).to_numpy()
+            if any(c is None for c in codes):
+                sel |= m["error_code"].isna().to_numpy()
+            mask &= sel
+        if start is not None or end is not None:
+            sent = m["sent_at"]
+            if start is not None:
+                mask &= (sent >= self._bound(start, end=False)).to_numpy()
+            if end is not None:
+                mask &= (sent < self._bound(end, end=True)).to_numpy()
+        return self._subset(mask)
+
+    def _bound(self, value: Any, *, end: bool) -> pd.Timestamp:
+        whole_day = isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+        if isinstance(value, str):
+            whole_day = len(value.strip()) <= 10
+        try:
+            ts = pd.Timestamp(value)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                f"cannot read {value!r} as a date or time (use e.g. '2024-11-30')"
+            ) from exc
+        ts = ts.tz_localize(self.tz) if ts.tzinfo is None else ts.tz_convert(self.tz)
+        if end:
+            # an end date includes its whole day; an end time is exclusive
+            return ts + pd.Timedelta(days=1) if whole_day else ts + pd.Timedelta(microseconds=1)
+        return ts
+
+    def _subset(self, mask: np.ndarray) -> Export:
+        if mask.all():
+            return self
+        messages = self.messages[mask]
+        ids = messages.index.to_numpy()
+        keep_clicks = np.isin(self.clicks["message_id"].to_numpy(), ids)
+        source = self
+
+        def variables() -> pd.DataFrame:
+            v = source.variables
+            return v[np.isin(v["message_id"].to_numpy(), ids)]
+
+        pid = self.problems["message_id"]
+        keep_problems = (pid.isna() | pid.isin(ids)).to_numpy()
+        return self._replace(
+            messages=messages,
+            clicks=self.clicks[keep_clicks],
+            variables=variables,
+            problems=self.problems[keep_problems],
+        )
+
+    # ----------------------------------------------------------------- summaries
+
+    def summary(self) -> dict[str, Any]:
+        """Key facts: rows, campaigns, sendouts, date range and problem counts."""
+        m = self.messages
+        sent = m["sent_at"].dropna()
+        return {
+            "rows": len(m),
+            "campaigns": int(m["campaign_name"].nunique()),
+            "sendouts": int(m["sendout_id"].nunique()),
+            "first_sent": sent.min() if len(sent) else None,
+            "last_sent": sent.max() if len(sent) else None,
+            "files": len(self.accounting),
+            "records_read": int(self.accounting["records_read"].sum()),
+            "duplicates_merged": int(self.accounting["duplicates_merged"].sum()),
+            "problems": self.problems["problem"].value_counts().loc[lambda s: s > 0].to_dict(),
+        }
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        span = (
+            f"{s['first_sent']:%Y-%m-%d %H:%M} .. {s['last_sent']:%Y-%m-%d %H:%M} {self.tz}"
+            if s["first_sent"] is not None
+            else "no sent messages"
+        )
+        probs = ", ".join(f"{k} {v:,}" for k, v in s["problems"].items()) or "none"
+        return (
+            f"<Export: {s['rows']:,} messages, {s['campaigns']} campaigns, "
+            f"{s['sendouts']} sendouts, {len(self.clicks):,} clicks; sent {span}; "
+            f"from {s['files']} file(s), {s['records_read']:,} records read, "
+            f"{s['duplicates_merged']:,} merged; problems: {probs}>"
+        )
+
+    def _repr_html_(self) -> str:
+        s = self.summary()
+        e = html.escape
+        span = (
+            f"{s['first_sent']:%Y-%m-%d %H:%M} – {s['last_sent']:%Y-%m-%d %H:%M} ({self.tz})"
+            if s["first_sent"] is not None
+            else "no sent messages"
+        )
+        rows = [
+            ("Messages", f"{s['rows']:,}"),
+            ("Campaigns", f"{s['campaigns']:,}"),
+            ("Sendouts", f"{s['sendouts']:,}"),
+            ("Clicks", f"{len(self.clicks):,}"),
+            ("Sent", span),
+            (
+                "Files",
+                f"{s['files']:,} ({s['records_read']:,} records, "
+                f"{s['duplicates_merged']:,} merged duplicates)",
+            ),
+        ]
+        body = "".join(
+            f"<tr><th style='text-align:left'>{e(k)}</th><td style='text-align:left'>{e(v)}"
+            f"</td></tr>"
+            for k, v in rows
+        )
+        if s["problems"]:
+            sev = {p.code: p.severity for p in PROBLEM_CODES.values()}
+            items = "".join(
+                f"<li><code>{e(str(k))}</code> ({e(sev.get(str(k), ''))}): {v:,}</li>"
+                for k, v in s["problems"].items()
+            )
+            probs = f"<ul style='margin:0'>{items}</ul>"
+        else:
+            probs = "none"
+        body += (
+            "<tr><th style='text-align:left'>Problems</th>"
+            f"<td style='text-align:left'>{probs}</td></tr>"
+        )
+        return f"<div><strong>Connectly export</strong><table>{body}</table></div>"
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None or isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_export(
+    source: Source,
+    *,
+    tz: str = "UTC",
+    dedupe: bool = True,
+    progress: bool | None = None,
+) -> Export:
+    """Read one or more Connectly campaign exports into an :class:`Export`.
+
+    Parameters
+    ----------
+    source : path, str, folder, glob pattern, open file, or a list of these
+        A folder contributes every ``*.csv`` in it, sorted by name. Several
+        files are read as one export, in the order given.
+    tz : str, default "UTC"
+        Time zone to show timestamps in. The export's own timestamps carry no
+        zone and are read as UTC.
+    dedupe : bool, default True
+        Merge records with the same (sendout_id, customer_external_id) into
+        one row holding the most advanced state (later files win; clicks are
+        united; variables merged by key). Each merge is an info problem.
+    progress : bool, optional
+        Show a progress bar. By default it shows for big or many files.
+
+    Returns
+    -------
+    Export
+
+    Raises
+    ------
+    ExportFormatError
+        A file is empty or is not a campaign export (a required column is
+        missing); the message names the file and the columns found.
+    ExportNotFoundError
+        A path, folder or pattern names no file.
+
+    Examples
+    --------
+    >>> from connectly_nb import read_export
+    >>> ex = read_export("reports/")                     # doctest: +SKIP
+    >>> ex.problems.groupby("problem").size()            # doctest: +SKIP
+    """
+    tz = _check_tz(tz)
+    inputs = resolve_sources(source)
+    total = sum(i.size for i in inputs)
+    if progress is None:
+        progress = (total >= _BIG_BYTES or len(inputs) >= _MANY_FILES) and _interactive()
+    bar = _progress_bar(total, enabled=bool(progress))
+    raws: list[RawFile] = []
+    try:
+        for inp in inputs:
+            bar.set_postfix_str(_short(inp.name))
+            raws.append(read_raw(inp))
+            bar.update(inp.size)
+        return tidy(raws, tz=tz, dedupe=dedupe, step=bar.set_postfix_str)
+    finally:
+        bar.close()
+
+
+def _short(name: str, width: int = 30) -> str:
+    return name if len(name) <= width else "…" + name[-(width - 1) :]
+
+
+def _interactive() -> bool:
+    if "ipykernel" in sys.modules:
+        return True
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
+def _progress_bar(total: int, *, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        desc="reading export",
+        disable=not enabled,
+        leave=False,
+    )
+
+
+# --------------------------------------------------------------------------- tidying
+
+
+class _Problems:
+    """Collects problem rows, vectorised where a check hits many cells."""
+
+    def __init__(self, source_names: list[str]) -> None:
+        self.names = source_names
+        self.frames: list[pd.DataFrame] = []
+
+    def file_level(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            df = pd.DataFrame(list(rows))
+            df["rid"] = -1
+            self.frames.append(df)
+
+    def cells(
+        self,
+        rid: np.ndarray,
+        src: np.ndarray,
+        line: np.ndarray,
+        column: str,
+        values: Sequence[Any] | np.ndarray,
+        code: str,
+        messages: Sequence[str] | str,
+    ) -> None:
+        if not len(rid):
+            return
+        vals = pd.Series(values, dtype=object).map(_preview)
+        self.frames.append(
+            pd.DataFrame(
+                {
+                    "source": np.asarray(self.names, dtype=object)[src],
+                    "line": line,
+                    "column": column,
+                    "value": vals.to_numpy(),
+                    "problem": code,
+                    "severity": PROBLEM_CODES[code].severity,
+                    "message": messages if isinstance(messages, str) else list(messages),
+                    "rid": rid,
+                }
+            )
+        )
+
+    def frame(self, rid_to_message: np.ndarray) -> pd.DataFrame:
+        cols = [*PROBLEM_TABLE_COLUMNS[:-1], "rid"]
+        df = (
+            pd.concat(self.frames, ignore_index=True) if self.frames else pd.DataFrame(columns=cols)
+        )
+        rid = df["rid"].to_numpy(dtype=np.int64)
+        mid = np.where(
+            rid >= 0, rid_to_message[np.maximum(rid, 0)] if len(rid_to_message) else -1, -1
+        )
+        df["message_id"] = pd.array(np.where(mid >= 0, mid, 0), dtype="Int64")
+        df.loc[mid < 0, "message_id"] = pd.NA
+        order = {n: i for i, n in enumerate(self.names)}
+        df["_src"] = df["source"].map(order)
+        df = df.sort_values(
+            ["_src", "line", "column", "problem"], kind="stable", na_position="first"
+        )
+        out = pd.DataFrame(
+            {
+                "source": pd.Categorical(df["source"], categories=self.names),
+                "line": pd.array(df["line"], dtype="Int64"),
+                "column": df["column"].astype("str"),
+                "value": df["value"].astype("str"),
+                "problem": pd.Categorical(df["problem"], categories=list(PROBLEM_CODES)),
+                "severity": pd.Categorical(
+                    df["severity"], categories=list(SEVERITIES), ordered=True
+                ),
+                "message": df["message"].astype("str"),
+                "message_id": df["message_id"].to_numpy(),
+            }
+        )
+        return out.reset_index(drop=True)
+
+
+def _preview(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    v = str(v)
+    return v if len(v) <= 200 else v[:200] + "…"
+
+
+def tidy(
+    raws: Sequence[RawFile],
+    *,
+    tz: str = "UTC",
+    dedupe: bool = True,
+    step: Callable[[str], Any] | None = None,
+) -> Export:
+    """Type, check, merge and derive: raw files -> :class:`Export`.
+
+    Parameters
+    ----------
+    raws : sequence of RawFile
+        What :func:`connectly_nb.load.read_raw` returned, in file order.
+    tz : str
+        Time zone to show timestamps in.
+    dedupe : bool
+        Merge repeated (sendout_id, customer_external_id) records.
+    step : callable, optional
+        Called with the name of each stage (for a progress display).
+
+    Returns
+    -------
+    Export
+    """
+    tz = _check_tz(tz)
+    note = step or (lambda _s: None)
+    names = [r.source for r in raws]
+    problems = _Problems(names)
+    for r in raws:
+        problems.file_level(r.problems)
+
+    # ---- one table of every record, in file order -------------------------
+    extras: list[str] = []
+    for r in raws:
+        extras += [c for c in r.extra_columns if c not in extras]
+    tables = []
+    for i, r in enumerate(raws):
+        t = r.table
+        cols = {c: t[c] for c in EXPORT_COLUMNS}
+        for c in extras:
+            cols[c] = t[c] if c in t.column_names else pa.nulls(t.num_rows, pa.string())
+        cols["line"] = t["line"]
+        cols["_src"] = pa.array(np.full(t.num_rows, i, dtype=np.int32))
+        tables.append(pa.table(cols))
+    raw = pa.concat_tables(tables) if tables else None
+    n = raw.num_rows if raw is not None else 0
+    assert raw is not None
+    src = raw["_src"].to_numpy()
+    line = raw["line"].to_numpy()
+    rid_all = np.arange(n, dtype=np.int64)
+
+    def cell_problems(
+        mask: np.ndarray, column: str, code: str, message: str | Sequence[str], values: Any = None
+    ) -> None:
+        idx = np.flatnonzero(mask)
+        if not len(idx):
+            return
+        if values is None:
+            values = raw[column].take(pa.array(idx)).to_pylist()
+        problems.cells(idx, src[idx], line[idx], column, values, code, message)
+
+    # ---- ids ----------------------------------------------------------------
+    note("checking ids")
+    for c in ("customer_external_id", "campaign_name", "sendout_id"):
+        blank = _parse._to_numpy_bool(pc.or_kleene(pc.is_null(raw[c]), pc.utf8_is_space(raw[c])))
+        cell_problems(blank, c, "missing_value", f"{c} is blank; the row is kept")
+    mangled = _parse._to_numpy_bool(
+        pc.match_substring_regex(raw["customer_external_id"], _MANGLED_ID)
+    )
+    cell_problems(
+        mangled,
+        "customer_external_id",
+        "mangled_id",
+        "id looks like a number Excel rewrote (scientific notation or '.0'); "
+        "the original phone number cannot be recovered: re-export from Connectly",
+    )
+
+    # ---- timestamps ---------------------------------------------------------
+    note("parsing timestamps")
+    stamps: dict[str, np.ndarray] = {}
+    for c in TIMESTAMP_COLUMNS:
+        values, bad = _parse.parse_timestamps(raw[c])
+        stamps[c] = values
+        cell_problems(
+            bad,
+            c,
+            "bad_timestamp",
+            f"{c} is not an ISO-8601 timestamp (expected e.g. 2024-05-10 20:13:50.682000); "
+            "treated as absent",
+        )
+
+    # ---- clicks -------------------------------------------------------------
+    note("parsing clicks")
+    click_cols: dict[str, list[Any]] = {"rid": [], "kind": [], "id": [], "name": [], "ts": []}
+    for k, column in enumerate(CLICK_KINDS.values()):
+        parsed = _parse.parse_clicks(raw[column])
+        for code, items in (
+            ("bad_json", parsed.bad_json),
+            ("bad_click", parsed.bad_click),
+            ("too_large", parsed.too_large),
+        ):
+            if items:
+                rows = np.asarray([r for r, _ in items], dtype=np.int64)
+                why = [f"{w}; counted as no clicks" if code == "bad_json" else w for _, w in items]
+                problems.cells(
+                    rows,
+                    src[rows],
+                    line[rows],
+                    column,
+                    raw[column].take(pa.array(rows)).to_pylist(),
+                    code,
+                    why,
+                )
+        rows, ids, cnames, tss = parsed.arrays()
+        ts, bad = _parse.parse_timestamps(tss)
+        if bad.any():
+            b = rows[bad]
+            problems.cells(
+                b,
+                src[b],
+                line[b],
+                column,
+                tss.filter(pa.array(bad)).to_pylist(),
+                "bad_timestamp",
+                "click time is not an ISO-8601 timestamp; the click is kept",
+            )
+        for name, value in (
+            ("rid", rows),
+            ("kind", np.full(len(rows), k, dtype=np.int8)),
+            ("id", ids),
+            ("name", cnames),
+            ("ts", ts),
+        ):
+            click_cols[name].append(value)
+    clicks = _Child(
+        rid=np.concatenate(click_cols["rid"]),
+        columns={
+            "kind": np.concatenate(click_cols["kind"]),
+            "id": pa.concat_arrays(click_cols["id"]),
+            "name": pa.concat_arrays(click_cols["name"]),
+            "ts": np.concatenate(click_cols["ts"]),
+        },
+    )
+
+    # ---- variables ----------------------------------------------------------
+    note("parsing variables")
+    var_rows, var_dir, var_keys, var_values = [], [], [], []
+    key_codes: dict[str, int] = {}
+    for d, column in enumerate(VARIABLE_COLUMNS):
+        parsed_v = _parse.parse_variables(raw[column], key_codes)
+        for code, items in (("bad_json", parsed_v.bad_json), ("too_large", parsed_v.too_large)):
+            if items:
+                rows = np.asarray([r for r, _ in items], dtype=np.int64)
+                problems.cells(
+                    rows,
+                    src[rows],
+                    line[rows],
+                    column,
+                    raw[column].take(pa.array(rows)).to_pylist(),
+                    code,
+                    [f"{w}; no variables read from it" for _, w in items],
+                )
+        r, k, v = parsed_v.arrays()
+        var_rows.append(r)
+        var_dir.append(np.full(len(r), d, dtype=np.int8))
+        var_keys.append(k)
+        var_values.append(v)
+    key_names = list(key_codes)
+    key_order = np.argsort(np.asarray(key_names, dtype=object), kind="stable")
+    remap = np.empty(len(key_names), dtype=np.int32)
+    remap[key_order] = np.arange(len(key_names), dtype=np.int32)
+    variables = _Child(
+        rid=np.concatenate(var_rows),
+        columns={
+            "direction": np.concatenate(var_dir),
+            "key": remap[np.concatenate(var_keys)],
+            "value": pa.concat_arrays(var_values),
+        },
+    )
+    key_categories = [key_names[i] for i in key_order]
+
+    # ---- merge repeated records (on the Arrow table, before pandas) -------
+    rid_to_survivor = rid_all
+    merged_away = np.zeros(n, dtype=bool)
+    if dedupe and n:
+        note("merging duplicates")
+        merge = _merge_plan(raw)
+        if merge is not None:
+            rid_to_survivor, merged_away, repeated, their_survivor = merge
+            raw, stamps = _apply_merge(raw, stamps, repeated, their_survivor)
+            clicks.merge(rid_to_survivor, ["kind", "id", "name", "ts"], keep="first")
+            lost = np.flatnonzero(merged_away)
+            into = rid_to_survivor[lost]
+            where = [
+                f"merged into {names[s]} line {ln} (same sendout_id and customer_external_id; "
+                "later files win)"
+                for s, ln in zip(src[into], line[into], strict=True)
+            ]
+            # no value: the line is enough to find it, and the id is a phone number
+            problems.cells(
+                lost,
+                src[lost],
+                line[lost],
+                "customer_external_id",
+                [None] * len(lost),
+                "merged_duplicate",
+                where,
+            )
+    survivors = np.flatnonzero(~merged_away)
+    if len(survivors) < n:
+        raw = _drop_rows(raw, np.flatnonzero(merged_away))
+        stamps = {c: v[~merged_away] for c, v in stamps.items()}
+
+    # ---- messages frame -----------------------------------------------------
+    note("building tables")
+    text_cols = [
+        c
+        for c in (*EXPORT_COLUMNS, *extras)
+        if c not in TIMESTAMP_COLUMNS and c not in CATEGORICAL_COLUMNS
+    ]
+    text = raw.select(text_cols).to_pandas(types_mapper=_STR_TYPES.get)
+    data: dict[str, Any] = {}
+    for c in (*EXPORT_COLUMNS, *extras):
+        if c in TIMESTAMP_COLUMNS:
+            data[c] = pd.DatetimeIndex(stamps[c]).tz_localize("UTC").tz_convert(tz)
+        elif c in CATEGORICAL_COLUMNS:
+            data[c] = _categorical(raw[c])
+        else:
+            data[c] = text[c].array
+    data["source"] = pd.Categorical.from_codes(src[survivors], categories=names)
+    data["line"] = line[survivors]
+    msgs = pd.DataFrame(data, index=pd.RangeIndex(len(survivors), name="message_id"), copy=False)
+
+    # ---- message ids and derived columns -----------------------------------
+    rid_to_message = np.full(n, -1, dtype=np.int64)
+    rid_to_message[survivors] = np.arange(len(survivors))
+    rid_to_message = rid_to_message[rid_to_survivor]
+    clicks = clicks.frame(rid_to_message, src, line, names, order=("kind",))
+    clicks["kind"] = pd.Categorical.from_codes(
+        clicks["kind"].to_numpy(), categories=list(CLICK_KINDS)
+    )
+    clicks["ts"] = pd.DatetimeIndex(clicks["ts"].to_numpy()).tz_localize("UTC").tz_convert(tz)
+
+    def variables_frame() -> pd.DataFrame:
+        if dedupe:
+            variables.merge(rid_to_survivor, ["direction", "key"], keep="last")
+        out = variables.frame(rid_to_message, src, line, names, order=("direction",))
+        out["direction"] = pd.Categorical.from_codes(
+            out["direction"].to_numpy(), categories=["input", "output"]
+        )
+        out["key"] = pd.Categorical.from_codes(out["key"].to_numpy(), categories=key_categories)
+        return out
+
+    msgs = _derive(msgs, clicks, tz)
+
+    no_sent = (msgs["is_delivered"] | msgs["is_opted_out"]) & ~msgs["is_sent"]
+    ns = np.flatnonzero(no_sent.to_numpy())
+    if len(ns):
+        rids = survivors[ns]
+        problems.cells(
+            rids,
+            src[rids],
+            line[rids],
+            "sent_at",
+            [None] * len(ns),
+            "event_without_sent",
+            "delivered, read, clicked or opted out but sent_at is blank; "
+            "counted at those stages, not as sent",
+        )
+
+    # ---- final tables -------------------------------------------------------
+    note("finishing")
+
+    accounting = _accounting(raws, src, merged_away, msgs)
+    return Export(
+        messages=msgs,
+        clicks=clicks,
+        variables=variables_frame,
+        problems=problems.frame(rid_to_message),
+        accounting=accounting,
+        tz=tz,
+    )
+
+
+def _categorical(arr: pa.ChunkedArray) -> pd.Categorical:
+    enc = pc.dictionary_encode(arr)
+    cat = enc.to_pandas() if isinstance(enc, (pa.ChunkedArray, pa.Array)) else enc
+    cat = pd.Categorical(cat)
+    return cat.reorder_categories(sorted(cat.categories)) if len(cat.categories) else cat
+
+
+def _drop_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
+    """``table`` without ``rows``; zero-copy slices when they are few."""
+    if len(rows) > 10_000:
+        keep = np.ones(table.num_rows, dtype=bool)
+        keep[rows] = False
+        return table.filter(pa.array(keep))
+    bounds = np.concatenate([[-1], rows, [table.num_rows]])
+    pieces = [table.slice(a + 1, b - a - 1) for a, b in itertools.pairwise(bounds)]
+    return pa.concat_tables([p for p in pieces if p.num_rows] or [table.slice(0, 0)])
+
+
+def _merge_plan(raw: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Find records repeating a (sendout_id, customer_external_id) pair.
+
+    Returns ``None`` when there are none; otherwise ``rid_to_survivor`` (each
+    record's surviving record: the last one of its group), ``merged_away``,
+    the repeated records in order and, for each, its group's survivor.
+    """
+    n = raw.num_rows
+    codes = []
+    for c in MESSAGE_KEY:
+        enc = pc.dictionary_encode(raw[c].combine_chunks())
+        codes.append(pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64))
+    sendout, customer = codes
+    key = sendout * (int(customer.max(initial=0)) + 2) + customer
+    blank = (sendout < 0) | (customer < 0)  # a record without its key is never merged
+    key[blank] = -1 - np.flatnonzero(blank)
+    dup = pd.Series(key).duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return None
+    idx = np.flatnonzero(dup)
+    last = pd.Series(idx).groupby(key[idx]).transform("max").to_numpy()
+    rid_to_survivor = np.arange(n, dtype=np.int64)
+    rid_to_survivor[idx] = last
+    merged_away = np.zeros(n, dtype=bool)
+    merged_away[idx] = last != idx
+    return rid_to_survivor, merged_away, idx, last
+
+
+def _apply_merge(
+    raw: pa.Table, stamps: dict[str, np.ndarray], idx: np.ndarray, groups: np.ndarray
+) -> tuple[pa.Table, dict[str, np.ndarray]]:
+    """Give each survivor the last non-blank value of its group, column by column.
+
+    ``idx`` are the repeated records in order, ``groups`` their survivors.
+    """
+    survivors = np.unique(groups)
+    mask = np.zeros(raw.num_rows, dtype=bool)
+    mask[survivors] = True
+    mask_arr = pa.array(mask)
+    sub = raw.take(pa.array(idx)).to_pandas(types_mapper=_STR_TYPES.get)
+    for c, values in stamps.items():
+        sub[c] = values[idx]
+    last = sub.groupby(groups, sort=True).last()  # groupby skips blanks: last non-blank wins
+    own = raw.take(pa.array(survivors)).to_pandas(types_mapper=_STR_TYPES.get)
+    columns = {}
+    for name in raw.column_names:
+        col = raw[name]
+        if name in stamps or name in ("line", "_src"):
+            columns[name] = col
+            continue
+        merged = last[name].reindex(survivors)
+        same = (merged.isna().to_numpy() & own[name].isna().to_numpy()) | (
+            merged.to_numpy(dtype=object) == own[name].to_numpy(dtype=object)
+        )
+        if same.all():  # most columns: the survivor already holds the merged value
+            columns[name] = col
+            continue
+        filled = pa.array(merged.to_numpy(dtype=object, na_value=None), type=col.type)
+        columns[name] = pc.replace_with_mask(col.combine_chunks(), mask_arr, filled)
+    new_stamps = {}
+    for c, values in stamps.items():
+        v = values.copy()
+        v[survivors] = last[c].reindex(survivors).to_numpy().astype("datetime64[us]")
+        new_stamps[c] = v
+    return pa.table(columns), new_stamps
+
+
+class _Child:
+    """A child table (clicks, variables) as arrays, until it becomes a DataFrame.
+
+    ``rid`` is the record each row was read from; merging points rows at
+    their survivor and drops repeats, and :meth:`frame` builds the DataFrame
+    with one take per column.
+    """
+
+    def __init__(self, rid: np.ndarray, columns: dict[str, Any]) -> None:
+        self.read_from = rid  # where each row was read: its source and line
+        self.rid = rid
+        self.columns = columns
+        self.keep = np.ones(len(rid), dtype=bool)
+
+    def merge(self, rid_to_survivor: np.ndarray, subset: list[str], *, keep: str) -> None:
+        """Point rows at survivors and drop the repeats among them.
+
+        ``keep="first"`` unites (clicks); ``keep="last"`` lets the later
+        record win (variables merged by key): rows are in record order.
+        """
+        new_rid = rid_to_survivor[self.rid]
+        moved = new_rid != self.rid
+        self.rid = new_rid
+        if not moved.any():
+            return
+        involved = np.flatnonzero(np.isin(new_rid, np.unique(new_rid[moved])))
+        order = involved[np.argsort(self.read_from[involved], kind="stable")]
+        part = pd.DataFrame({"rid": new_rid[order]})
+        for name in subset:
+            col = self.columns[name]
+            part[name] = (
+                col.take(pa.array(order)).to_pandas() if isinstance(col, pa.Array) else col[order]
+            )
+        repeat = part.duplicated(["rid", *subset], keep=keep).to_numpy()
+        self.keep[order[repeat]] = False
+
+    def frame(
+        self,
+        rid_to_message: np.ndarray,
+        src: np.ndarray,
+        line: np.ndarray,
+        names: list[str],
+        *,
+        order: tuple[str, ...],
+    ) -> pd.DataFrame:
+        """The DataFrame, sorted by message, then ``order`` columns, then record."""
+        idx = np.flatnonzero(self.keep)
+        mid = rid_to_message[self.rid[idx]]
+        key = mid.astype(np.int64)
+        for c in order:  # small codes: a few bits each
+            key = key * 8 + self.columns[c][idx]
+        idx = idx[np.argsort(key, kind="stable")]  # runs already sorted: cheap
+        mid = rid_to_message[self.rid[idx]]
+        data: dict[str, Any] = {"message_id": mid}
+        take = pa.array(idx)
+        for name, col in self.columns.items():
+            data[name] = (
+                pd.array(col.take(take), dtype=_STR) if isinstance(col, pa.Array) else col[idx]
+            )
+        data["source"] = pd.Categorical.from_codes(src[self.read_from[idx]], categories=names)
+        data["line"] = line[self.read_from[idx]]
+        return pd.DataFrame(data)
+
+
+def _derive(msgs: pd.DataFrame, clicks: pd.DataFrame, tz: str) -> pd.DataFrame:
+    m = len(msgs)
+    mid = clicks["message_id"].to_numpy()
+    is_button = (clicks["kind"] == "button").to_numpy()
+    n_button = np.bincount(mid[is_button], minlength=m)[:m]
+    n_link = np.bincount(mid[~is_button], minlength=m)[:m]
+    first_np = np.full(m, np.datetime64("NaT", "us"))
+    if len(clicks):
+        ts = (
+            clicks["ts"]
+            .dt.tz_convert("UTC")
+            .dt.tz_localize(None)
+            .to_numpy()
+            .astype("datetime64[us]")
+        )
+        ts = ts.view(np.int64)
+        valid = ts != np.iinfo(np.int64).min
+        best = np.full(m, np.iinfo(np.int64).max)
+        np.minimum.at(best, mid[valid], ts[valid])
+        has = best != np.iinfo(np.int64).max
+        first_np[has] = best[has].view("datetime64[us]")
+    first = pd.Series(
+        pd.DatetimeIndex(first_np).tz_localize("UTC").tz_convert(tz), index=msgs.index
+    )
+    n_clicks = n_button + n_link
+    sent = msgs["sent_at"].notna().to_numpy()
+    clicked = n_clicks > 0
+    read = msgs["read_at"].notna().to_numpy() | clicked
+    delivered = msgs["delivered_at"].notna().to_numpy() | read
+    failed = (msgs["error_code"].notna() | msgs["error_msg"].notna()).to_numpy()
+    opted = msgs["opt_out_at"].notna().to_numpy()
+    stage_code = np.select([clicked, read, delivered, sent], [4, 3, 2, 1], default=0)
+    tail = msgs[["source", "line"]]
+    out = msgs.drop(columns=["source", "line"]).assign(
+        is_sent=sent,
+        is_delivered=delivered,
+        is_read=read,
+        is_clicked=clicked,
+        is_failed=failed,
+        is_opted_out=opted,
+        stage=pd.Categorical.from_codes(stage_code, categories=list(STAGES), ordered=True),
+        n_button_clicks=n_button.astype(np.int32),
+        n_link_clicks=n_link.astype(np.int32),
+        n_clicks=n_clicks.astype(np.int32),
+        first_click_at=first,
+        time_to_deliver=msgs["delivered_at"] - msgs["sent_at"],
+        time_to_read=msgs["read_at"] - msgs["sent_at"],
+        time_to_first_click=first - msgs["sent_at"],
+    )
+    out["source"] = tail["source"]
+    out["line"] = tail["line"]
+    return out
+
+
+def _accounting(
+    raws: Sequence[RawFile], src: np.ndarray, merged_away: np.ndarray, msgs: pd.DataFrame
+) -> pd.DataFrame:
+    k = len(raws)
+    read = np.bincount(src, minlength=k)
+    merged = np.bincount(src[merged_away], minlength=k)
+    kept = np.bincount(msgs["source"].cat.codes.to_numpy(), minlength=k)
+    return pd.DataFrame(
+        {
+            "source": [r.source for r in raws],
+            "records_read": read,
+            "rows_kept": kept,
+            "duplicates_merged": merged,
+            "repeated_headers": [r.repeated_headers for r in raws],
+            "blank_lines": [r.blank_lines for r in raws],
+            "encoding": [r.encoding for r in raws],
+            "delimiter": [r.delimiter for r in raws],
+            "parser": [r.parser for r in raws],
+        },
+        columns=[*ACCOUNTING_COLUMNS, "blank_lines", "encoding", "delimiter", "parser"],
+    )
