@@ -21,6 +21,7 @@ import csv
 import glob
 import io
 import os
+import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ __all__ = ["ExportNotFoundError", "RawFile", "Source", "read_raw", "resolve_sour
 Source: TypeAlias = Union[str, os.PathLike, IO[bytes], IO[str], Iterable["Source"]]  # noqa: UP007
 
 DELIMITERS = (",", ";", "\t", "|")
+_PARKING = [chr(c) for c in range(0xE000, 0xE100)]  # private-use characters
 SAMPLE_BYTES = 1 << 16
 VALUE_PREVIEW = 200  # characters of a cell kept in a problem row
 
@@ -358,7 +360,29 @@ def _count_newlines(inp: _Input) -> tuple[int, bool]:
 def _parse_fast(
     inp: _Input, data: bytes | None, delimiter: str, width: int
 ) -> tuple[pa.Table, np.ndarray]:
-    """pyarrow parse; returns the records (header row removed) and their lines."""
+    """pyarrow parse; returns the records (header row removed) and their lines.
+
+    The first try assumes no newline inside values, which lets pyarrow parse
+    blocks in parallel; a record split by such a newline has the wrong number
+    of fields or breaks the line count, and the second try allows them.
+    """
+    newlines, ends_with_newline = (
+        (data.count(b"\n"), data.endswith(b"\n")) if data is not None else _count_newlines(inp)
+    )
+    physical = newlines + (0 if ends_with_newline else 1)
+    for multiline in (False, True):
+        try:
+            table = _arrow_csv(inp, data, delimiter, width, multiline=multiline)
+            return table.slice(1), _lines(table, physical)[1:]
+        except _SlowPath:
+            if multiline:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _arrow_csv(
+    inp: _Input, data: bytes | None, delimiter: str, width: int, *, multiline: bool
+) -> pa.Table:
     invalid: list[Any] = []
 
     def on_invalid(row: Any) -> str:
@@ -369,10 +393,10 @@ def _parse_fast(
     source: Any = pa.BufferReader(data) if data is not None else str(inp.path)
     table = pacsv.read_csv(
         source,
-        read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+        read_options=pacsv.ReadOptions(column_names=names),
         parse_options=pacsv.ParseOptions(
             delimiter=delimiter,
-            newlines_in_values=True,
+            newlines_in_values=multiline,
             ignore_empty_lines=False,
             invalid_row_handler=on_invalid,
         ),
@@ -385,70 +409,103 @@ def _parse_fast(
     )
     if invalid:
         raise _SlowPath("records with the wrong number of fields")
+    return table
+
+
+def _lines(table: pa.Table, physical: int) -> np.ndarray:
+    """Line of each row's first physical line, checked against the file's count."""
     n_rows = table.num_rows  # header included
-    newlines, ends_with_newline = (
-        (data.count(b"\n"), data.endswith(b"\n")) if data is not None else _count_newlines(inp)
-    )
-    physical = newlines + (0 if ends_with_newline else 1)
     if physical == n_rows:
-        lines = np.arange(1, n_rows + 1, dtype=np.int64)
-    else:
-        embedded = np.zeros(n_rows, dtype=np.int64)
-        for col in table.columns:
-            counts = pc.count_substring(col, "\n").to_numpy(zero_copy_only=False)
-            embedded += np.nan_to_num(counts, nan=0).astype(np.int64)
-        if int(embedded.sum()) + n_rows != physical:
-            raise _SlowPath("line count does not match")
-        lines = np.empty(n_rows, dtype=np.int64)
-        lines[0] = 1
-        np.cumsum(1 + embedded[:-1], out=lines[1:])
-        lines[1:] += 1
-    return table.slice(1), lines[1:]
+        return np.arange(1, n_rows + 1, dtype=np.int64)
+    embedded = np.zeros(n_rows, dtype=np.int64)
+    for col in table.columns:
+        counts = pc.count_substring(col, "\n").to_numpy(zero_copy_only=False)
+        embedded += np.nan_to_num(counts, nan=0).astype(np.int64)
+    if int(embedded.sum()) + n_rows != physical:
+        raise _SlowPath("line count does not match")
+    lines = np.empty(n_rows, dtype=np.int64)
+    lines[0] = 1
+    np.cumsum(1 + embedded[:-1], out=lines[1:])
+    lines[1:] += 1
+    return lines
 
 
 def _parse_slow(
     text: str, delimiter: str, width: int, name: str, problems: list[dict[str, Any]]
 ) -> tuple[pa.Table, np.ndarray, int]:
-    """Python csv parse: exact line numbers, wrong-width records kept."""
+    """Python csv parse: exact line numbers, wrong-width records kept.
+
+    Lines are counted as ``\n`` characters, as ``wc -l`` and the fast path
+    count them; a file whose records end in a bare ``\r`` (old Mac
+    exports) is read with universal newlines instead.
+    """
     old_limit = csv.field_size_limit()
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     try:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
-        columns: list[list[str | None]] = [[] for _ in range(width)]
-        lines: list[int] = []
-        blank = 0
-        prev = 0
-        first = True
-        for record in reader:
-            start, prev = prev + 1, reader.line_num
-            if first:  # the header
-                first = False
-                continue
-            if not record:
-                blank += 1
-                continue
-            if len(record) != width:
-                problems.append(
-                    _problem(
-                        name,
-                        start,
-                        None,
-                        delimiter.join(record),
-                        "wrong_field_count",
-                        f"record has {len(record)} fields, the header has {width}; "
-                        + (
-                            "missing fields left blank"
-                            if len(record) < width
-                            else "fields past the last column dropped"
-                        ),
-                    )
-                )
-                record = (record + [""] * width)[:width]
-            for col, value in zip(columns, record, strict=True):
-                col.append(value if value != "" else None)
-            lines.append(start)
+        if "\n" not in text:  # records end in a bare \r
+            return _csv_records(text, delimiter, width, name, problems, newline="")
+        # A bare \r inside a line is data (Python's csv refuses it unquoted):
+        # park it in a private-use character while parsing.
+        park = next(c for c in _PARKING if c not in text)
+        parked = re.sub(r"\r(?!\n)", park, text)
+        table, lines, blank = _csv_records(parked, delimiter, width, name, problems, newline="\n")
+        if parked is not text:
+            table = pa.table(
+                {c: pc.replace_substring(table[c], park, "\r") for c in table.column_names}
+            )
+            for p in problems:
+                if p["problem"] == "wrong_field_count" and isinstance(p["value"], str):
+                    p["value"] = p["value"].replace(park, "\r")
+        return table, lines, blank
     finally:
         csv.field_size_limit(old_limit)
+
+
+def _csv_records(
+    text: str,
+    delimiter: str,
+    width: int,
+    name: str,
+    problems: list[dict[str, Any]],
+    *,
+    newline: str,
+) -> tuple[pa.Table, np.ndarray, int]:
+    found: list[dict[str, Any]] = []
+    reader = csv.reader(io.StringIO(text, newline=newline), delimiter=delimiter, strict=False)
+    columns: list[list[str | None]] = [[] for _ in range(width)]
+    lines: list[int] = []
+    blank = 0
+    prev = 0
+    first = True
+    for record in reader:
+        start, prev = prev + 1, reader.line_num
+        if first:  # the header
+            first = False
+            continue
+        if not record or (len(record) == 1 and not record[0].strip("\r")):
+            blank += 1
+            continue
+        if len(record) != width:
+            found.append(
+                _problem(
+                    name,
+                    start,
+                    None,
+                    delimiter.join(record),
+                    "wrong_field_count",
+                    f"record has {len(record)} fields, the header has {width}; "
+                    + (
+                        "missing fields left blank"
+                        if len(record) < width
+                        else "fields past the last column dropped"
+                    ),
+                )
+            )
+            record = (record + [""] * width)[:width]
+        for col, value in zip(columns, record, strict=True):
+            col.append(value if value != "" else None)
+        lines.append(start)
+    problems.extend(found)
     table = pa.table({f"f{i}": pa.array(c, type=pa.string()) for i, c in enumerate(columns)})
     return table, np.asarray(lines, dtype=np.int64), blank
 

@@ -15,6 +15,7 @@ import itertools
 import sys
 import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -195,10 +196,10 @@ class Export:
         if error_codes is not None:
             codes = _as_list(error_codes)
             wanted = [c for c in codes if c is not None]
-            sel = m["error_code"].isin(wanted).to_numpy()
+            sel = m["error_code"].isin(wanted).to_numpy().copy()
             if any(c is None for c in codes):
                 sel |= m["error_code"].isna().to_numpy()
-            mask &= sel
+            mask = mask & sel
         if start is not None or end is not None:
             sent = m["sent_at"]
             if start is not None:
@@ -675,17 +676,24 @@ def tidy(
     key_categories = [key_names[i] for i in key_order]
 
     # ---- merge repeated records (on the Arrow table, before pandas) -------
-    rid_to_survivor = rid_all
-    merged_away = np.zeros(n, dtype=bool)
+    # A repeated message stays where it first appeared, holds the last non-blank
+    # value of each column, and shows the source and line of its latest record.
+    rid_to_survivor = rid_all  # record -> the record whose row holds its message
+    shown = rid_all  # record -> the record whose source and line its row shows
+    merged_away = np.zeros(n, dtype=bool)  # records folded into a later one (problems, accounting)
     if dedupe and n:
         note("merging duplicates")
-        merge = _merge_plan(raw)
-        if merge is not None:
-            rid_to_survivor, merged_away, repeated, their_survivor = merge
-            raw, stamps = _apply_merge(raw, stamps, repeated, their_survivor)
+        plan = _merge_plan(raw)
+        if plan is not None:
+            rid_to_survivor = rid_all.copy()
+            rid_to_survivor[plan.members] = plan.first
+            shown = rid_all.copy()
+            shown[plan.members] = plan.latest
+            merged_away[plan.members] = plan.members != plan.latest
+            raw, stamps = _apply_merge(raw, stamps, plan)
             clicks.merge(rid_to_survivor, ["kind", "id", "name", "ts"], keep="first")
             lost = np.flatnonzero(merged_away)
-            into = rid_to_survivor[lost]
+            into = shown[lost]
             where = [
                 f"merged into {names[s]} line {ln} (same sendout_id and customer_external_id; "
                 "later files win)"
@@ -701,10 +709,11 @@ def tidy(
                 "merged_duplicate",
                 where,
             )
-    survivors = np.flatnonzero(~merged_away)
+    dropped = rid_to_survivor != rid_all
+    survivors = np.flatnonzero(~dropped)
     if len(survivors) < n:
-        raw = _drop_rows(raw, np.flatnonzero(merged_away))
-        stamps = {c: v[~merged_away] for c, v in stamps.items()}
+        raw = _drop_rows(raw, np.flatnonzero(dropped))
+        stamps = {c: v[~dropped] for c, v in stamps.items()}
 
     # ---- messages frame -----------------------------------------------------
     note("building tables")
@@ -722,8 +731,8 @@ def tidy(
             data[c] = _categorical(raw[c])
         else:
             data[c] = text[c].array
-    data["source"] = pd.Categorical.from_codes(src[survivors], categories=names)
-    data["line"] = line[survivors]
+    data["source"] = pd.Categorical.from_codes(src[shown[survivors]], categories=names)
+    data["line"] = line[shown[survivors]]
     msgs = pd.DataFrame(data, index=pd.RangeIndex(len(survivors), name="message_id"), copy=False)
 
     # ---- message ids and derived columns -----------------------------------
@@ -795,14 +804,21 @@ def _drop_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
     return pa.concat_tables([p for p in pieces if p.num_rows] or [table.slice(0, 0)])
 
 
-def _merge_plan(raw: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-    """Find records repeating a (sendout_id, customer_external_id) pair.
+@dataclass(frozen=True)
+class _MergePlan:
+    """Records that repeat a (sendout_id, customer_external_id) pair.
 
-    Returns ``None`` when there are none; otherwise ``rid_to_survivor`` (each
-    record's surviving record: the last one of its group), ``merged_away``,
-    the repeated records in order and, for each, its group's survivor.
+    ``members`` are those records in order; ``first`` and ``latest`` give, for
+    each, the first and the last record of its group.
     """
-    n = raw.num_rows
+
+    members: np.ndarray
+    first: np.ndarray
+    latest: np.ndarray
+
+
+def _merge_plan(raw: pa.Table) -> _MergePlan | None:
+    """Group the records by message key; ``None`` when no key repeats."""
     codes = []
     for c in MESSAGE_KEY:
         enc = pc.dictionary_encode(raw[c].combine_chunks())
@@ -814,30 +830,28 @@ def _merge_plan(raw: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     dup = pd.Series(key).duplicated(keep=False).to_numpy()
     if not dup.any():
         return None
-    idx = np.flatnonzero(dup)
-    last = pd.Series(idx).groupby(key[idx]).transform("max").to_numpy()
-    rid_to_survivor = np.arange(n, dtype=np.int64)
-    rid_to_survivor[idx] = last
-    merged_away = np.zeros(n, dtype=bool)
-    merged_away[idx] = last != idx
-    return rid_to_survivor, merged_away, idx, last
+    members = np.flatnonzero(dup)
+    grouped = pd.Series(members).groupby(key[members])
+    return _MergePlan(
+        members=members,
+        first=grouped.transform("min").to_numpy(),
+        latest=grouped.transform("max").to_numpy(),
+    )
 
 
 def _apply_merge(
-    raw: pa.Table, stamps: dict[str, np.ndarray], idx: np.ndarray, groups: np.ndarray
+    raw: pa.Table, stamps: dict[str, np.ndarray], plan: _MergePlan
 ) -> tuple[pa.Table, dict[str, np.ndarray]]:
-    """Give each survivor the last non-blank value of its group, column by column.
-
-    ``idx`` are the repeated records in order, ``groups`` their survivors.
-    """
-    survivors = np.unique(groups)
+    """Give each group's first record the last non-blank value of each column."""
+    survivors = np.unique(plan.first)
     mask = np.zeros(raw.num_rows, dtype=bool)
     mask[survivors] = True
     mask_arr = pa.array(mask)
-    sub = raw.take(pa.array(idx)).to_pandas(types_mapper=_STR_TYPES.get)
+    sub = raw.take(pa.array(plan.members)).to_pandas(types_mapper=_STR_TYPES.get)
     for c, values in stamps.items():
-        sub[c] = values[idx]
-    last = sub.groupby(groups, sort=True).last()  # groupby skips blanks: last non-blank wins
+        sub[c] = values[plan.members]
+    # members are in record order, so groupby's last() is the last non-blank value
+    last = sub.groupby(plan.first, sort=True).last()
     own = raw.take(pa.array(survivors)).to_pandas(types_mapper=_STR_TYPES.get)
     columns = {}
     for name in raw.column_names:
@@ -849,7 +863,7 @@ def _apply_merge(
         same = (merged.isna().to_numpy() & own[name].isna().to_numpy()) | (
             merged.to_numpy(dtype=object) == own[name].to_numpy(dtype=object)
         )
-        if same.all():  # most columns: the survivor already holds the merged value
+        if same.all():  # most columns: the first record already holds the merged value
             columns[name] = col
             continue
         filled = pa.array(merged.to_numpy(dtype=object, na_value=None), type=col.type)

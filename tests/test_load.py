@@ -477,3 +477,17 @@ def test_line_numbers_are_exact_in_a_large_file_with_multiline_cells(write_expor
     ex = read_export(write_export(rows))
     assert ex.accounting["parser"].iloc[0] == "pyarrow"
     assert ex.messages["line"].tolist() == expected
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def test_progress_bar_on_request_and_off_by_default_for_small_files(write_export, capsys):
+    path = write_export([row()])
+    read_export(path)
+    assert capsys.readouterr().err == ""
+    read_export(path, progress=True)
+    err = capsys.readouterr().err
+    assert "reading export" in err
+    read_export(path, progress=False)
+    assert capsys.readouterr().err == ""

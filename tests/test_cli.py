@@ -1,0 +1,86 @@
+"""The connectly-nb command: what it prints and its exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from connectly_nb.cli import main
+from tests.conftest import row
+
+
+def test_validate_prints_summary_accounting_and_grouped_problems(write_export, capsys):
+    path = write_export(
+        [
+            row(read_at="N/A"),
+            row(customer_external_id="+2", read_at="N/A"),
+            row(customer_external_id="+3", button_clicks="[{"),
+        ]
+    )
+    assert main(["validate", str(path), "--examples", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "3 messages" in out
+    assert "3 records read = 3 kept + 0 merged duplicates" in out
+    assert "3 problem(s):" in out
+    assert "warning bad_timestamp" in out
+    assert f"{path}:2 [read_at] 'N/A'" in out
+    assert "... and 1 more" in out
+    assert "bad_json" in out
+
+
+def test_validate_sample(capsys):
+    assert main(["validate", "--sample"]) == 0
+    out = capsys.readouterr().out
+    assert "6,000 messages" in out
+    assert "mangled_id" in out
+    assert "+55" not in out  # merged duplicates are listed by line, not by phone number
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [("", "empty"), ("name,age\nAna,3\n", "not a Connectly campaign export")],
+)
+def test_validate_bad_file_exits_2_with_a_message_and_no_traceback(
+    write_export, capsys, text, expect
+):
+    path = write_export(text=text)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert expect in err
+    assert str(path) in err
+    assert "Traceback" not in err
+
+
+def test_validate_missing_file_and_no_file(tmp_path, capsys):
+    assert main(["validate", str(tmp_path / "nope.csv")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["validate"]) == 2
+    assert "--sample" in capsys.readouterr().err
+    assert main(["validate", "--sample", "--tz", "Nowhere/Land"]) == 2
+    assert "unknown time zone" in capsys.readouterr().err
+
+
+def test_sample_command_writes_a_readable_export(tmp_path, capsys):
+    out = tmp_path / "gen.csv"
+    assert main(["sample", "--rows", "250", "--seed", "3", "-o", str(out)]) == 0
+    assert "250 messages" in capsys.readouterr().out
+    from connectly_nb import read_export
+
+    ex = read_export(out)
+    assert len(ex.messages) == 250  # the quirks' repeated records merge back
+    assert main(["sample", "--rows", "-5", "-o", str(out)]) == 2
+
+
+def test_console_script_runs_as_a_process(write_export):
+    path = write_export(text="garbage\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "connectly_nb.cli", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "not a Connectly campaign export" in done.stderr
