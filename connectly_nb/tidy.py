@@ -514,6 +514,11 @@ def tidy(
     step : callable, optional
         Called with the name of each stage (for a progress display).
 
+    Notes
+    -----
+    ``tidy`` takes the records over: each RawFile's ``table`` is emptied, so
+    the text of columns that become typed can be freed during the load.
+
     Returns
     -------
     Export
@@ -538,9 +543,13 @@ def tidy(
         cols["line"] = t["line"]
         cols["_src"] = pa.array(np.full(t.num_rows, i, dtype=np.int32))
         tables.append(pa.table(cols))
-    raw = pa.concat_tables(tables) if tables else None
-    n = raw.num_rows if raw is not None else 0
-    assert raw is not None
+    if not tables:
+        raise ValueError("tidy needs at least one RawFile")
+    raw = pa.concat_tables(tables)
+    del tables
+    for r in raws:  # tidy owns the records now: columns it drops can be freed
+        r.table = r.table.schema.empty_table()
+    n = raw.num_rows
     src = raw["_src"].to_numpy()
     line = raw["line"].to_numpy()
     rid_all = np.arange(n, dtype=np.int64)
@@ -571,6 +580,13 @@ def tidy(
         "the original phone number cannot be recovered: re-export from Connectly",
     )
 
+    # categorical columns become codes now: their text is not needed again
+    codes: dict[str, np.ndarray] = {}
+    categories: dict[str, list[str]] = {}
+    for c in CATEGORICAL_COLUMNS:
+        codes[c], categories[c] = _encode(raw[c])
+    raw = raw.drop_columns(list(CATEGORICAL_COLUMNS))
+
     # ---- timestamps ---------------------------------------------------------
     note("parsing timestamps")
     stamps: dict[str, np.ndarray] = {}
@@ -584,6 +600,8 @@ def tidy(
             f"{c} is not an ISO-8601 timestamp (expected e.g. 2024-05-10 20:13:50.682000); "
             "treated as absent",
         )
+
+    raw = raw.drop_columns(list(TIMESTAMP_COLUMNS))  # typed now; the text is not needed again
 
     # ---- clicks -------------------------------------------------------------
     note("parsing clicks")
@@ -683,14 +701,14 @@ def tidy(
     merged_away = np.zeros(n, dtype=bool)  # records folded into a later one (problems, accounting)
     if dedupe and n:
         note("merging duplicates")
-        plan = _merge_plan(raw)
+        plan = _merge_plan(codes["sendout_id"], raw["customer_external_id"])
         if plan is not None:
             rid_to_survivor = rid_all.copy()
             rid_to_survivor[plan.members] = plan.first
             shown = rid_all.copy()
             shown[plan.members] = plan.latest
             merged_away[plan.members] = plan.members != plan.latest
-            raw, stamps = _apply_merge(raw, stamps, plan)
+            raw = _apply_merge(raw, {**stamps, **codes}, plan)
             clicks.merge(rid_to_survivor, ["kind", "id", "name", "ts"], keep="first")
             lost = np.flatnonzero(merged_away)
             into = shown[lost]
@@ -713,7 +731,8 @@ def tidy(
     survivors = np.flatnonzero(~dropped)
     if len(survivors) < n:
         raw = _drop_rows(raw, np.flatnonzero(dropped))
-        stamps = {c: v[~dropped] for c, v in stamps.items()}
+        stamps = {c: v[survivors] for c, v in stamps.items()}
+        codes = {c: v[survivors] for c, v in codes.items()}
 
     # ---- messages frame -----------------------------------------------------
     note("building tables")
@@ -728,7 +747,7 @@ def tidy(
         if c in TIMESTAMP_COLUMNS:
             data[c] = pd.DatetimeIndex(stamps[c]).tz_localize("UTC").tz_convert(tz)
         elif c in CATEGORICAL_COLUMNS:
-            data[c] = _categorical(raw[c])
+            data[c] = pd.Categorical.from_codes(codes[c], categories=categories[c])
         else:
             data[c] = text[c].array
     data["source"] = pd.Categorical.from_codes(src[shown[survivors]], categories=names)
@@ -786,11 +805,36 @@ def tidy(
     )
 
 
-def _categorical(arr: pa.ChunkedArray) -> pd.Categorical:
-    enc = pc.dictionary_encode(arr)
-    cat = enc.to_pandas() if isinstance(enc, (pa.ChunkedArray, pa.Array)) else enc
-    cat = pd.Categorical(cat)
-    return cat.reorder_categories(sorted(cat.categories)) if len(cat.categories) else cat
+def _encode(arr: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """Category codes (int32, -1 for blank) and the sorted categories of a text column."""
+    enc = pc.dictionary_encode(arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr)
+    names = enc.dictionary.to_pylist()
+    order = (
+        np.argsort(np.asarray(names, dtype=object), kind="stable") if names else np.empty(0, int)
+    )
+    remap = np.empty(len(names) + 1, dtype=np.int32)
+    remap[order] = np.arange(len(names), dtype=np.int32)
+    remap[-1] = -1  # index -1 (blank) stays -1
+    idx = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32)
+    return remap[idx], [names[i] for i in order]
+
+
+def _patch(col: pa.ChunkedArray, rows: np.ndarray, values: pa.Array) -> pa.ChunkedArray:
+    """``col`` with ``values`` at ``rows`` (ascending); shares the untouched data."""
+    if len(rows) > 1_000:  # many changes: one copy of the column is cheaper than many chunks
+        mask = np.zeros(len(col), dtype=bool)
+        mask[rows] = True
+        return pa.chunked_array(
+            [pc.replace_with_mask(col.combine_chunks(), pa.array(mask), values)]
+        )
+    pieces = []
+    prev = 0
+    for i, r in enumerate(rows.tolist()):
+        pieces.extend(col.slice(prev, r - prev).chunks)
+        pieces.append(values.slice(i, 1))
+        prev = r + 1
+    pieces.extend(col.slice(prev).chunks)
+    return pa.chunked_array([p for p in pieces if len(p)], type=col.type)
 
 
 def _drop_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
@@ -817,13 +861,12 @@ class _MergePlan:
     latest: np.ndarray
 
 
-def _merge_plan(raw: pa.Table) -> _MergePlan | None:
-    """Group the records by message key; ``None`` when no key repeats."""
-    codes = []
-    for c in MESSAGE_KEY:
-        enc = pc.dictionary_encode(raw[c].combine_chunks())
-        codes.append(pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64))
-    sendout, customer = codes
+def _merge_plan(sendout_codes: np.ndarray, customers: pa.ChunkedArray) -> _MergePlan | None:
+    """Group the records by (sendout_id, customer_external_id); ``None`` when no key repeats."""
+    sendout = sendout_codes.astype(np.int64)
+    enc = pc.dictionary_encode(customers.combine_chunks())
+    customer = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    del enc
     key = sendout * (int(customer.max(initial=0)) + 2) + customer
     blank = (sendout < 0) | (customer < 0)  # a record without its key is never merged
     key[blank] = -1 - np.flatnonzero(blank)
@@ -839,41 +882,44 @@ def _merge_plan(raw: pa.Table) -> _MergePlan | None:
     )
 
 
-def _apply_merge(
-    raw: pa.Table, stamps: dict[str, np.ndarray], plan: _MergePlan
-) -> tuple[pa.Table, dict[str, np.ndarray]]:
-    """Give each group's first record the last non-blank value of each column."""
+def _apply_merge(raw: pa.Table, arrays: dict[str, np.ndarray], plan: _MergePlan) -> pa.Table:
+    """Give each group's first record the last non-blank value of each column.
+
+    ``arrays`` (timestamps with NaT, category codes with -1) are updated in
+    place; the text columns of ``raw`` are patched and the new table returned.
+    """
     survivors = np.unique(plan.first)
-    mask = np.zeros(raw.num_rows, dtype=bool)
-    mask[survivors] = True
-    mask_arr = pa.array(mask)
     sub = raw.take(pa.array(plan.members)).to_pandas(types_mapper=_STR_TYPES.get)
-    for c, values in stamps.items():
-        sub[c] = values[plan.members]
+    for c, values in arrays.items():
+        v = values[plan.members]
+        sub[c] = v if v.dtype.kind == "M" else np.where(v < 0, np.nan, v)
     # members are in record order, so groupby's last() is the last non-blank value
-    last = sub.groupby(plan.first, sort=True).last()
+    last = sub.groupby(plan.first, sort=True).last().reindex(survivors)
+    for c, values in arrays.items():
+        merged = last[c].to_numpy()
+        values[survivors] = (
+            merged.astype(values.dtype)
+            if values.dtype.kind == "M"
+            else np.nan_to_num(merged, nan=-1).astype(values.dtype)
+        )
     own = raw.take(pa.array(survivors)).to_pandas(types_mapper=_STR_TYPES.get)
     columns = {}
     for name in raw.column_names:
         col = raw[name]
-        if name in stamps or name in ("line", "_src"):
+        if name in ("line", "_src"):
             columns[name] = col
             continue
-        merged = last[name].reindex(survivors)
+        merged = last[name]
         same = (merged.isna().to_numpy() & own[name].isna().to_numpy()) | (
             merged.to_numpy(dtype=object) == own[name].to_numpy(dtype=object)
         )
         if same.all():  # most columns: the first record already holds the merged value
             columns[name] = col
             continue
-        filled = pa.array(merged.to_numpy(dtype=object, na_value=None), type=col.type)
-        columns[name] = pc.replace_with_mask(col.combine_chunks(), mask_arr, filled)
-    new_stamps = {}
-    for c, values in stamps.items():
-        v = values.copy()
-        v[survivors] = last[c].reindex(survivors).to_numpy().astype("datetime64[us]")
-        new_stamps[c] = v
-    return pa.table(columns), new_stamps
+        changed = survivors[~same]
+        values = pa.array(merged[~same].to_numpy(dtype=object, na_value=None), type=col.type)
+        columns[name] = _patch(col, changed, values)
+    return pa.table(columns)
 
 
 class _Child:

@@ -73,11 +73,19 @@ def _uuids(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.array([str(uuid.UUID(bytes=bytes(r), version=4)) for r in raw], dtype=object)
 
 
-def _phones(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _phones(rng: np.random.Generator, n: int, start: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unique phone numbers for customers ``start`` .. ``start + n - 1``.
+
+    A customer gets one message per sendout, so numbers never repeat (up to
+    10 million customers): the last seven digits are a bijection of the
+    customer's serial number, scrambled so neighbours look unrelated.
+    """
     prefixes = np.array([c for c, _ in _COUNTRIES])
     weights = np.array([w for _, w in _COUNTRIES])
     country = rng.choice(prefixes, size=n, p=weights / weights.sum())
-    digits = rng.integers(0, 10**8, size=n)
+    serial = np.arange(start, start + n, dtype=np.int64)
+    core = (serial * 7_919 + 1_234_567) % 10**7  # 7919 is prime to 10**7: no collisions
+    digits = rng.integers(0, 10, size=n) * 10**7 + core
     area = rng.integers(11, 99, size=n)
     out = np.empty(n, dtype=object)
     for i in range(n):
@@ -150,7 +158,7 @@ def generate_export(
         mask = camp == ci
         sendout_idx[mask] = rng.choice(options, size=int(mask.sum()))
 
-    phone, country = _phones(rng, n)
+    phone, country = _phones(rng, n, start=part * CHUNK_ROWS)
     session = _uuids(rng, n)
 
     # event times
