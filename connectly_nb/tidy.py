@@ -31,7 +31,6 @@ from connectly_nb.schema import (
     CATEGORICAL_COLUMNS,
     CLICK_KINDS,
     EXPORT_COLUMNS,
-    MESSAGE_KEY,
     PROBLEM_CODES,
     PROBLEM_TABLE_COLUMNS,
     SEVERITIES,
