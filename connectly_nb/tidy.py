@@ -396,7 +396,22 @@ def _interactive() -> bool:
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
+class _NoBar:
+    """Stands in for tqdm when no bar is shown (importing tqdm.auto is not free)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix_str(self, s: str = "") -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _progress_bar(total: int, *, enabled: bool) -> Any:
+    if not enabled:
+        return _NoBar()
     from tqdm.auto import tqdm
 
     return tqdm(
@@ -404,7 +419,6 @@ def _progress_bar(total: int, *, enabled: bool) -> Any:
         unit="B",
         unit_scale=True,
         desc="reading export",
-        disable=not enabled,
         leave=False,
     )
 
@@ -568,9 +582,12 @@ def tidy(
     for c in ("customer_external_id", "campaign_name", "sendout_id"):
         blank = _parse._to_numpy_bool(pc.or_kleene(pc.is_null(raw[c]), pc.utf8_is_space(raw[c])))
         cell_problems(blank, c, "missing_value", f"{c} is blank; the row is kept")
-    mangled = _parse._to_numpy_bool(
-        pc.match_substring_regex(raw["customer_external_id"], _MANGLED_ID)
-    )
+    ids = raw["customer_external_id"]
+    mangled = np.zeros(n, dtype=bool)
+    suspects = np.flatnonzero(~_parse._to_numpy_bool(pc.starts_with(ids, "+")))  # cheap first cut
+    if len(suspects):
+        found = pc.match_substring_regex(ids.take(pa.array(suspects)), _MANGLED_ID)
+        mangled[suspects] = _parse._to_numpy_bool(found)
     cell_problems(
         mangled,
         "customer_external_id",
@@ -806,7 +823,15 @@ def tidy(
 
 def _encode(arr: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
     """Category codes (int32, -1 for blank) and the sorted categories of a text column."""
-    enc = pc.dictionary_encode(arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr)
+    if isinstance(arr, pa.ChunkedArray) and arr.num_chunks > 1:
+        chunks = pa.chunked_array(pc.dictionary_encode(arr).chunks).unify_dictionaries().chunks
+        enc = pa.DictionaryArray.from_arrays(
+            pa.concat_arrays([c.indices for c in chunks]), chunks[0].dictionary
+        )
+    else:
+        enc = pc.dictionary_encode(
+            arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        )
     names = enc.dictionary.to_pylist()
     order = (
         np.argsort(np.asarray(names, dtype=object), kind="stable") if names else np.empty(0, int)
