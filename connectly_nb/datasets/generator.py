@@ -74,11 +74,11 @@ def _uuids(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _phones(rng: np.random.Generator, n: int, start: int) -> tuple[np.ndarray, np.ndarray]:
-    """Unique phone numbers for customers ``start`` .. ``start + n - 1``.
+    """Phone numbers (and countries) of customers ``start`` .. ``start + n - 1``.
 
-    A customer gets one message per sendout, so numbers never repeat (up to
-    10 million customers): the last seven digits are a bijection of the
-    customer's serial number, scrambled so neighbours look unrelated.
+    Numbers never repeat (up to 10 million customers): the last seven digits
+    are a bijection of the customer's serial number, scrambled so neighbours
+    look unrelated.
     """
     prefixes = np.array([c for c, _ in _COUNTRIES])
     weights = np.array([w for _, w in _COUNTRIES])
@@ -158,7 +158,23 @@ def generate_export(
         mask = camp == ci
         sendout_idx[mask] = rng.choice(options, size=int(mask.sum()))
 
-    phone, country = _phones(rng, n, start=part * CHUNK_ROWS)
+    # The audience: a pool of customers, each sendout reaching some of them
+    # once; the same customer hears from several campaigns (see fatigue).
+    pool = max(1, int(n * 0.45))
+    pool_phone, pool_country = _phones(rng, pool, start=part * CHUNK_ROWS)
+    customer = np.empty(n, dtype=np.int64)
+    previous = np.zeros(n, dtype=np.int64)  # messages the customer had before this one
+    seen = np.zeros(pool, dtype=np.int64)
+    for s in np.argsort([t for _, _, t in sendouts], kind="stable"):
+        rows_s = np.flatnonzero(sendout_idx == s)
+        if len(rows_s) > pool:  # a tiny export: let customers repeat across rows
+            picks = rng.choice(pool, size=len(rows_s), replace=True)
+        else:
+            picks = rng.choice(pool, size=len(rows_s), replace=False)
+        customer[rows_s] = picks
+        previous[rows_s] = seen[picks]
+        seen[picks] += 1
+    phone, country = pool_phone[customer], pool_country[customer]
     session = _uuids(rng, n)
 
     # event times
@@ -170,13 +186,13 @@ def generate_export(
     delivered_ok = is_sent & ~failed & (rng.random(n) < 0.995)
     deliver_lag = (rng.lognormal(1.0, 0.8, n) * 1e6).astype("timedelta64[us]")
     delivered = sent + deliver_lag
-    read_ok = delivered_ok & (rng.random(n) < 0.6)
+    read_ok = delivered_ok & (rng.random(n) < 0.64 - 0.03 * np.minimum(previous, 4))
     read_lag = (rng.lognormal(np.log(900), 1.6, n) * 1e6).astype("timedelta64[us]")
     read = delivered + np.minimum(read_lag, np.timedelta64(5 * 86400, "s"))
     # reads are a lower bound: some clickers have read receipts off
     receipts_off = read_ok & (rng.random(n) < 0.08)
     clicked = read_ok & (rng.random(n) < 0.22)
-    opted = delivered_ok & (rng.random(n) < 0.006)
+    opted = delivered_ok & (rng.random(n) < 0.003 * (1 + np.minimum(previous, 4)))
     opt_at = np.where(read_ok, read, delivered) + (rng.lognormal(4, 1, n) * 1e6).astype(
         "timedelta64[us]"
     )
@@ -190,9 +206,9 @@ def generate_export(
     err_w = np.array([w for *_, w in _ERRORS])
     err_i = rng.choice(len(_ERRORS), size=n, p=err_w / err_w.sum())
 
-    names = rng.choice(len(_NAMES), size=n)
-    segs = rng.choice(len(_SEGMENTS), size=n, p=[0.15, 0.6, 0.25])
-    city_pick = rng.integers(0, 100, size=n)
+    names = rng.choice(len(_NAMES), size=pool)[customer]
+    segs = rng.choice(len(_SEGMENTS), size=pool, p=[0.15, 0.6, 0.25])[customer]
+    city_pick = rng.integers(0, 100, size=pool)[customer]
     replied = read_ok & (rng.random(n) < 0.3)
     click_lag = rng.lognormal(3.5, 1.0, n)
     second_click = rng.random(n) < 0.15
