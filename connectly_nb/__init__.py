@@ -10,6 +10,20 @@ from importlib.metadata import PackageNotFoundError, version
 
 from connectly_nb.errors import ConnectlyError, ExportFormatError
 from connectly_nb.load import ExportNotFoundError
+from connectly_nb.metrics import (
+    activity_heatmap,
+    buttons,
+    compare,
+    countries,
+    errors,
+    fatigue,
+    funnel,
+    latency,
+    links,
+    segment,
+    timeline,
+    variables,
+)
 from connectly_nb.tidy import Export, TimeZoneError, read_export
 
 try:
@@ -24,5 +38,17 @@ __all__ = [
     "ExportNotFoundError",
     "TimeZoneError",
     "__version__",
+    "activity_heatmap",
+    "buttons",
+    "compare",
+    "countries",
+    "errors",
+    "fatigue",
+    "funnel",
+    "latency",
+    "links",
     "read_export",
+    "segment",
+    "timeline",
+    "variables",
 ]

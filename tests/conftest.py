@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")  # before anything imports pyplot
+
 import csv
 import io
-import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 

@@ -1,0 +1,893 @@
+"""Campaign metrics: an Export in, a small tidy DataFrame out.
+
+Every function here is pure pandas/numpy (no matplotlib, no widgets), takes
+an :class:`~connectly_nb.tidy.Export` and returns a new DataFrame with named
+columns, sorted deterministically. Definitions (docs/metrics.md, DESIGN.md
+section 2): a message is *sent* when ``sent_at`` is present, *delivered* when
+``delivered_at`` is present or it was read, *read* when ``read_at`` is present
+or it was clicked, *clicked* with at least one valid click, *failed* with an
+error code or message, *opted out* with ``opt_out_at``. Rates name their
+denominator:
+
+=============== =====================
+rate            numerator / denominator
+=============== =====================
+delivery_rate   delivered / sent
+read_rate       read / delivered
+click_rate      clicked / delivered
+click_to_read   clicked / read
+opt_out_rate    opted_out / delivered
+failure_rate    failed / rows
+=============== =====================
+
+Each rate comes with a 95% Wilson score interval (``*_low``, ``*_high``).
+Reads are a lower bound: WhatsApp reports a read only when the recipient has
+read receipts on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from connectly_nb.schema import ERROR_CATALOGUE, UNKNOWN
+from connectly_nb.tidy import Export
+
+__all__ = [
+    "RATES",
+    "activity_heatmap",
+    "buttons",
+    "compare",
+    "countries",
+    "errors",
+    "fatigue",
+    "funnel",
+    "latency",
+    "links",
+    "segment",
+    "timeline",
+    "two_proportion_test",
+    "variables",
+    "wilson_interval",
+]
+
+By = str | Sequence[str] | None
+
+#: Count columns of a funnel, in funnel order.
+COUNTS = ("rows", "sent", "delivered", "read", "clicked", "failed", "opted_out")
+_FLAGS = {
+    "sent": "is_sent",
+    "delivered": "is_delivered",
+    "read": "is_read",
+    "clicked": "is_clicked",
+    "failed": "is_failed",
+    "opted_out": "is_opted_out",
+}
+#: rate -> (numerator, denominator)
+RATES: dict[str, tuple[str, str]] = {
+    "delivery_rate": ("delivered", "sent"),
+    "read_rate": ("read", "delivered"),
+    "click_rate": ("clicked", "delivered"),
+    "click_to_read": ("clicked", "read"),
+    "opt_out_rate": ("opted_out", "delivered"),
+    "failure_rate": ("failed", "rows"),
+}
+Z95 = 1.959963984540054
+NO_CODE = "(no code)"
+ALL = "all"
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def wilson_interval(
+    successes: Any, trials: Any, *, z: float = Z95
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Proportion and Wilson score interval, vectorised.
+
+    Parameters
+    ----------
+    successes, trials : array-like of int
+        Counts; where ``trials`` is 0 all three results are NaN.
+    z : float
+        Normal quantile; the default gives a 95% interval.
+
+    Returns
+    -------
+    rate, low, high : numpy.ndarray
+
+    Examples
+    --------
+    >>> r, lo, hi = wilson_interval(81, 263)
+    >>> round(float(lo), 4), round(float(hi), 4)
+    (0.2553, 0.3662)
+    """
+    k = np.asarray(successes, dtype=float)
+    n = np.asarray(trials, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        denom = 1 + z**2 / n
+        centre = (p + z**2 / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+    bad = n <= 0
+    low = np.where(k <= 0, 0.0, np.clip(centre - half, 0, 1))  # exact ends, no float dust
+    high = np.where(k >= n, 1.0, np.clip(centre + half, 0, 1))
+    return np.where(bad, np.nan, p), np.where(bad, np.nan, low), np.where(bad, np.nan, high)
+
+
+def two_proportion_test(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
+    """Two-sided two-proportion z-test with pooled variance.
+
+    Returns
+    -------
+    z, p_value : float
+        NaN when either group is empty or the pooled proportion is 0 or 1.
+    """
+    if n1 <= 0 or n2 <= 0:
+        return math.nan, math.nan
+    pooled = (k1 + k2) / (n1 + n2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return math.nan, math.nan
+    z = (k1 / n1 - k2 / n2) / se
+    return z, math.erfc(abs(z) / math.sqrt(2))
+
+
+# --------------------------------------------------------------------------- grouping
+
+
+def _by_list(by: By) -> list[str]:
+    if by is None:
+        return []
+    return [by] if isinstance(by, str) else list(by)
+
+
+def _group_codes(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Integer group of each row (-1 for a blank key) and the groups' key values."""
+    if not by:
+        return np.zeros(len(frame), dtype=np.int64), pd.DataFrame(index=[0])
+    if len(by) == 1 and isinstance(frame[by[0]].dtype, pd.CategoricalDtype):
+        col = frame[by[0]]
+        codes = col.cat.codes.to_numpy().astype(np.int64)
+        keys = pd.DataFrame(
+            {by[0]: pd.Categorical(col.cat.categories, categories=col.cat.categories)}
+        )
+        return codes, keys
+    grouped = frame.groupby(by, observed=True, sort=True, dropna=False)
+    codes = grouped.ngroup().to_numpy().astype(np.int64)
+    keys = grouped.size().index.to_frame(index=False)
+    return codes, keys
+
+
+def _counts(frame: pd.DataFrame, codes: np.ndarray, n_groups: int) -> dict[str, np.ndarray]:
+    valid = codes >= 0
+    c = codes[valid]
+    out = {"rows": np.bincount(c, minlength=n_groups)}
+    for name, flag in _FLAGS.items():
+        out[name] = np.bincount(c, weights=frame[flag].to_numpy()[valid], minlength=n_groups)
+    return {k: v.astype(np.int64) for k, v in out.items()}
+
+
+def _with_rates(table: pd.DataFrame) -> pd.DataFrame:
+    for rate, (num, den) in RATES.items():
+        r, lo, hi = wilson_interval(table[num], table[den])
+        table[rate] = r
+        table[f"{rate}_low"] = lo
+        table[f"{rate}_high"] = hi
+    return table
+
+
+def _funnel_frame(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    codes, keys = _group_codes(frame, by)
+    counts = _counts(frame, codes, len(keys))
+    table = pd.concat([keys.reset_index(drop=True), pd.DataFrame(counts)], axis=1)
+    if by:
+        table = table[table["rows"] > 0]
+    else:
+        table.insert(0, "group", ALL)
+    return _with_rates(table.reset_index(drop=True))
+
+
+# --------------------------------------------------------------------------- funnel
+
+
+def funnel(export: Export, *, by: By = "campaign_name") -> pd.DataFrame:
+    """Counts at each stage and the rates between them, per group.
+
+    Parameters
+    ----------
+    export : Export
+    by : str, list of str or None, default "campaign_name"
+        Message columns to group by; ``None`` gives one overall row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``by`` columns (or ``group`` = "all"), ``rows``, ``sent``,
+        ``delivered``, ``read``, ``clicked``, ``failed``, ``opted_out``, then each
+        rate of :data:`RATES` with ``*_low`` and ``*_high`` (95% Wilson). Sorted
+        by the ``by`` columns; groups without rows are left out.
+
+    Examples
+    --------
+    >>> from connectly_nb.datasets import sample_export
+    >>> funnel(sample_export(), by=None)[["rows", "sent", "delivered"]]
+       rows  sent  delivered
+    0  6000  5974       5724
+    """
+    return _funnel_frame(export.messages, _by_list(by))
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def errors(export: Export, *, by: By = None) -> pd.DataFrame:
+    """Failures per error code, with what the code means and whether to retry.
+
+    A failed message without a code (only ``error_msg``) counts under
+    ``"(no code)"``. Title, category and retry advice come from the catalogue
+    in :mod:`connectly_nb.schema`; a code it does not know says "unknown".
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by`` columns, ``error_code``, ``count``, ``share_of_failed``,
+        ``share_of_rows`` (within the group), ``top_error_msg``, ``title``,
+        ``category``, ``retry``; sorted by group, then count (descending),
+        then code.
+    """
+    by = _by_list(by)
+    m = export.messages
+    failed = m[m["is_failed"].to_numpy()]
+    code = failed["error_code"].astype(object).where(failed["error_code"].notna(), NO_CODE)
+    frame = pd.DataFrame({c: failed[c].to_numpy() for c in by})
+    frame["error_code"] = code.to_numpy()
+    frame["error_msg"] = failed["error_msg"].to_numpy()
+    cols = [*by, "error_code"]
+    out = frame.groupby(cols, observed=True, sort=False, dropna=False).size().rename("count")
+    out = out.reset_index()
+    msgs = (
+        frame.dropna(subset=["error_msg"])
+        .groupby([*cols, "error_msg"], observed=True, dropna=False)
+        .size()
+        .rename("n")
+        .reset_index()
+        .sort_values(["n", "error_msg"], ascending=[False, True], kind="stable")
+        .drop_duplicates(cols)
+        .rename(columns={"error_msg": "top_error_msg"})
+        .drop(columns="n")
+    )
+    out = out.merge(msgs, on=cols, how="left")
+    if by:
+        group_failed = out.groupby(by, observed=True)["count"].transform("sum")
+        group_rows = m.groupby(by, observed=True).size().rename("_rows").reset_index()
+        out = out.merge(group_rows, on=by, how="left")
+        rows = out.pop("_rows").to_numpy()
+    else:
+        group_failed = out["count"].sum()
+        rows = len(m)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["share_of_failed"] = out["count"] / group_failed
+        out["share_of_rows"] = out["count"] / rows
+    described = [_describe(str(c)) for c in out["error_code"]]
+    out["title"] = [d[0] for d in described]
+    out["category"] = [d[1] for d in described]
+    out["retry"] = [d[2] for d in described]
+    order = [*by, "count", "error_code"]
+    out = out.sort_values(order, ascending=[True] * len(by) + [False, True], kind="stable")
+    columns = [
+        *by,
+        "error_code",
+        "count",
+        "share_of_failed",
+        "share_of_rows",
+        "top_error_msg",
+        "title",
+        "category",
+        "retry",
+    ]
+    return out[columns].reset_index(drop=True)
+
+
+def _describe(code: str) -> tuple[str, str, str]:
+    if code == NO_CODE:
+        return "no code given (see the error message)", UNKNOWN, UNKNOWN
+    info = ERROR_CATALOGUE.get(code)
+    if info is None:
+        return UNKNOWN, UNKNOWN, UNKNOWN
+    return info.title, info.category, info.retry
+
+
+# --------------------------------------------------------------------------- time
+
+#: Default points (time since sending) of the timeline curve.
+TIMELINE_POINTS = tuple(
+    pd.Timedelta(x)
+    for x in (
+        "0s",
+        "10s",
+        "30s",
+        "1min",
+        "2min",
+        "5min",
+        "10min",
+        "15min",
+        "30min",
+        "45min",
+        "1h",
+        "2h",
+        "3h",
+        "4h",
+        "6h",
+        "8h",
+        "12h",
+        "18h",
+        "1D",
+        "36h",
+        "2D",
+        "3D",
+        "5D",
+        "7D",
+    )
+)
+
+
+def _event_times(m: pd.DataFrame) -> dict[str, pd.Series]:
+    """When each message reached each stage (the earliest proof of it)."""
+    click = m["first_click_at"]
+    read = m["read_at"].where(m["read_at"].notna(), click)
+    read = read.where(~(click.notna() & read.notna() & (click < read)), click)
+    delivered = m["delivered_at"].where(m["delivered_at"].notna(), read)
+    delivered = delivered.where(~(read.notna() & delivered.notna() & (read < delivered)), read)
+    return {"delivered": delivered, "read": read, "clicked": click}
+
+
+def timeline(
+    export: Export,
+    *,
+    by: By = None,
+    freq: str | None = None,
+    tz: str | None = None,
+    points: Sequence[pd.Timedelta | str] | None = None,
+) -> pd.DataFrame:
+    """How a campaign unfolds over time.
+
+    Without ``freq``: the cumulative share of *sent* messages delivered, read
+    and clicked as a function of time since sending (when is a campaign
+    "done"?). A stage reached without its own timestamp counts at the time of
+    the event that proves it (a read proves delivery). Events stamped before
+    ``sent_at`` count at 0.
+
+    With ``freq`` (``"1h"``, ``"1D"`` ...): counts of messages sent,
+    delivered, read, first clicked and opted out per clock-time bucket, in
+    ``tz`` (default: the Export's time zone).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Since sending: ``by`` columns, ``stage``, ``elapsed`` (Timedelta),
+        ``reached`` (count), ``sent`` (denominator), ``share``.
+        Per bucket: ``by`` columns, ``time`` (bucket start), ``event``, ``count``.
+    """
+    by_cols = _by_list(by)
+    m = export.messages
+    if freq is not None:
+        return _clock_counts(m, by_cols, freq, tz or export.tz)
+    grid = pd.to_timedelta(list(points) if points is not None else list(TIMELINE_POINTS))
+    grid = grid.sort_values()
+    sent = m["is_sent"].to_numpy()
+    codes, keys = _group_codes(m, by_cols)
+    codes = codes[sent]
+    n_groups = len(keys)
+    n_sent = np.bincount(codes[codes >= 0], minlength=n_groups)
+    frames = []
+    times = _event_times(m)
+    sent_at = m["sent_at"][sent]
+    for stage, when in times.items():
+        elapsed = (when[sent] - sent_at).to_numpy()
+        reached = ~np.isnat(elapsed)
+        el = np.maximum(elapsed[reached].astype("timedelta64[us]").astype(np.int64), 0)
+        g = codes[reached]
+        # per group: how many reached the stage within each grid point
+        counts = np.zeros((n_groups, len(grid)), dtype=np.int64)
+        edges = grid.to_numpy().astype("timedelta64[us]").astype(np.int64)
+        for gi in range(n_groups):
+            e = np.sort(el[g == gi])
+            counts[gi] = np.searchsorted(e, edges, side="right")
+        part = (
+            keys.loc[keys.index.repeat(len(grid))].reset_index(drop=True)
+            if by_cols
+            else (pd.DataFrame({"group": [ALL] * len(grid)}))
+        )
+        part["stage"] = stage
+        part["elapsed"] = np.tile(grid.to_numpy(), n_groups)
+        part["reached"] = counts.ravel()
+        part["sent"] = np.repeat(n_sent, len(grid))
+        frames.append(part)
+    out = pd.concat(frames, ignore_index=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["share"] = np.where(out["sent"] > 0, out["reached"] / out["sent"], np.nan)
+    out = out[out["sent"] > 0] if by_cols else out
+    out["stage"] = pd.Categorical(out["stage"], categories=list(times), ordered=True)
+    order = [*(by_cols or ["group"]), "stage", "elapsed"]
+    return out.sort_values(order, kind="stable").reset_index(drop=True)
+
+
+_CLOCK_EVENTS = {
+    "sent": "sent_at",
+    "delivered": "delivered_at",
+    "read": "read_at",
+    "clicked": "first_click_at",
+    "opted_out": "opt_out_at",
+}
+
+
+def _clock_counts(m: pd.DataFrame, by: list[str], freq: str, tz: str) -> pd.DataFrame:
+    frames = []
+    for event, column in _CLOCK_EVENTS.items():
+        t = m[column]
+        keep = t.notna().to_numpy()
+        if not keep.any():
+            continue
+        frame = pd.DataFrame({c: m[c].to_numpy()[keep] for c in by})
+        try:
+            frame["time"] = t[keep].dt.tz_convert(tz).dt.floor(freq).to_numpy()
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                f"freq {freq!r} is not a pandas frequency such as '1h' or '1D'"
+            ) from exc
+        frame["time"] = (
+            pd.DatetimeIndex(frame["time"]).tz_localize("UTC").tz_convert(tz)
+            if (frame["time"].dt.tz is None)
+            else frame["time"]
+        )
+        counts = frame.groupby([*by, "time"], observed=True).size().rename("count").reset_index()
+        counts["event"] = event
+        frames.append(counts)
+    if not frames:
+        return pd.DataFrame(columns=[*by, "time", "event", "count"])
+    out = pd.concat(frames, ignore_index=True)
+    out["event"] = pd.Categorical(out["event"], categories=list(_CLOCK_EVENTS), ordered=True)
+    out = out.sort_values([*by, "time", "event"], kind="stable").reset_index(drop=True)
+    return out[[*by, "time", "event", "count"]]
+
+
+def latency(export: Export, *, by: By = "campaign_name") -> pd.DataFrame:
+    """Median, 90th percentile and mean of time to deliver, to read and to first click.
+
+    Times are from ``sent_at``; negative values (events stamped before the
+    send, which WhatsApp's out-of-order reports produce) are left out and
+    counted in ``n_negative``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by`` columns (or ``group``), ``stage`` ("delivered", "read",
+        "clicked"), ``n``, ``median``, ``p90``, ``mean`` (Timedeltas),
+        ``n_negative``.
+    """
+    by_cols = _by_list(by)
+    m = export.messages
+    rows = []
+    columns = {
+        "delivered": "time_to_deliver",
+        "read": "time_to_read",
+        "clicked": "time_to_first_click",
+    }
+    groups = m.groupby(by_cols, observed=True, sort=True) if by_cols else [((ALL,), m)]
+    for key, g in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        for stage, col in columns.items():
+            v = g[col].dropna()
+            neg = int((v < pd.Timedelta(0)).sum())
+            v = v[v >= pd.Timedelta(0)]
+            rows.append(
+                (
+                    *key,
+                    stage,
+                    len(v),
+                    v.median() if len(v) else pd.NaT,
+                    v.quantile(0.9) if len(v) else pd.NaT,
+                    v.mean() if len(v) else pd.NaT,
+                    neg,
+                )
+            )
+    names = [*(by_cols or ["group"]), "stage", "n", "median", "p90", "mean", "n_negative"]
+    out = pd.DataFrame(rows, columns=names)
+    out["stage"] = pd.Categorical(out["stage"], categories=list(columns), ordered=True)
+    for c in ("median", "p90", "mean"):
+        out[c] = pd.to_timedelta(out[c])
+    return out
+
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def activity_heatmap(
+    export: Export,
+    *,
+    event: Literal["sent", "delivered", "read", "clicked"] = "read",
+    tz: str | None = None,
+) -> pd.DataFrame:
+    """Events by weekday and hour of day, in ``tz`` (default: the Export's).
+
+    ``event="clicked"`` counts every click (not only first clicks).
+
+    Returns
+    -------
+    pandas.DataFrame
+        All 168 cells: ``weekday`` (ordered Mon..Sun), ``hour`` (0-23), ``count``.
+    """
+    columns = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at"}
+    if event == "clicked":
+        times = export.clicks["ts"].dropna()
+    elif event in columns:
+        times = export.messages[columns[event]].dropna()
+    else:
+        raise ValueError(f"event must be one of sent, delivered, read, clicked; got {event!r}")
+    times = times.dt.tz_convert(tz or export.tz)
+    cell = times.dt.day_of_week.to_numpy() * 24 + times.dt.hour.to_numpy()
+    counts = np.bincount(cell, minlength=168)
+    return pd.DataFrame(
+        {
+            "weekday": pd.Categorical(np.repeat(WEEKDAYS, 24), categories=WEEKDAYS, ordered=True),
+            "hour": np.tile(np.arange(24), 7),
+            "count": counts.astype(np.int64),
+        }
+    )
+
+
+# --------------------------------------------------------------------------- clicks
+
+
+def _click_table(export: Export, kind: str, by: list[str]) -> pd.DataFrame:
+    m = export.messages
+    c = export.clicks[export.clicks["kind"] == kind]
+    mid = c["message_id"].to_numpy()
+    frame = pd.DataFrame(
+        {
+            "id": c["id"].to_numpy(dtype=object, na_value=None),
+            "name": c["name"].to_numpy(dtype=object, na_value=None),
+            "message_id": mid,
+            "customer": m["customer_external_id"].to_numpy(dtype=object)[m.index.get_indexer(mid)],
+            "to_click": (c["ts"].to_numpy() - m["sent_at"].to_numpy()[m.index.get_indexer(mid)]),
+        }
+    )
+    for col in by:
+        frame[col] = m[col].to_numpy()[m.index.get_indexer(mid)]
+    frame["id"] = frame["id"].fillna("(no id)")
+    frame["name"] = frame["name"].fillna("(no name)")
+    keys = [*by, "id", "name"]
+    grouped = frame.groupby(keys, observed=True, sort=False, dropna=False)
+    out = grouped.agg(
+        clicks=("message_id", "size"),
+        unique_clickers=("customer", "nunique"),
+        messages=("message_id", "nunique"),
+        median_time_to_click=("to_click", "median"),
+    ).reset_index()
+    if by:
+        den = m.groupby(by, observed=True)[["is_delivered", "is_read"]].sum().reset_index()
+        out = out.merge(den, on=by, how="left")
+        delivered, read = out.pop("is_delivered").to_numpy(), out.pop("is_read").to_numpy()
+    else:
+        delivered, read = int(m["is_delivered"].sum()), int(m["is_read"].sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["share_of_delivered"] = out["messages"] / delivered
+        out["share_of_read"] = out["messages"] / read
+    out = out.sort_values(
+        [*by, "clicks", "id", "name"],
+        ascending=[True] * len(by) + [False, True, True],
+        kind="stable",
+    )
+    cols = [
+        *by,
+        "id",
+        "name",
+        "clicks",
+        "unique_clickers",
+        "messages",
+        "share_of_delivered",
+        "share_of_read",
+        "median_time_to_click",
+    ]
+    return out[cols].reset_index(drop=True)
+
+
+def buttons(export: Export, *, by: By = None) -> pd.DataFrame:
+    """Per button (id and name): total clicks, unique clickers and reach.
+
+    ``unique_clickers`` counts customers; ``messages`` counts messages with at
+    least one click on it; ``share_of_delivered`` and ``share_of_read`` are
+    ``messages`` over the delivered / read messages of the group;
+    ``median_time_to_click`` is from ``sent_at``.
+    """
+    return _click_table(export, "button", _by_list(by))
+
+
+def links(export: Export, *, by: By = None) -> pd.DataFrame:
+    """Per link (id and name, usually the URL): as :func:`buttons`."""
+    return _click_table(export, "link", _by_list(by))
+
+
+# --------------------------------------------------------------------------- variables
+
+MISSING = "(missing)"
+
+
+def variables(export: Export, *, top: int = 3) -> pd.DataFrame:
+    """The keys seen in input and output variables, with coverage and top values.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``direction``, ``key``, ``messages`` (with the key), ``coverage``
+        (share of all messages), ``distinct`` values, ``top_values`` (the
+        ``top`` most common, with counts).
+    """
+    v = export.variables
+    n = len(export.messages)
+    rows = []
+    for (direction, key), g in v.groupby(["direction", "key"], observed=True, sort=True):
+        counts = g["value"].value_counts()
+        counts = counts.sort_values(ascending=False, kind="stable")
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:top]
+        rows.append(
+            {
+                "direction": direction,
+                "key": key,
+                "messages": int(g["message_id"].nunique()),
+                "coverage": g["message_id"].nunique() / n if n else np.nan,
+                "distinct": len(counts),
+                "top_values": ", ".join(f"{val} ({cnt:,})" for val, cnt in ranked),
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["direction", "key", "messages", "coverage", "distinct", "top_values"]
+    )
+
+
+def segment(
+    export: Export,
+    key: str,
+    *,
+    direction: Literal["input", "output"] = "input",
+    by: By = None,
+    top: int | None = None,
+) -> pd.DataFrame:
+    """The funnel split by the value of one variable (e.g. click rate by city).
+
+    Messages without the key fall in ``"(missing)"``. Output answers count
+    the same way: ``segment(ex, "replied", direction="output")``.
+
+    Parameters
+    ----------
+    key : str
+        Variable name, e.g. ``"city"``.
+    direction : {"input", "output"}
+    by : str, list of str or None
+        Further split (e.g. by campaign).
+    top : int, optional
+        Keep the ``top`` values with the most rows; the rest become "(other)".
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by`` columns, ``value``, then the columns of :func:`funnel`.
+    """
+    v = export.variables
+    sel = v[(v["direction"] == direction) & (v["key"] == key)]
+    m = export.messages
+    value = pd.Series(MISSING, index=m.index, dtype=object)
+    value.loc[sel["message_id"].to_numpy()] = sel["value"].to_numpy(dtype=object)
+    if top is not None:
+        keep = (
+            value[value != MISSING]
+            .value_counts()
+            .sort_index()
+            .sort_values(ascending=False, kind="stable")
+            .index[:top]
+        )
+        value = value.where(value.isin(keep) | (value == MISSING), "(other)")
+    frame = m[[*_by_list(by), *_FLAGS.values()]].copy()
+    frame["value"] = pd.Categorical(value)
+    return _funnel_frame(frame, [*_by_list(by), "value"])
+
+
+# --------------------------------------------------------------------------- comparison
+
+MIN_MESSAGES = 100
+MIN_SUCCESSES = 10
+
+
+def compare(
+    export: Export,
+    a: Any,
+    b: Any,
+    *,
+    rate: str = "click_rate",
+    labels: tuple[str, str] | None = None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Compare two groups on one rate: intervals, lift, test and a verdict.
+
+    Parameters
+    ----------
+    a, b : dict, str, boolean mask or Export
+        A dict of :meth:`Export.filter` arguments (``{"campaigns": "A"}``),
+        a campaign name, a boolean mask aligned with ``export.messages``, or
+        an already filtered Export.
+    rate : str
+        One of :data:`RATES` (``"click_rate"``, ``"read_rate"`` ...).
+    labels : (str, str), optional
+        Names shown for the groups.
+    alpha : float
+        Significance level of the two-sided two-proportion z-test.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``rate``, for each group ``label_*``, ``n_*`` (denominator),
+        ``k_*`` (numerator), ``rate_*``, ``low_*``, ``high_*``; then
+        ``abs_lift`` (b - a), ``rel_lift`` ((b - a) / a), ``z``, ``p_value`` and
+        ``verdict``. The verdict refuses to call a winner with fewer than 100
+        messages or 10 successes in a group.
+    """
+    if rate not in RATES:
+        raise ValueError(f"rate must be one of {', '.join(RATES)}; got {rate!r}")
+    num, den = RATES[rate]
+    row: dict[str, Any] = {"rate": rate}
+    counts = []
+    for side, spec, default in (("a", a, "A"), ("b", b, "B")):
+        sub = _select(export, spec)
+        f = _funnel_frame(sub.messages, [])
+        k, n = int(f[num].iloc[0]), int(f[den].iloc[0])
+        r, lo, hi = wilson_interval(k, n)
+        label = (labels[0 if side == "a" else 1] if labels else None) or _label(spec, default)
+        row.update(
+            {
+                f"label_{side}": label,
+                f"n_{side}": n,
+                f"k_{side}": k,
+                f"rate_{side}": float(r),
+                f"low_{side}": float(lo),
+                f"high_{side}": float(hi),
+            }
+        )
+        counts.append((k, n))
+    (k1, n1), (k2, n2) = counts
+    z, p = two_proportion_test(k2, n2, k1, n1)
+    ra, rb = row["rate_a"], row["rate_b"]
+    row["abs_lift"] = rb - ra
+    row["rel_lift"] = (rb - ra) / ra if ra else math.nan
+    row["z"], row["p_value"] = z, p
+    row["verdict"] = _verdict(row, rate, alpha)
+    return pd.DataFrame([row])
+
+
+def _select(export: Export, spec: Any) -> Export:
+    if isinstance(spec, Export):
+        return spec
+    if isinstance(spec, dict):
+        return export.filter(**spec)
+    if isinstance(spec, str):
+        return export.filter(campaigns=spec)
+    mask = np.asarray(spec, dtype=bool)
+    if mask.shape != (len(export.messages),):
+        raise ValueError("a mask must have one boolean per row of export.messages")
+    return export._subset(mask)
+
+
+def _label(spec: Any, default: str) -> str:
+    if isinstance(spec, str):
+        return spec
+    if isinstance(spec, dict) and len(spec) == 1:
+        (value,) = spec.values()
+        return value if isinstance(value, str) else ", ".join(map(str, value))
+    return default
+
+
+def _verdict(row: dict[str, Any], rate: str, alpha: float) -> str:
+    small = [
+        row[f"label_{s}"]
+        for s in "ab"
+        if row[f"n_{s}"] < MIN_MESSAGES
+        or min(row[f"k_{s}"], row[f"n_{s}"] - row[f"k_{s}"]) < MIN_SUCCESSES
+    ]
+    if small:
+        return (
+            f"Too few messages to call a winner ({', '.join(small)}: need at least "
+            f"{MIN_MESSAGES} in the denominator and {MIN_SUCCESSES} each of successes and "
+            "failures)."
+        )
+    p = row["p_value"]
+    if not p < alpha:
+        return (
+            f"No significant difference in {rate.replace('_', ' ')}: "
+            f"{row['rate_a']:.1%} vs {row['rate_b']:.1%} (p = {p:.2g})."
+        )
+    winner, loser = ("b", "a") if row["rate_b"] > row["rate_a"] else ("a", "b")
+    return (
+        f"{row[f'label_{winner}']} has the higher {rate.replace('_', ' ')}: "
+        f"{row[f'rate_{winner}']:.1%} vs {row[f'rate_{loser}']:.1%} "
+        f"(p = {p:.2g}, significant at {alpha:.0%})."
+    )
+
+
+# --------------------------------------------------------------------------- audience
+
+
+def countries(export: Export, *, by: By = None) -> pd.DataFrame:
+    """The funnel by the recipient's country, from the phone number's calling code.
+
+    The country calling code (``+55`` -> BR) is read with the ``phonenumbers``
+    library's metadata; ids that are not ``+<digits>`` (mangled by Excel,
+    missing the ``+``) or whose code is unknown go to "unknown". Codes shared
+    by several countries (``+1``: US, CA and the Caribbean; ``+7``) are shown
+    as the code's main country with the code, e.g. ``US (+1)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by`` columns, ``country`` (ISO region or "unknown"),
+        ``calling_code``, then the columns of :func:`funnel`; sorted by rows
+        (descending) within each group, then country.
+    """
+    m = export.messages
+    region, code = _regions(m["customer_external_id"])
+    frame = m[[*_by_list(by), *_FLAGS.values()]].copy()
+    frame["country"] = pd.Categorical(region)
+    frame["calling_code"] = pd.Categorical(code)
+    out = _funnel_frame(frame, [*_by_list(by), "country", "calling_code"])
+    keys = _by_list(by)
+    out = out.sort_values(
+        [*keys, "rows", "country"], ascending=[True] * len(keys) + [False, True], kind="stable"
+    )
+    return out.reset_index(drop=True)
+
+
+def _regions(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    import phonenumbers
+
+    text = ids.astype(object).fillna("").to_numpy(dtype=object)
+    prefix = pd.Series(text).str.extract(r"^\+(\d{1,3})\d{4,}$", expand=False)
+    region = np.full(len(text), UNKNOWN, dtype=object)
+    code = np.full(len(text), "", dtype=object)
+    for p in prefix.dropna().unique():
+        # calling codes are prefix-free: the first 1, 2 or 3 digits that name one
+        for width in (1, 2, 3):
+            cc = int(p[:width])
+            reg = phonenumbers.region_code_for_country_code(cc)
+            if reg != "ZZ" and len(p) >= width:
+                hit = (prefix == p).to_numpy()
+                region[hit] = reg if reg != "001" else f"+{cc}"
+                code[hit] = f"+{cc}"
+                break
+    return region, code
+
+
+def fatigue(export: Export, *, cap: int = 5) -> pd.DataFrame:
+    """Read and opt-out rates by how many messages the customer had received before.
+
+    Across the loaded sendouts, each sent message is numbered per customer by
+    ``sent_at``: 0 for the customer's first message in the export, 1 for the
+    second ... ``cap`` and more are pooled.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``previous_messages`` (text: "0", "1", ... "5+"), then the columns of
+        :func:`funnel`.
+    """
+    m = export.messages
+    sent = m[m["is_sent"].to_numpy()]
+    order = sent.sort_values(["customer_external_id", "sent_at"], kind="stable")
+    prior = order.groupby("customer_external_id", observed=True, sort=False).cumcount()
+    prior = np.minimum(prior.reindex(sent.index).to_numpy(), cap)
+    labels = [str(i) for i in range(cap)] + [f"{cap}+"]
+    frame = sent[list(_FLAGS.values())].copy()
+    frame["previous_messages"] = pd.Categorical.from_codes(prior, categories=labels, ordered=True)
+    return _funnel_frame(frame, ["previous_messages"])

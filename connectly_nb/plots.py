@@ -1,0 +1,401 @@
+"""Charts of metric results: a result frame in, a matplotlib Axes out.
+
+Each ``plot_*`` takes the DataFrame the matching :mod:`connectly_nb.metrics`
+function returns, draws on ``ax`` (or ``plt.gca()``), forwards ``**kwargs``
+to the main matplotlib call and returns the Axes. Nothing here calls
+``plt.show()``, saves files or changes global style. A stage has the same
+colour in every chart (:data:`STAGE_COLORS`); long names are shortened on the
+axis, the full names stay in the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+from connectly_nb.metrics import RATES
+
+__all__ = [
+    "STAGE_COLORS",
+    "plot_activity_heatmap",
+    "plot_buttons",
+    "plot_compare",
+    "plot_countries",
+    "plot_errors",
+    "plot_funnel",
+    "plot_latency",
+    "plot_links",
+    "plot_segment",
+    "plot_timeline",
+]
+
+#: One colour per stage, used by every chart (colour-blind-safe Okabe-Ito hues).
+STAGE_COLORS = {
+    "rows": "#999999",
+    "sent": "#56B4E9",
+    "delivered": "#0072B2",
+    "read": "#009E73",
+    "clicked": "#E69F00",
+    "failed": "#D55E00",
+    "opted_out": "#CC79A7",
+}
+CATEGORY_COLORS = {
+    "recipient": "#0072B2",
+    "business-template": "#E69F00",
+    "rate-limit": "#56B4E9",
+    "system": "#999999",
+    "policy": "#D55E00",
+}
+_DENOMINATOR = {rate: den for rate, (_, den) in RATES.items()}
+_NUMERATOR = {rate: num for rate, (num, _) in RATES.items()}
+MAX_LABEL = 28
+
+
+def shorten(text: Any, width: int = MAX_LABEL) -> str:
+    """``text`` cut to ``width`` characters with an ellipsis."""
+    s = str(text)
+    return s if len(s) <= width else s[: width - 1] + "…"
+
+
+def _ax(ax: Axes | None) -> Axes:
+    return ax if ax is not None else plt.gca()
+
+
+def _labels(frame: pd.DataFrame, exclude: Sequence[str] = ()) -> tuple[list[str], str]:
+    """Row labels from the grouping columns (everything before ``rows``)."""
+    cols = list(frame.columns)
+    stop = cols.index("rows") if "rows" in cols else 1
+    keys = [c for c in cols[:stop] if c not in exclude]
+    if not keys:
+        return ["all"] * len(frame), ""
+    labels = frame[keys].astype(str).agg(" · ".join, axis=1).tolist()
+    return [shorten(x) for x in labels], " · ".join(keys).replace("_", " ")
+
+
+def _percent_axis(axis: Any) -> None:
+    axis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+
+
+def plot_funnel(
+    funnel: pd.DataFrame,
+    *,
+    stages: Sequence[str] = ("sent", "delivered", "read", "clicked"),
+    normalize: bool = False,
+    ax: Axes | None = None,
+    **kwargs: Any,
+) -> Axes:
+    """Grouped bars: messages reaching each stage, per group.
+
+    Parameters
+    ----------
+    funnel : DataFrame
+        :func:`connectly_nb.metrics.funnel`'s result.
+    stages : sequence of str
+        Count columns to draw, in order.
+    normalize : bool
+        Show each stage as a share of the group's sent messages.
+    ax : Axes, optional
+    **kwargs
+        Passed to ``Axes.bar``.
+    """
+    ax = _ax(ax)
+    labels, title_by = _labels(funnel)
+    x = np.arange(len(funnel))
+    width = 0.8 / max(len(stages), 1)
+    for i, stage in enumerate(stages):
+        values = funnel[stage].to_numpy(dtype=float)
+        if normalize:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                values = values / funnel["sent"].to_numpy(dtype=float)
+        ax.bar(
+            x + (i - (len(stages) - 1) / 2) * width,
+            values,
+            width,
+            label=stage.replace("_", " "),
+            color=STAGE_COLORS.get(stage),
+            **kwargs,
+        )
+    ax.set_xticks(
+        x,
+        labels,
+        rotation=20 if len(funnel) > 3 else 0,
+        ha="right" if len(funnel) > 3 else "center",
+    )
+    if normalize:
+        _percent_axis(ax.yaxis)
+        ax.set_ylabel("share of sent messages")
+    else:
+        ax.set_ylabel("messages")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_title("Campaign funnel" + (f" by {title_by}" if title_by else ""))
+    ax.legend(title="stage", frameon=False)
+    return ax
+
+
+def plot_errors(
+    errors: pd.DataFrame, *, top: int = 10, ax: Axes | None = None, **kwargs: Any
+) -> Axes:
+    """Horizontal bars: failed messages per error code, coloured by category.
+
+    Takes :func:`connectly_nb.metrics.errors`'s result (without ``by``).
+    """
+    ax = _ax(ax)
+    data = (
+        errors.groupby(["error_code", "title", "category"], sort=False, observed=True)["count"]
+        .sum()
+        .reset_index()
+        .sort_values("count", ascending=False, kind="stable")
+        .head(top)
+    )
+    data = data.iloc[::-1]
+    labels = [
+        f"{c} · {shorten(t, 34)}" for c, t in zip(data["error_code"], data["title"], strict=True)
+    ]
+    colors = [CATEGORY_COLORS.get(str(c).split("/")[0], "#bbbbbb") for c in data["category"]]
+    bars = ax.barh(np.arange(len(data)), data["count"], color=colors, **kwargs)
+    ax.set_yticks(np.arange(len(data)), labels)
+    ax.bar_label(bars, labels=[f"{v:,}" for v in data["count"]], padding=3)
+    ax.set_xlabel("failed messages")
+    ax.set_title("Delivery failures by error code")
+    seen = dict.fromkeys(str(c).split("/")[0] for c in data["category"])
+    handles = [plt.Rectangle((0, 0), 1, 1, color=CATEGORY_COLORS.get(c, "#bbbbbb")) for c in seen]
+    if handles:
+        ax.legend(handles, list(seen), title="category", frameon=False, loc="lower right")
+    return ax
+
+
+def plot_timeline(timeline: pd.DataFrame, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    """Cumulative share of sent messages reaching each stage vs time since sending.
+
+    With a clock-time result (``timeline(..., freq=...)``), events per bucket.
+    """
+    ax = _ax(ax)
+    if "time" in timeline.columns:
+        for event, g in timeline.groupby("event", observed=True, sort=True):
+            g = g.groupby("time")["count"].sum()
+            ax.plot(
+                g.index,
+                g.to_numpy(),
+                marker="o",
+                ms=3,
+                label=str(event).replace("_", " "),
+                color=STAGE_COLORS.get(str(event)),
+                **kwargs,
+            )
+        ax.set_ylabel("messages per bucket")
+        ax.set_xlabel(f"time ({timeline['time'].dt.tz})" if len(timeline) else "time")
+        ax.set_title("Events over time")
+        ax.legend(frameon=False)
+        plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
+        return ax
+    group_cols = [
+        c for c in timeline.columns if c not in ("stage", "elapsed", "reached", "sent", "share")
+    ]
+    hours = timeline["elapsed"].dt.total_seconds() / 3600
+    styles = ["-", "--", ":", "-."]
+    for gi, (key, g) in enumerate(timeline.groupby(group_cols, observed=True, sort=True)):
+        name = " · ".join(map(str, key if isinstance(key, tuple) else (key,)))
+        for stage, s in g.groupby("stage", observed=True, sort=True):
+            label = str(stage) if name == "all" else f"{shorten(name, 20)} · {stage}"
+            ax.step(
+                hours[s.index],
+                s["share"],
+                where="post",
+                color=STAGE_COLORS.get(str(stage)),
+                linestyle=styles[gi % len(styles)],
+                label=label,
+                **kwargs,
+            )
+    ax.set_xscale("symlog", linthresh=1 / 60)
+    ax.set_xlabel("hours since sent (log scale)")
+    _percent_axis(ax.yaxis)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("share of sent messages")
+    ax.set_title("When messages are delivered, read and clicked")
+    ax.legend(frameon=False, fontsize="small")
+    return ax
+
+
+def _fmt_duration(seconds: float) -> str:
+    if not np.isfinite(seconds):
+        return ""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def plot_latency(latency: pd.DataFrame, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    """Median (bar) and 90th percentile (tick) of time to deliver, read and first click."""
+    ax = _ax(ax)
+    group_cols = [
+        c for c in latency.columns if c not in ("stage", "n", "median", "p90", "mean", "n_negative")
+    ]
+    groups = latency[group_cols].astype(str).agg(" · ".join, axis=1)
+    names = list(dict.fromkeys(groups))
+    stages = (
+        [str(s) for s in latency["stage"].cat.categories]
+        if hasattr(latency["stage"], "cat")
+        else (list(dict.fromkeys(latency["stage"])))
+    )
+    width = 0.8 / max(len(stages), 1)
+    y = np.arange(len(names))
+    for i, stage in enumerate(stages):
+        sel = latency[latency["stage"].astype(str) == stage]
+        pos = {n: k for k, n in enumerate(names)}
+        idx = np.array([pos[g] for g in groups[sel.index]])
+        med = sel["median"].dt.total_seconds().to_numpy() / 60
+        p90 = sel["p90"].dt.total_seconds().to_numpy() / 60
+        offs = idx + (i - (len(stages) - 1) / 2) * width
+        bars = ax.barh(
+            offs, med, width, color=STAGE_COLORS.get(stage), label=f"{stage}: median", **kwargs
+        )
+        ax.errorbar(
+            p90, offs, fmt="|", color="black", ms=8, label="90th percentile" if i == 0 else None
+        )
+        ax.bar_label(bars, labels=[_fmt_duration(v * 60) for v in med], padding=2, fontsize="small")
+    ax.set_yticks(y, [shorten(n) for n in names])
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel("minutes after sending (log scale)")
+    ax.set_title("Time to deliver, read and first click")
+    ax.legend(frameon=False, fontsize="small")
+    return ax
+
+
+def plot_activity_heatmap(
+    heatmap: pd.DataFrame, *, ax: Axes | None = None, cmap: str = "Greens", **kwargs: Any
+) -> Axes:
+    """Weekday x hour grid of event counts (:func:`metrics.activity_heatmap`)."""
+    ax = _ax(ax)
+    grid = heatmap.pivot_table(
+        index="weekday", columns="hour", values="count", observed=False, aggfunc="sum"
+    ).reindex(columns=range(24), fill_value=0)
+    image = ax.imshow(grid.to_numpy(), aspect="auto", cmap=cmap, **kwargs)
+    ax.set_yticks(range(len(grid.index)), [str(d) for d in grid.index])
+    ax.set_xticks(range(0, 24, 3), [f"{h:02d}h" for h in range(0, 24, 3)])
+    ax.set_xlabel("hour of day")
+    ax.set_title("Activity by weekday and hour")
+    ax.figure.colorbar(image, ax=ax, label="events")
+    return ax
+
+
+def _plot_clicks(table: pd.DataFrame, what: str, top: int, ax: Axes | None, **kwargs: Any) -> Axes:
+    ax = _ax(ax)
+    data = table.head(top).iloc[::-1]
+    y = np.arange(len(data))
+    labels = [shorten(n) for n in data["name"]]
+    ax.barh(
+        y - 0.2, data["clicks"], 0.4, color=STAGE_COLORS["clicked"], label="total clicks", **kwargs
+    )
+    ax.barh(
+        y + 0.2, data["unique_clickers"], 0.4, color=STAGE_COLORS["read"], label="unique clickers"
+    )
+    ax.set_yticks(y, labels)
+    ax.set_xlabel("clicks / customers")
+    ax.set_title(f"{what} clicks: total and unique clickers")
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_buttons(
+    buttons: pd.DataFrame, *, top: int = 10, ax: Axes | None = None, **kwargs: Any
+) -> Axes:
+    """Total clicks and unique clickers per button (:func:`metrics.buttons`)."""
+    return _plot_clicks(buttons, "Button", top, ax, **kwargs)
+
+
+def plot_links(
+    links: pd.DataFrame, *, top: int = 10, ax: Axes | None = None, **kwargs: Any
+) -> Axes:
+    """Total clicks and unique clickers per link (:func:`metrics.links`)."""
+    return _plot_clicks(links, "Link", top, ax, **kwargs)
+
+
+def _rate_bars(
+    frame: pd.DataFrame, labels: list[str], rate: str, ax: Axes, color: str, **kwargs: Any
+) -> None:
+    y = np.arange(len(frame))
+    value = frame[rate].to_numpy(dtype=float)
+    err = np.vstack(
+        [
+            value - frame[f"{rate}_low"].to_numpy(dtype=float),
+            frame[f"{rate}_high"].to_numpy(dtype=float) - value,
+        ]
+    )
+    ax.barh(y, value, xerr=err, color=color, capsize=3, **kwargs)
+    ax.set_yticks(y, labels)
+    _percent_axis(ax.xaxis)
+    num, den = _NUMERATOR[rate], _DENOMINATOR[rate]
+    ax.set_xlabel(f"{rate.replace('_', ' ')} = {num.replace('_', ' ')} / {den} (95% interval)")
+
+
+def plot_segment(
+    segment: pd.DataFrame, *, rate: str = "click_rate", ax: Axes | None = None, **kwargs: Any
+) -> Axes:
+    """One rate per variable value, with its 95% interval (:func:`metrics.segment`)."""
+    ax = _ax(ax)
+    labels = [
+        f"{shorten(lbl)} (n={n:,})"
+        for lbl, n in zip(_labels(segment)[0], segment[_DENOMINATOR[rate]], strict=True)
+    ]
+    _rate_bars(segment, labels, rate, ax, STAGE_COLORS[_NUMERATOR[rate]], **kwargs)
+    ax.set_title(f"{rate.replace('_', ' ').capitalize()} by segment")
+    return ax
+
+
+def plot_countries(
+    countries: pd.DataFrame,
+    *,
+    rate: str = "read_rate",
+    top: int = 12,
+    ax: Axes | None = None,
+    **kwargs: Any,
+) -> Axes:
+    """One rate per country with its interval (:func:`metrics.countries`)."""
+    ax = _ax(ax)
+    data = countries.head(top).iloc[::-1]
+    labels = [
+        f"{c} {code} (n={n:,})".replace("  ", " ")
+        for c, code, n in zip(
+            data["country"], data["calling_code"], data[_DENOMINATOR[rate]], strict=True
+        )
+    ]
+    _rate_bars(data, labels, rate, ax, STAGE_COLORS[_NUMERATOR[rate]], **kwargs)
+    ax.set_title(f"{rate.replace('_', ' ').capitalize()} by country")
+    return ax
+
+
+def plot_compare(comparison: pd.DataFrame, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    """Two groups' rates with 95% intervals and the verdict (:func:`metrics.compare`)."""
+    ax = _ax(ax)
+    row = comparison.iloc[0]
+    rate = row["rate"]
+    y = np.array([1, 0])
+    values = np.array([row["rate_a"], row["rate_b"]], dtype=float)
+    lows = np.array([row["low_a"], row["low_b"]], dtype=float)
+    highs = np.array([row["high_a"], row["high_b"]], dtype=float)
+    color = STAGE_COLORS.get(_NUMERATOR[rate], "#0072B2")
+    ax.barh(
+        y, values, xerr=np.vstack([values - lows, highs - values]), color=color, capsize=4, **kwargs
+    )
+    ax.set_yticks(
+        y,
+        [
+            f"{shorten(row['label_a'])} (n={row['n_a']:,})",
+            f"{shorten(row['label_b'])} (n={row['n_b']:,})",
+        ],
+    )
+    _percent_axis(ax.xaxis)
+    ax.set_xlabel(
+        f"{rate.replace('_', ' ')} = {_NUMERATOR[rate].replace('_', ' ')} / "
+        f"{_DENOMINATOR[rate]} (95% interval)"
+    )
+    ax.set_title(shorten(str(row["verdict"]), 90), fontsize="medium", loc="left")
+    return ax

@@ -1,0 +1,370 @@
+"""Metrics checked against values computed by hand on small exports."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import connectly_nb as cnb
+from connectly_nb import metrics as M
+from connectly_nb import read_export
+from tests.conftest import row
+
+T0 = "2024-05-10 20:00:00"
+
+
+def click(ts: str, id_: str = "btn_1", name: str = "Sim") -> str:
+    return f'[{{"id": "{id_}", "name": "{name}", "ts": "{ts}"}}]'
+
+
+@pytest.fixture
+def small(write_export):
+    """Two campaigns, hand-countable.
+
+    A: 5 rows: 4 sent, 1 not sent; 3 delivered (one through its read, one
+       through its click), 3 read (one through its click), 1 clicked, 1 failed,
+       1 opted out.
+    B: 3 rows: all sent, 2 delivered, 0 read, 1 failed (message only).
+    """
+    rows = [
+        row(
+            customer_external_id="+5511900000001",
+            campaign_name="A",
+            sent_at=T0,
+            delivered_at="2024-05-10 20:00:05",
+            read_at="2024-05-10 20:10:00",
+            opt_out_at="2024-05-10 21:00:00",
+            input_variables='{"city": "Rio", "tier": "gold"}',
+            output_variables='{"replied": true}',
+        ),
+        row(
+            customer_external_id="+5511900000002",
+            campaign_name="A",
+            sent_at=T0,
+            button_clicks=click("2024-05-10 20:30:00"),
+            input_variables='{"city": "Rio"}',
+        ),
+        row(
+            customer_external_id="+5511900000003",
+            campaign_name="A",
+            sent_at=T0,
+            read_at="2024-05-10 22:00:00",
+            input_variables='{"city": "Recife"}',
+        ),
+        row(
+            customer_external_id="+5511900000004",
+            campaign_name="A",
+            sent_at=T0,
+            error_code="131026",
+            error_msg="Message undeliverable.",
+        ),
+        row(customer_external_id="+5511900000005", campaign_name="A", sent_at=""),
+        row(
+            customer_external_id="+5211900000006",
+            campaign_name="B",
+            sent_at=T0,
+            delivered_at="2024-05-10 20:00:01",
+        ),
+        row(
+            customer_external_id="+5211900000007",
+            campaign_name="B",
+            sent_at=T0,
+            delivered_at="2024-05-10 20:00:03",
+        ),
+        row(customer_external_id="5.51199E+12", campaign_name="B", sent_at=T0, error_msg="timeout"),
+    ]
+    return read_export(write_export(rows))
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def test_wilson_interval_matches_published_values():
+    # Newcombe (1998), example: 81/263 -> 0.2553 to 0.3662
+    r, lo, hi = M.wilson_interval(81, 263)
+    assert r == pytest.approx(81 / 263)
+    assert lo == pytest.approx(0.2553, abs=5e-5)
+    assert hi == pytest.approx(0.3662, abs=5e-5)
+    # 0/10 -> 0 to 0.2775 (exact ends)
+    r, lo, hi = M.wilson_interval(0, 10)
+    assert (float(r), float(lo)) == (0.0, 0.0)
+    assert hi == pytest.approx(0.2775, abs=5e-5)
+    r, lo, hi = M.wilson_interval(10, 10)
+    assert float(hi) == 1.0
+    r, lo, hi = M.wilson_interval(0, 0)
+    assert np.isnan([r, lo, hi]).all()
+
+
+def test_two_proportion_z_test_matches_a_hand_computation():
+    # 45/100 vs 30/100: pooled 0.375, se = sqrt(0.375*0.625*0.02) = 0.068465
+    z, p = M.two_proportion_test(45, 100, 30, 100)
+    assert z == pytest.approx(0.15 / math.sqrt(0.375 * 0.625 * 0.02), rel=1e-9)
+    assert z == pytest.approx(2.1909, abs=1e-4)
+    assert p == pytest.approx(0.028459, abs=1e-5)
+    assert math.isnan(M.two_proportion_test(0, 0, 1, 2)[0])
+    assert math.isnan(M.two_proportion_test(0, 10, 0, 10)[1])
+
+
+# --------------------------------------------------------------------------- funnel
+
+
+def test_funnel_counts_and_rates_by_hand(small):
+    f = M.funnel(small).set_index("campaign_name")
+    counts = ["rows", "sent", "delivered", "read", "clicked", "failed", "opted_out"]
+    assert f.loc["A", counts].tolist() == [5, 4, 3, 3, 1, 1, 1]
+    assert f.loc["B", counts].tolist() == [3, 3, 2, 0, 0, 1, 0]
+    assert f.loc["A", "delivery_rate"] == pytest.approx(3 / 4)
+    assert f.loc["A", "read_rate"] == pytest.approx(3 / 3)
+    assert f.loc["A", "click_rate"] == pytest.approx(1 / 3)
+    assert f.loc["A", "click_to_read"] == pytest.approx(1 / 3)
+    assert f.loc["A", "opt_out_rate"] == pytest.approx(1 / 3)
+    assert f.loc["A", "failure_rate"] == pytest.approx(1 / 5)
+    lo, hi = M.wilson_interval(3, 4)[1:]
+    assert (f.loc["A", "delivery_rate_low"], f.loc["A", "delivery_rate_high"]) == pytest.approx(
+        (float(lo), float(hi))
+    )
+    assert math.isnan(f.loc["B", "click_to_read"])  # no reads: no denominator
+
+
+def test_funnel_overall_and_multi_column_groups(small):
+    overall = M.funnel(small, by=None)
+    assert overall["group"].tolist() == ["all"]
+    assert overall[["rows", "sent", "delivered"]].values.tolist() == [[8, 7, 5]]
+    both = M.funnel(small, by=["campaign_name", "is_failed"])
+    assert both[["campaign_name", "is_failed", "rows"]].values.tolist() == [
+        ["A", False, 4],
+        ["A", True, 1],
+        ["B", False, 2],
+        ["B", True, 1],
+    ]
+
+
+def test_funnel_is_monotone_on_the_sample():
+    from connectly_nb.datasets import sample_export
+
+    f = M.funnel(sample_export(), by="sendout_id")
+    assert (f["delivered"] >= f["read"]).all()
+    assert (f["read"] >= f["clicked"]).all()
+    assert f["rows"].sum() == 6000
+
+
+def test_funnel_top_level_reexport(small):
+    assert cnb.funnel is M.funnel
+    pd.testing.assert_frame_equal(cnb.funnel(small), M.funnel(small))
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_errors_by_code_with_catalogue_and_unknowns(small):
+    e = M.errors(small)
+    assert e["error_code"].tolist() == ["(no code)", "131026"]  # ties: by code
+    assert e["count"].tolist() == [1, 1]
+    assert e["share_of_failed"].tolist() == [0.5, 0.5]
+    assert e["share_of_rows"].tolist() == [1 / 8, 1 / 8]
+    known = e.iloc[1]
+    assert known["title"] == "Message undeliverable"
+    assert known["category"] == "recipient"
+    assert known["top_error_msg"] == "Message undeliverable."
+    assert e.iloc[0]["top_error_msg"] == "timeout"
+    assert e.iloc[0]["category"] == "unknown"
+
+
+def test_errors_unknown_code_is_never_guessed(write_export):
+    ex = read_export(
+        write_export(
+            [row(error_code="999999"), row(customer_external_id="+2", error_code="131050")]
+        )
+    )
+    e = M.errors(ex).set_index("error_code")
+    assert e.loc["999999", ["title", "category", "retry"]].tolist() == ["unknown"] * 3
+    assert e.loc["131050", "retry"] == "never: treat as an opt-out"
+
+
+def test_errors_split_by_campaign(small):
+    e = M.errors(small, by="campaign_name")
+    assert e[["campaign_name", "error_code", "count", "share_of_rows"]].values.tolist() == [
+        ["A", "131026", 1, 1 / 5],
+        ["B", "(no code)", 1, 1 / 3],
+    ]
+
+
+# --------------------------------------------------------------------------- time
+
+
+def test_timeline_since_send(small):
+    t = M.timeline(small, points=["0s", "10s", "1h", "3h"])
+    share = t.set_index(["stage", "elapsed"])["share"]
+    # 7 sent; delivered: +1 at 5 s, +6 at 1 s, +7 at 3 s,
+    # +2 through its click at 30 min, +3 through its read at 2 h
+    assert share[("delivered", pd.Timedelta("10s"))] == pytest.approx(3 / 7)
+    assert share[("delivered", pd.Timedelta("1h"))] == pytest.approx(4 / 7)
+    assert share[("delivered", pd.Timedelta("3h"))] == pytest.approx(5 / 7)
+    assert share[("read", pd.Timedelta("1h"))] == pytest.approx(2 / 7)
+    assert share[("clicked", pd.Timedelta("1h"))] == pytest.approx(1 / 7)
+    assert share[("clicked", pd.Timedelta("0s"))] == 0
+    assert set(t["sent"]) == {7}
+
+
+def test_timeline_per_clock_bucket_in_a_time_zone(small):
+    t = M.timeline(small, freq="1h", tz="America/Sao_Paulo")
+    sent = t[t["event"] == "sent"]
+    assert sent["count"].tolist() == [7]
+    assert sent["time"].iloc[0] == pd.Timestamp("2024-05-10 17:00", tz="America/Sao_Paulo")
+    read = t[t["event"] == "read"].set_index("time")["count"]
+    assert read.sum() == 2  # read_at only, first clicks are their own event
+    with pytest.raises(ValueError, match="freq"):
+        M.timeline(small, freq="fortnightly")
+
+
+def test_latency_medians_by_hand(small):
+    lat = M.latency(small, by=None).set_index("stage")
+    # delivery times: 5 s, 1 s, 3 s -> median 3 s; reads 10 min and 2 h -> median 65 min
+    assert lat.loc["delivered", "median"] == pd.Timedelta(seconds=3)
+    assert lat.loc["delivered", "n"] == 3
+    assert lat.loc["read", "median"] == pd.Timedelta(minutes=65)
+    assert lat.loc["clicked", "median"] == pd.Timedelta(minutes=30)
+    assert lat.loc["delivered", "p90"] == pd.Timedelta(seconds=4.6)
+
+
+def test_activity_heatmap_counts_in_the_time_zone(small):
+    h = M.activity_heatmap(small, event="read", tz="Asia/Tokyo")
+    assert len(h) == 168
+    assert h["count"].sum() == 2
+    # 2024-05-10 20:10 UTC is Saturday 05:10 in Tokyo
+    assert h.set_index(["weekday", "hour"]).loc[("Sat", 5), "count"] == 1
+    assert M.activity_heatmap(small, event="clicked")["count"].sum() == 1
+    with pytest.raises(ValueError, match="event"):
+        M.activity_heatmap(small, event="opened")
+
+
+# --------------------------------------------------------------------------- clicks
+
+
+def test_buttons_and_links_counts(write_export):
+    two = (
+        '[{"id": "b1", "name": "Sim", "ts": "2024-05-10 20:10:00"}, '
+        '{"id": "b1", "name": "Sim", "ts": "2024-05-10 20:11:00"}]'
+    )
+    ex = read_export(
+        write_export(
+            [
+                row(customer_external_id="+1", delivered_at=T0, button_clicks=two),
+                row(
+                    customer_external_id="+2",
+                    delivered_at=T0,
+                    button_clicks=click("2024-05-10 20:20:00", "b1"),
+                ),
+                row(
+                    customer_external_id="+3",
+                    delivered_at=T0,
+                    read_at="2024-05-10 20:05:00",
+                    link_clicks=click("2024-05-10 20:06:00", "l1", "https://x.example"),
+                ),
+                row(customer_external_id="+4", delivered_at=T0),
+            ]
+        )
+    )
+    b = M.buttons(ex)
+    assert b[["id", "name", "clicks", "unique_clickers", "messages"]].values.tolist() == [
+        ["b1", "Sim", 3, 2, 2]
+    ]
+    assert b["share_of_delivered"].iloc[0] == pytest.approx(2 / 4)
+    assert b["share_of_read"].iloc[0] == pytest.approx(2 / 3)
+    ln = M.links(ex)
+    assert ln[["name", "clicks", "unique_clickers"]].values.tolist() == [
+        ["https://x.example", 1, 1]
+    ]
+
+
+# --------------------------------------------------------------------------- variables
+
+
+def test_variables_coverage_and_top_values(small):
+    v = M.variables(small).set_index(["direction", "key"])
+    assert v.loc[("input", "city"), "messages"] == 3
+    assert v.loc[("input", "city"), "coverage"] == pytest.approx(3 / 8)
+    assert v.loc[("input", "city"), "top_values"] == "Rio (2), Recife (1)"
+    assert v.loc[("output", "replied"), "top_values"] == "true (1)"
+
+
+def test_segment_splits_the_funnel_by_value(small):
+    s = M.segment(small, "city").set_index("value")
+    assert s.loc["Rio", ["rows", "delivered", "read", "clicked"]].tolist() == [2, 2, 2, 1]
+    assert s.loc["(missing)", "rows"] == 5
+    replied = M.segment(small, "replied", direction="output").set_index("value")
+    assert replied.loc["true", "rows"] == 1
+    top = M.segment(small, "city", top=1)
+    assert set(top["value"]) == {"Rio", "(other)", "(missing)"}
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+def test_compare_refuses_a_winner_on_small_samples(small):
+    c = M.compare(small, "A", "B", rate="delivery_rate").iloc[0]
+    assert (c["n_a"], c["k_a"], c["n_b"], c["k_b"]) == (4, 3, 3, 2)
+    assert c["abs_lift"] == pytest.approx(2 / 3 - 3 / 4)
+    assert "Too few messages" in c["verdict"]
+
+
+def test_compare_calls_a_winner_with_enough_data(write_export):
+    rows = []
+    for i in range(400):
+        camp = "A" if i < 200 else "B"
+        threshold = 90 if camp == "A" else 50  # A: 45% read, B: 25% read
+        read = (i % 200) < threshold
+        rows.append(
+            row(
+                customer_external_id=f"+{i}",
+                campaign_name=camp,
+                delivered_at=T0,
+                read_at="2024-05-10 20:05:00" if read else "",
+            )
+        )
+    ex = read_export(write_export(rows))
+    c = M.compare(ex, {"campaigns": "A"}, {"campaigns": "B"}, rate="read_rate").iloc[0]
+    assert (c["rate_a"], c["rate_b"]) == (0.45, 0.25)
+    assert c["p_value"] < 0.001
+    assert c["verdict"].startswith("A has the higher read rate")
+    mask = (ex.messages["campaign_name"] == "A").to_numpy()
+    same = M.compare(ex, mask, ~mask, rate="read_rate", labels=("first", "second")).iloc[0]
+    assert same["label_a"] == "first"
+    assert same["p_value"] == pytest.approx(c["p_value"])
+    with pytest.raises(ValueError, match="rate must be"):
+        M.compare(ex, "A", "B", rate="happiness")
+
+
+# --------------------------------------------------------------------------- audience
+
+
+def test_countries_from_calling_codes(small):
+    c = M.countries(small).set_index("country")
+    assert c.loc["BR", ["calling_code", "rows"]].tolist() == ["+55", 5]
+    assert c.loc["MX", "rows"] == 2
+    assert c.loc["unknown", "rows"] == 1  # the id Excel mangled
+    assert c.index[0] == "BR"
+
+
+def test_fatigue_numbers_messages_per_customer(write_export):
+    rows = []
+    for k, sendout in enumerate(["s1", "s2", "s3"]):
+        ts = f"2024-05-{10 + k} 20:00:00"
+        for cust in range(3 - k):  # customer 0 gets 3 messages, 1 gets 2, 2 gets 1
+            rows.append(
+                row(
+                    customer_external_id=f"+{cust}",
+                    sendout_id=sendout,
+                    sent_at=ts,
+                    delivered_at=ts,
+                    opt_out_at=ts if (cust == 0 and k == 2) else "",
+                )
+            )
+    f = M.fatigue(read_export(write_export(rows)), cap=2).set_index("previous_messages")
+    assert f["rows"].tolist() == [3, 2, 1]
+    assert list(f.index) == ["0", "1", "2+"]
+    assert f.loc["2+", "opt_out_rate"] == 1.0
+    assert np.isnan(f["read_rate"]).sum() == 0

@@ -1,0 +1,164 @@
+"""Charts checked through their artists (bar heights, labels), never pixels."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.axes import Axes
+
+from connectly_nb import metrics as M
+from connectly_nb import plots as P
+from connectly_nb.datasets import sample_export
+
+
+@pytest.fixture(scope="module")
+def ex():
+    return sample_export()
+
+
+def bar_values(ax: Axes, *, horizontal: bool = False) -> list[float]:
+    return [p.get_width() if horizontal else p.get_height() for p in ax.patches]
+
+
+def test_funnel_bars_equal_the_counts_with_stage_colours(ex):
+    f = M.funnel(ex)
+    _, ax = plt.subplots()
+    out = P.plot_funnel(f, ax=ax)
+    assert out is ax
+    heights = bar_values(ax)
+    expected = [v for s in ("sent", "delivered", "read", "clicked") for v in f[s]]
+    assert heights == expected
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["sent", "delivered", "read", "clicked"]
+    for container, stage in zip(
+        ax.containers, ["sent", "delivered", "read", "clicked"], strict=True
+    ):
+        assert {tuple(p.get_facecolor()) for p in container} == {
+            tuple(plt.matplotlib.colors.to_rgba(P.STAGE_COLORS[stage]))
+        }
+    assert "campaign name" in ax.get_title()
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        P.shorten(c) for c in f["campaign_name"]
+    ]
+
+
+def test_funnel_normalised_is_a_share_of_sent(ex):
+    f = M.funnel(ex, by=None)
+    _, ax = plt.subplots()
+    P.plot_funnel(f, normalize=True, ax=ax)
+    assert bar_values(ax)[0] == 1.0
+    assert bar_values(ax)[1] == pytest.approx(f["delivered"].iloc[0] / f["sent"].iloc[0])
+    assert ax.get_ylabel() == "share of sent messages"
+    assert ax.yaxis.get_major_formatter()(0.5, 0) == "50%"
+
+
+def test_uses_current_axes_and_forwards_kwargs(ex):
+    _, ax = plt.subplots()
+    out = P.plot_funnel(M.funnel(ex), alpha=0.5)
+    assert out is ax
+    assert all(p.get_alpha() == 0.5 for p in ax.patches)
+
+
+def test_errors_bars_and_labels(ex):
+    e = M.errors(ex)
+    _, ax = plt.subplots()
+    P.plot_errors(e, top=3, ax=ax)
+    top3 = e.sort_values("count", ascending=False, kind="stable").head(3)
+    assert bar_values(ax, horizontal=True) == top3["count"].tolist()[::-1]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[-1].startswith(str(top3["error_code"].iloc[0]))
+    assert ax.get_xlabel() == "failed messages"
+
+
+def test_timeline_curves_follow_the_shares(ex):
+    t = M.timeline(ex)
+    _, ax = plt.subplots()
+    P.plot_timeline(t, ax=ax)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) == {"delivered", "read", "clicked"}
+    read = t[t["stage"] == "read"]
+    assert np.allclose(lines["read"].get_ydata(), read["share"].to_numpy())
+    assert ax.get_ylim() == (0, 1)
+    clock = M.timeline(ex, freq="1D")
+    _, ax = plt.subplots()
+    P.plot_timeline(clock, ax=ax)
+    sent = dict(zip(*[ax.get_lines()[0].get_xdata(), ax.get_lines()[0].get_ydata()], strict=True))
+    assert sum(sent.values()) == ex.messages["is_sent"].sum()
+
+
+def test_latency_bars_are_medians_in_minutes(ex):
+    lat = M.latency(ex, by=None)
+    _, ax = plt.subplots()
+    P.plot_latency(lat, ax=ax)
+    medians = lat.set_index("stage")["median"].dt.total_seconds() / 60
+    assert bar_values(ax, horizontal=True) == pytest.approx(medians.tolist())
+
+
+def test_heatmap_image_holds_the_counts(ex):
+    h = M.activity_heatmap(ex, event="read")
+    _, ax = plt.subplots()
+    P.plot_activity_heatmap(h, ax=ax)
+    grid = ax.images[0].get_array()
+    assert grid.shape == (7, 24)
+    assert grid.sum() == h["count"].sum() == ex.messages["read_at"].notna().sum()
+
+
+def test_buttons_and_links_bars(ex):
+    b = M.buttons(ex)
+    _, ax = plt.subplots()
+    P.plot_buttons(b, top=3, ax=ax)
+    values = bar_values(ax, horizontal=True)
+    assert values[:3] == b["clicks"].head(3).tolist()[::-1]
+    assert values[3:] == b["unique_clickers"].head(3).tolist()[::-1]
+    _, ax = plt.subplots()
+    P.plot_links(M.links(ex), ax=ax)
+    assert "Link" in ax.get_title()
+
+
+def test_segment_countries_and_compare_show_rates_with_denominators(ex):
+    s = M.segment(ex, "segment")
+    _, ax = plt.subplots()
+    P.plot_segment(s, rate="read_rate", ax=ax)
+    assert bar_values(ax, horizontal=True) == pytest.approx(s["read_rate"].tolist())
+    assert ax.get_xlabel().startswith("read rate = read / delivered")
+    assert all("n=" in t.get_text() for t in ax.get_yticklabels())
+    c = M.countries(ex)
+    _, ax = plt.subplots()
+    P.plot_countries(c, ax=ax)
+    assert bar_values(ax, horizontal=True) == pytest.approx(c["read_rate"].tolist()[::-1])
+    cmp = M.compare(ex, "Black Friday 2024 🎉", "Carrinho abandonado")
+    _, ax = plt.subplots()
+    P.plot_compare(cmp, ax=ax)
+    assert bar_values(ax, horizontal=True) == pytest.approx(
+        [cmp["rate_a"].iloc[0], cmp["rate_b"].iloc[0]]
+    )
+    assert ax.get_title(loc="left").startswith(("No significant", "Too few", "Black", "Carrinho"))
+
+
+def test_long_names_are_shortened_on_the_axis_only():
+    f = pd.DataFrame(
+        {
+            "campaign_name": ["x" * 60],
+            "rows": [1],
+            "sent": [1],
+            "delivered": [1],
+            "read": [0],
+            "clicked": [0],
+        }
+    )
+    _, ax = plt.subplots()
+    P.plot_funnel(f, ax=ax)
+    label = ax.get_xticklabels()[0].get_text()
+    assert len(label) == P.MAX_LABEL
+    assert label.endswith("…")
+    assert f["campaign_name"].iloc[0] == "x" * 60
+
+
+def test_importing_plots_changes_no_global_style():
+    import importlib
+
+    before = dict(plt.rcParams)
+    importlib.reload(P)
+    assert dict(plt.rcParams) == before
