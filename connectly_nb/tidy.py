@@ -186,26 +186,49 @@ class Export:
             The selection; problems not tied to a message (file-level ones)
             are kept.
         """
+        return self._subset(
+            self.selection(
+                campaigns=campaigns,
+                sendouts=sendouts,
+                error_codes=error_codes,
+                start=start,
+                end=end,
+            )
+        )
+
+    def selection(
+        self,
+        *,
+        campaigns: Iterable[str] | str | None = None,
+        sendouts: Iterable[str] | str | None = None,
+        error_codes: Iterable[str | None] | str | None = None,
+        start: str | dt.date | dt.datetime | pd.Timestamp | None = None,
+        end: str | dt.date | dt.datetime | pd.Timestamp | None = None,
+    ) -> np.ndarray:
+        """The rows of ``messages`` that :meth:`filter` would keep, as a boolean array.
+
+        Cheaper than filtering when only counts are needed:
+        ``funnel(export, where=export.selection(campaigns="A"))``.
+        """
         m = self.messages
         mask = np.ones(len(m), dtype=bool)
         if campaigns is not None:
-            mask &= m["campaign_name"].isin(_as_list(campaigns)).to_numpy()
+            mask &= _isin(m["campaign_name"], _as_list(campaigns))
         if sendouts is not None:
-            mask &= m["sendout_id"].isin(_as_list(sendouts)).to_numpy()
+            mask &= _isin(m["sendout_id"], _as_list(sendouts))
         if error_codes is not None:
             codes = _as_list(error_codes)
-            wanted = [c for c in codes if c is not None]
-            sel = m["error_code"].isin(wanted).to_numpy().copy()
+            sel = _isin(m["error_code"], [c for c in codes if c is not None])
             if any(c is None for c in codes):
-                sel |= m["error_code"].isna().to_numpy()
-            mask = mask & sel
+                sel |= m["error_code"].cat.codes.to_numpy() < 0
+            mask &= sel
         if start is not None or end is not None:
             sent = m["sent_at"]
             if start is not None:
                 mask &= (sent >= self._bound(start, end=False)).to_numpy()
             if end is not None:
                 mask &= (sent < self._bound(end, end=True)).to_numpy()
-        return self._subset(mask)
+        return mask
 
     def _bound(self, value: Any, *, end: bool) -> pd.Timestamp:
         whole_day = isinstance(value, dt.date) and not isinstance(value, dt.datetime)
@@ -316,6 +339,13 @@ class Export:
             f"<td style='text-align:left'>{probs}</td></tr>"
         )
         return f"<div><strong>Connectly export</strong><table>{body}</table></div>"
+
+
+def _isin(column: pd.Series, values: list[Any]) -> np.ndarray:
+    """Membership test through the category codes (no string comparison per row)."""
+    lookup = np.zeros(len(column.cat.categories) + 1, dtype=bool)  # last slot: blank (-1)
+    lookup[:-1] = column.cat.categories.isin(values)
+    return lookup[column.cat.codes.to_numpy()]
 
 
 def _as_list(value: Any) -> list[Any]:
