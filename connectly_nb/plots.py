@@ -58,9 +58,23 @@ MAX_LABEL = 28
 
 
 def shorten(text: Any, width: int = MAX_LABEL) -> str:
-    """``text`` cut to ``width`` characters with an ellipsis."""
-    s = str(text)
+    """``text`` for an axis label: emoji dropped, cut to ``width`` characters.
+
+    Matplotlib's default font has no emoji (they would show as boxes, with a
+    warning each time); the full text stays in the data.
+    """
+    s = "".join(c for c in str(text) if not _is_emoji(c)).strip()
+    s = " ".join(s.split())
     return s if len(s) <= width else s[: width - 1] + "…"
+
+
+def _is_emoji(char: str) -> bool:
+    code = ord(char)
+    return (
+        code >= 0x1F000  # pictographs, emoticons, transport, supplemental symbols
+        or 0x2600 <= code <= 0x27BF  # miscellaneous symbols and dingbats
+        or code in (0xFE0F, 0x200D)  # variation selector and zero-width joiner
+    )
 
 
 def _ax(ax: Axes | None) -> Axes:

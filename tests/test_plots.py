@@ -162,3 +162,21 @@ def test_importing_plots_changes_no_global_style():
     before = dict(plt.rcParams)
     importlib.reload(P)
     assert dict(plt.rcParams) == before
+
+
+def test_emoji_are_dropped_from_axis_labels_without_warnings(recwarn):
+    f = pd.DataFrame(
+        {
+            "campaign_name": ["Black Friday 🎉 2024"],
+            "rows": [1],
+            "sent": [1],
+            "delivered": [1],
+            "read": [0],
+            "clicked": [0],
+        }
+    )
+    _, ax = plt.subplots()
+    P.plot_funnel(f, ax=ax)
+    ax.figure.canvas.draw()
+    assert ax.get_xticklabels()[0].get_text() == "Black Friday 2024"
+    assert not [w for w in recwarn if "Glyph" in str(w.message)]
