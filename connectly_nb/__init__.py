@@ -26,6 +26,16 @@ from connectly_nb.metrics import (
 )
 from connectly_nb.tidy import Export, TimeZoneError, read_export
 
+
+def __getattr__(name: str) -> object:
+    # the widgets pull in ipywidgets: import them on first use only
+    if name == "explore":
+        from connectly_nb.widgets import explore
+
+        return explore
+    raise AttributeError(f"module 'connectly_nb' has no attribute {name!r}")
+
+
 try:
     __version__ = version("connectly-nb")
 except PackageNotFoundError:  # running from a source tree that is not installed
@@ -43,6 +53,7 @@ __all__ = [
     "compare",
     "countries",
     "errors",
+    "explore",
     "fatigue",
     "funnel",
     "latency",

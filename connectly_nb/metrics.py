@@ -140,6 +140,11 @@ def two_proportion_test(k1: int, n1: int, k2: int, n2: int) -> tuple[float, floa
 # --------------------------------------------------------------------------- grouping
 
 
+def _naive_utc(times: pd.Series) -> np.ndarray:
+    """tz-aware times as numpy datetime64[us] in UTC (no per-element objects)."""
+    return times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[us]")
+
+
 def _by_list(by: By) -> list[str]:
     if by is None:
         return []
@@ -413,11 +418,14 @@ def timeline(
         el = np.maximum(elapsed[reached].astype("timedelta64[us]").astype(np.int64), 0)
         g = codes[reached]
         # per group: how many reached the stage within each grid point
-        counts = np.zeros((n_groups, len(grid)), dtype=np.int64)
         edges = grid.to_numpy().astype("timedelta64[us]").astype(np.int64)
-        for gi in range(n_groups):
-            e = np.sort(el[g == gi])
-            counts[gi] = np.searchsorted(e, edges, side="right")
+        # bucket of each event: how many grid points lie before it; then cumulate
+        bucket = np.searchsorted(edges, el, side="left")
+        valid = g >= 0
+        flat = np.bincount(
+            g[valid] * (len(grid) + 1) + bucket[valid], minlength=n_groups * (len(grid) + 1)
+        )
+        counts = np.cumsum(flat.reshape(n_groups, len(grid) + 1)[:, :-1], axis=1)
         part = (
             keys.loc[keys.index.repeat(len(grid))].reset_index(drop=True)
             if by_cols
@@ -498,29 +506,30 @@ def latency(export: Export, *, by: By = "campaign_name") -> pd.DataFrame:
         "read": "time_to_read",
         "clicked": "time_to_first_click",
     }
-    groups = m.groupby(by_cols, observed=True, sort=True) if by_cols else [((ALL,), m)]
-    for key, g in groups:
-        key = key if isinstance(key, tuple) else (key,)
+    codes, keys = _group_codes(m, by_cols)
+    nat = np.iinfo(np.int64).min
+    for gi in range(len(keys)):
+        in_group = codes == gi
+        if by_cols and not in_group.any():
+            continue
+        key = tuple(keys.iloc[gi]) if by_cols else (ALL,)
         for stage, col in columns.items():
-            v = g[col].dropna()
-            neg = int((v < pd.Timedelta(0)).sum())
-            v = v[v >= pd.Timedelta(0)]
-            rows.append(
-                (
-                    *key,
-                    stage,
-                    len(v),
-                    v.median() if len(v) else pd.NaT,
-                    v.quantile(0.9) if len(v) else pd.NaT,
-                    v.mean() if len(v) else pd.NaT,
-                    neg,
-                )
-            )
+            v = m[col].to_numpy().astype("timedelta64[us]").view(np.int64)[in_group]
+            v = v[v != nat]
+            neg = int((v < 0).sum())
+            v = v[v >= 0]
+            if len(v):
+                med, p90 = np.quantile(v, [0.5, 0.9])
+                stats = [pd.Timedelta(microseconds=float(x)) for x in (med, p90, v.mean())]
+            else:
+                stats = [None, None, None]
+            rows.append((*key, stage, len(v), *stats, neg))
     names = [*(by_cols or ["group"]), "stage", "n", "median", "p90", "mean", "n_negative"]
     out = pd.DataFrame(rows, columns=names)
     out["stage"] = pd.Categorical(out["stage"], categories=list(columns), ordered=True)
     for c in ("median", "p90", "mean"):
-        out[c] = pd.to_timedelta(out[c])
+        # all-NaT columns would be read as datetimes: state the type
+        out[c] = pd.Series([v if pd.notna(v) else None for v in out[c]], dtype="timedelta64[us]")
     return out
 
 
@@ -575,7 +584,7 @@ def _click_table(export: Export, kind: str, by: list[str]) -> pd.DataFrame:
             "name": c["name"].fillna("(no name)").to_numpy(),
             "message_id": mid,
             "customer": m["customer_external_id"].iloc[pos].to_numpy(),
-            "to_click": c["ts"].to_numpy() - m["sent_at"].iloc[pos].to_numpy(),
+            "to_click": _naive_utc(c["ts"]) - _naive_utc(m["sent_at"].iloc[pos]),
         }
     )
     for col in by:
@@ -635,6 +644,7 @@ def links(export: Export, *, by: By = None) -> pd.DataFrame:
 # --------------------------------------------------------------------------- variables
 
 MISSING = "(missing)"
+OTHER = "(other)"
 
 
 def variables(export: Export, *, top: int = 3) -> pd.DataFrame:
@@ -649,24 +659,28 @@ def variables(export: Export, *, top: int = 3) -> pd.DataFrame:
     """
     v = export.variables
     n = len(export.messages)
-    rows = []
-    for (direction, key), g in v.groupby(["direction", "key"], observed=True, sort=True):
-        counts = g["value"].value_counts()
-        counts = counts.sort_values(ascending=False, kind="stable")
-        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:top]
-        rows.append(
-            {
-                "direction": direction,
-                "key": key,
-                "messages": int(g["message_id"].nunique()),
-                "coverage": g["message_id"].nunique() / n if n else np.nan,
-                "distinct": len(counts),
-                "top_values": ", ".join(f"{val} ({cnt:,})" for val, cnt in ranked),
-            }
-        )
-    return pd.DataFrame(
-        rows, columns=["direction", "key", "messages", "coverage", "distinct", "top_values"]
+    keys = ["direction", "key"]
+    # after merging, a (message, direction, key) appears once: group size = messages
+    per_value = (
+        v.groupby([*keys, "value"], observed=True, sort=False)
+        .size()
+        .rename("n")
+        .reset_index()
+        .sort_values([*keys, "n", "value"], ascending=[True, True, False, True], kind="stable")
     )
+    grouped = per_value.groupby(keys, observed=True, sort=True)["n"]
+    per_key = pd.DataFrame({"messages": grouped.sum(), "distinct": grouped.size()})
+    per_value = per_value[per_value.groupby(keys, observed=True).cumcount() < top]
+    per_value["text"] = [
+        f"{val} ({c:,})" for val, c in zip(per_value["value"], per_value["n"], strict=True)
+    ]
+    tops = per_value.groupby(keys, observed=True, sort=False)["text"].agg(", ".join)
+    out = per_key.join(tops.rename("top_values")).reset_index()
+    out["coverage"] = out["messages"] / n if n else np.nan
+    out["messages"] = out["messages"].astype(np.int64)
+    out["distinct"] = out["distinct"].astype(np.int64)
+    columns = ["direction", "key", "messages", "coverage", "distinct", "top_values"]
+    return out[columns] if len(out) else pd.DataFrame(columns=columns)
 
 
 def segment(
@@ -698,21 +712,23 @@ def segment(
         ``by`` columns, ``value``, then the columns of :func:`funnel`.
     """
     v = export.variables
-    sel = v[(v["direction"] == direction) & (v["key"] == key)]
+    sel = v[((v["direction"] == direction) & (v["key"] == key)).to_numpy()]
     m = export.messages
-    value = pd.Series(MISSING, index=m.index, dtype=object)
-    value.loc[sel["message_id"].to_numpy()] = sel["value"].to_numpy(dtype=object)
-    if top is not None:
-        keep = (
-            value[value != MISSING]
-            .value_counts()
-            .sort_index()
-            .sort_values(ascending=False, kind="stable")
-            .index[:top]
-        )
-        value = value.where(value.isin(keep) | (value == MISSING), "(other)")
+    codes, uniques = pd.factorize(sel["value"], sort=True)
+    n_values = len(uniques)
+    labels = [str(u) for u in uniques]
+    value = np.full(len(m), n_values, dtype=np.int64)  # n_values: "(missing)"
+    value[m.index.get_indexer(sel["message_id"].to_numpy())] = codes
+    if top is not None and n_values > top:
+        counts = np.bincount(value, minlength=n_values + 1)[:n_values]
+        keep = np.sort(np.argsort(-counts, kind="stable")[:top])
+        remap = np.full(n_values + 1, len(keep), dtype=np.int64)  # len(keep): "(other)"
+        remap[keep] = np.arange(len(keep))
+        remap[n_values] = len(keep) + 1
+        value = remap[value]
+        labels = [labels[i] for i in keep] + [OTHER]
     frame = m[[*_by_list(by), *_FLAGS.values()]].copy()
-    frame["value"] = pd.Categorical(value)
+    frame["value"] = pd.Categorical.from_codes(value, categories=[*labels, MISSING])
     return _funnel_frame(frame, [*_by_list(by), "value"])
 
 
