@@ -49,9 +49,10 @@ CATEGORY_COLORS = {
     "recipient": "#0072B2",
     "business-template": "#E69F00",
     "rate-limit": "#56B4E9",
-    "system": "#999999",
+    "system": "#CC79A7",
     "policy": "#D55E00",
 }
+UNKNOWN_COLOR = "#d9d9d9"
 _DENOMINATOR = {rate: den for rate, (_, den) in RATES.items()}
 _NUMERATOR = {rate: num for rate, (num, _) in RATES.items()}
 MAX_LABEL = 28
@@ -171,14 +172,16 @@ def plot_errors(
     labels = [
         f"{c} · {shorten(t, 34)}" for c, t in zip(data["error_code"], data["title"], strict=True)
     ]
-    colors = [CATEGORY_COLORS.get(str(c).split("/")[0], "#bbbbbb") for c in data["category"]]
+    colors = [CATEGORY_COLORS.get(str(c).split("/")[0], UNKNOWN_COLOR) for c in data["category"]]
     bars = ax.barh(np.arange(len(data)), data["count"], color=colors, **kwargs)
     ax.set_yticks(np.arange(len(data)), labels)
     ax.bar_label(bars, labels=[f"{v:,}" for v in data["count"]], padding=3)
     ax.set_xlabel("failed messages")
     ax.set_title("Delivery failures by error code")
     seen = dict.fromkeys(str(c).split("/")[0] for c in data["category"])
-    handles = [plt.Rectangle((0, 0), 1, 1, color=CATEGORY_COLORS.get(c, "#bbbbbb")) for c in seen]
+    handles = [
+        plt.Rectangle((0, 0), 1, 1, color=CATEGORY_COLORS.get(c, UNKNOWN_COLOR)) for c in seen
+    ]
     if handles:
         ax.legend(handles, list(seen), title="category", frameon=False, loc="lower right")
     return ax

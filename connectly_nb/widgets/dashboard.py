@@ -82,6 +82,7 @@ def _table(frame: pd.DataFrame, *, percent: tuple[str, ...] = (), max_rows: int 
         elif pd.api.types.is_timedelta64_dtype(shown[c]):
             shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else str(v).split(".")[0])
     markup = shown.to_html(index=False, escape=True, border=0, na_rep="")
+    markup = f"<div style='overflow-x:auto;font-size:0.9em'>{markup}</div>"
     if len(frame) > max_rows:
         markup += f"<p><em>first {max_rows} of {len(frame):,} rows</em></p>"
     return markup
@@ -166,7 +167,9 @@ class Dashboard(widgets.VBox):
         self._prev = widgets.Button(description="◀ previous", layout=widgets.Layout(width="auto"))
         self._next = widgets.Button(description="next ▶", layout=widgets.Layout(width="auto"))
         self._page_label = widgets.HTML()
-        self._save = widgets.Button(description="Save filtered CSV", icon="download")
+        self._save = widgets.Button(
+            description="Save filtered CSV", icon="download", layout=widgets.Layout(width="auto")
+        )
         pages = [
             widgets.VBox([out["funnel_chart"], out["funnel_table"]]),
             widgets.VBox([out["errors_chart"], out["errors_table"]]),
@@ -332,10 +335,10 @@ class Dashboard(widgets.VBox):
         if len(f):
             P.plot_funnel(f, ax=ax)
         by_sendout = M.funnel(ex, by=["campaign_name", "sendout_id"])
+        by_sendout["sendout_id"] = by_sendout["sendout_id"].astype(str).str[:8] + "…"
         cols = [
             "campaign_name",
             "sendout_id",
-            "rows",
             "sent",
             "delivered",
             "read",

@@ -247,13 +247,15 @@ class DateRangeFilter(widgets.VBox):
         else:
             days = []
         self._days = days
+        one_year = bool(days) and days[0].year == days[-1].year
+        fmt = "%d %b" if one_year else "%d %b %Y"
         self._slider = widgets.SelectionRangeSlider(
-            options=[(d.strftime("%d %b %Y"), d) for d in days] or [("no sent messages", None)],
+            options=[(d.strftime(fmt), d) for d in days] or [("no sent messages", None)],
             index=(0, max(len(days) - 1, 0)),
-            description=f"Sent ({self.tz})",
+            description=f"Sent ({self.tz}{', ' + str(days[0].year) if one_year else ''})",
             continuous_update=False,
             disabled=not days,
-            layout=widgets.Layout(width="auto"),
+            layout=widgets.Layout(width="520px"),
             style={"description_width": "initial"},
         )
         self._guard = _Guard()
