@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SAMPLE := connectly_nb/datasets/sample_export.csv
 
-.PHONY: install lab validate test lint format bench fuzz clean
+.PHONY: install lab validate test unit notebooks-test notebooks report lint format bench fuzz clean
 
 install: $(STAMP)
 
@@ -31,9 +31,28 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# The whole suite: lint, unit and property tests.
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg \
+         --nbval-kernel-startup-timeout 60
+
+# The whole suite: lint, then unit and property tests and every notebook under nbval,
+# in one pytest run.
 test: lint
+	$(BIN)/python -m pytest $(NBVAL) tests/ notebooks/
+
+unit: $(STAMP)
 	$(BIN)/python -m pytest
+
+notebooks-test: $(STAMP)
+	$(BIN)/python -m pytest $(NBVAL) notebooks/
+
+# Re-execute the curated notebooks in place (do it whenever what they show changes).
+notebooks: $(STAMP)
+	$(BIN)/python -m connectly_nb._notebooks notebooks/*.ipynb
+
+# The sample report, rendered offline-safe.
+report: $(STAMP)
+	mkdir -p build
+	$(BIN)/connectly-nb report --sample -o build/report.html
 
 # A longer fuzzing run of the property tests (not part of `make test`).
 fuzz: $(STAMP)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from connectly_nb.datasets import load_or_sample
 from connectly_nb.errors import ConnectlyError, ExportFormatError
 from connectly_nb.load import ExportNotFoundError
 from connectly_nb.metrics import (
@@ -58,6 +59,7 @@ __all__ = [
     "funnel",
     "latency",
     "links",
+    "load_or_sample",
     "read_export",
     "segment",
     "timeline",

@@ -46,6 +46,39 @@ def _parser() -> argparse.ArgumentParser:
         help="lines shown per kind of problem (default: 3)",
     )
 
+    r = sub.add_parser(
+        "report",
+        help="render an HTML report of exports",
+        description="Execute the report notebook on the exports and write a self-contained HTML "
+        "page (no code, charts embedded, phone numbers masked).",
+    )
+    r.add_argument(
+        "files", nargs="*", metavar="EXPORT", help="export CSV files, folders or patterns"
+    )
+    r.add_argument("--sample", action="store_true", help="report on the bundled sample export")
+    r.add_argument("-o", "--output", required=True, type=Path, help="HTML file to write")
+    r.add_argument(
+        "--campaign",
+        action="append",
+        metavar="NAME",
+        help="keep this campaign (repeat for several)",
+    )
+    r.add_argument(
+        "--error-code",
+        action="append",
+        metavar="CODE",
+        help="keep this error code (repeat for several)",
+    )
+    r.add_argument("--start", metavar="DATE", help="first sent date to keep, e.g. 2024-11-01")
+    r.add_argument("--end", metavar="DATE", help="last sent date to keep (inclusive)")
+    r.add_argument("--tz", default="UTC", help="time zone of the times shown (default: UTC)")
+    r.add_argument("--title", default="Connectly campaign report", help="the report's title")
+    r.add_argument(
+        "--show-phone-numbers",
+        action="store_true",
+        help="show full phone numbers (masked by default)",
+    )
+
     s = sub.add_parser(
         "sample",
         help="write a generated export of any size",
@@ -105,6 +138,29 @@ def _problem_report(problems: pd.DataFrame, *, examples: int) -> str:
     return "\n".join(lines)
 
 
+def _report(args: argparse.Namespace) -> int:
+    from connectly_nb.report import render_report
+
+    if not args.files and not args.sample:
+        raise _Usage("name at least one EXPORT, or use --sample for the bundled sample")
+    if args.files and args.sample:
+        raise _Usage("give EXPORT files or --sample, not both")
+    path = render_report(
+        args.files or None,
+        args.output,
+        campaigns=args.campaign,
+        error_codes=args.error_code,
+        start=args.start,
+        end=args.end,
+        tz=args.tz,
+        title=args.title,
+        show_phone_numbers=args.show_phone_numbers,
+        progress=sys.stderr.isatty(),
+    )
+    print(f"wrote {path} ({path.stat().st_size:,} bytes)")
+    return EXIT_OK
+
+
 def _sample(args: argparse.Namespace) -> int:
     from connectly_nb.datasets.generator import write_export
 
@@ -123,13 +179,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``connectly-nb`` command line; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
-    commands = {"validate": _validate, "sample": _sample}
+    commands = {"validate": _validate, "report": _report, "sample": _sample}
     try:
         return commands[args.command](args)
     except _Usage as exc:
         parser.print_usage(sys.stderr)
         print(f"connectly-nb {args.command}: error: {exc}", file=sys.stderr)
-    except (ConnectlyError, OSError) as exc:
+    except (ConnectlyError, OSError, ValueError) as exc:
         print(f"connectly-nb {args.command}: error: {exc}", file=sys.stderr)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -33,6 +33,7 @@ __all__ = [
     "plot_links",
     "plot_segment",
     "plot_timeline",
+    "pretty",
 ]
 
 #: One colour per stage, used by every chart (colour-blind-safe Okabe-Ito hues).
@@ -416,3 +417,38 @@ def plot_compare(comparison: pd.DataFrame, *, ax: Axes | None = None, **kwargs: 
     )
     ax.set_title(shorten(str(row["verdict"]), 90), fontsize="medium", loc="left")
     return ax
+
+
+_PERCENT_HINTS = ("_rate", "share_of_", "coverage", "click_to_read", "_low", "_high")
+
+
+def pretty(frame: pd.DataFrame, *, digits: int = 1) -> pd.DataFrame:
+    """A result frame for reading: rates as percentages, durations rounded, counts with commas.
+
+    Returns a new DataFrame of text (the numbers stay in ``frame``); shown in
+    a notebook it is HTML-escaped like any DataFrame, unlike a Styler.
+    """
+    out = frame.copy()
+    for c in out.columns:
+        col = out[c]
+        name = str(c)
+        if pd.api.types.is_float_dtype(col) and any(h in name for h in _PERCENT_HINTS):
+            out[c] = col.map(lambda v: "" if pd.isna(v) else f"{v:.{digits}%}")
+        elif pd.api.types.is_timedelta64_dtype(col):
+            out[c] = col.map(_round_duration)
+        elif pd.api.types.is_integer_dtype(col) and name not in ("line", "message_id", "hour"):
+            out[c] = col.map(lambda v: f"{v:,}")
+    return out
+
+
+def _round_duration(value: Any) -> str:
+    if pd.isna(value):
+        return ""
+    seconds = value.total_seconds()
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"

@@ -8,8 +8,10 @@
 
 from __future__ import annotations
 
+import io
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from connectly_nb.datasets.generator import export_text, generate_export, write_export
 from connectly_nb.tidy import Export, read_export
@@ -50,4 +52,17 @@ def sample_export(*, tz: str = "UTC") -> Export:
     -------
     Export
     """
-    return read_export(sample_path(), tz=tz, progress=False)
+    data = io.BytesIO(sample_path().read_bytes())
+    data.name = "sample_export.csv"  # shown as the source: no install path in outputs
+    return read_export(data, tz=tz, progress=False)
+
+
+def load_or_sample(source: Any = None, *, tz: str = "UTC", **kwargs: Any) -> Export:
+    """``read_export(source)``, or the bundled sample when ``source`` is None.
+
+    The notebooks' parameter ``EXPORT = None`` means "the sample": pointing
+    it at a file is the only edit an analyst needs.
+    """
+    if source is None:
+        return sample_export(tz=tz)
+    return read_export(source, tz=tz, **kwargs)

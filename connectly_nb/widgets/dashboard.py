@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 
 from connectly_nb import metrics as M
 from connectly_nb import plots as P
+from connectly_nb._html import key_figures_html, pct
 from connectly_nb.safety import mask_phone, write_safe_csv
 from connectly_nb.tidy import Export, read_export
 from connectly_nb.widgets.filters import FilterPanel
@@ -69,16 +70,12 @@ def _show(out: widgets.Output, *items: dict[str, Any]) -> None:
     out.outputs = tuple(items)
 
 
-def _pct(x: float) -> str:
-    return "–" if not np.isfinite(x) else f"{x:.1%}"
-
-
 def _table(frame: pd.DataFrame, *, percent: tuple[str, ...] = (), max_rows: int = 30) -> str:
     """A DataFrame as escaped HTML, rates as percentages."""
     shown = frame.head(max_rows).copy()
     for c in shown.columns:
         if c in percent:
-            shown[c] = shown[c].map(lambda v: _pct(float(v)) if pd.notna(v) else "–")
+            shown[c] = shown[c].map(lambda v: pct(float(v)) if pd.notna(v) else "–")
         elif pd.api.types.is_timedelta64_dtype(shown[c]):
             shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else str(v).split(".")[0])
     markup = shown.to_html(index=False, escape=True, border=0, na_rep="")
@@ -290,25 +287,7 @@ class Dashboard(widgets.VBox):
 
     def key_figures_html(self) -> str:
         """The header: counts and rates, each rate with its denominator."""
-        k = self.key_figures()
-
-        def rate(num: str, den: str, label: str) -> str:
-            value = k[num] / k[den] if k[den] else float("nan")
-            return (
-                f"<td style='padding:0 1.2em 0 0'><b style='font-size:1.3em'>{_pct(value)}</b>"
-                f"<br>{html.escape(label)}<br><small>{k[num]:,} of {k[den]:,} {den}</small></td>"
-            )
-
-        cells = (
-            f"<td style='padding:0 1.2em 0 0'><b style='font-size:1.3em'>{k['rows']:,}</b>"
-            f"<br>messages<br><small>{k['sent']:,} sent</small></td>"
-            + rate("delivered", "sent", "delivered")
-            + rate("read", "delivered", "read (lower bound)")
-            + rate("clicked", "delivered", "clicked")
-            + rate("opted_out", "delivered", "opted out")
-            + rate("failed", "rows", "failed")
-        )
-        return f"<table><tr>{cells}</tr></table>"
+        return key_figures_html(self.key_figures())
 
     # ------------------------------------------------------------ tabs
 

@@ -1,0 +1,64 @@
+"""The curated notebooks: one template, executed on the current code, with a kernelspec.
+
+nbval (``make notebooks-test``, part of ``make test``) re-runs them and compares
+the outputs; these checks catch what nbval cannot: a notebook committed
+unexecuted, without a kernelspec, or executed on an older version of the code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from connectly_nb._notebooks import source_hash
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+EXPECTED = {
+    "00_quickstart.ipynb",
+    "01_campaign_overview.ipynb",
+    "02_delivery_errors.ipynb",
+    "03_engagement.ipynb",
+    "04_variables_and_replies.ipynb",
+    "05_compare_campaigns.ipynb",
+    "report.ipynb",
+}
+
+
+def test_every_curated_notebook_is_there():
+    assert {p.name for p in NOTEBOOKS} == EXPECTED
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_follows_the_template_and_is_freshly_executed(path):
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3", "no kernelspec"
+    cells = nb.cells
+    assert cells[0].cell_type == "markdown"
+    assert cells[0].source.startswith("# ")
+    params = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(params) == 1, "exactly one cell tagged parameters (papermill)"
+    assert "EXPORT = None" in params[0].source
+    for line in params[0].source.splitlines():
+        if "=" in line and not line.startswith("#"):
+            assert "#" in line, f"parameter without a comment: {line!r}"
+    code = [c for c in cells if c.cell_type == "code"]
+    counts = [c.execution_count for c in code]
+    assert None not in counts, "a code cell was never executed: run make notebooks"
+    assert counts == list(range(1, len(code) + 1)), "cells executed out of order"
+    stamp = nb.metadata.get("connectly_nb", {}).get("source_hash")
+    assert stamp == source_hash(), (
+        f"{path.name} was executed on another version of connectly_nb: run make notebooks"
+    )
+    assert not any(o.get("output_type") == "error" for c in code for o in c.outputs)
+    for c in code:
+        assert "sys.path" not in c.source
+        assert "import os" not in c.source
+
+
+def test_report_template_is_the_packaged_one():
+    from connectly_nb.report import template_path
+
+    link = next(p for p in NOTEBOOKS if p.name == "report.ipynb")
+    assert link.resolve() == template_path().resolve()

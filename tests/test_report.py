@@ -1,0 +1,108 @@
+"""Rendered reports: self-contained, masked, escaped, and clear about bad input."""
+
+from __future__ import annotations
+
+import html.parser
+import re
+
+import pytest
+
+from connectly_nb.cli import main
+from connectly_nb.datasets import sample_export
+from connectly_nb.report import _REMOTE, render_report
+from tests.conftest import row
+
+PHONE = re.compile(r"\+\d{10,15}")
+
+
+class _Page(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+@pytest.fixture(scope="module")
+def sample_page(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    render_report(None, out, progress=False, title="Sample <b>report</b>")
+    return out.read_text(encoding="utf-8")
+
+
+def test_sample_report_is_self_contained(sample_page):
+    page = _Page()
+    page.feed(sample_page)
+    images = [a for t, a in page.tags if t == "img"]
+    assert len(images) >= 4
+    assert all(a["src"].startswith("data:image/png;base64,") for a in images)
+    assert not _REMOTE.findall(sample_page)
+    scripts = [a for t, a in page.tags if t == "script"]
+    assert all("src" not in a for a in scripts)
+    assert not [
+        a
+        for t, a in page.tags
+        if t == "link" and "stylesheet" in a.get("rel", "") and "//" in a.get("href", "")
+    ]
+
+
+def test_sample_report_shows_the_numbers_and_no_code(sample_page):
+    text = " ".join(_Page_text(sample_page))
+    assert "6,000 messages in 4 campaign(s)" in text
+    assert "95.8%" in text  # delivered / sent for the sample
+    assert "5,723 of 5,974 sent" in text
+    assert "load_or_sample(" not in sample_page  # code cells are left out
+    assert "Campaign report template" not in text  # the template's own notes too
+
+
+def _Page_text(markup: str) -> list[str]:
+    p = _Page()
+    p.feed(markup)
+    return p.text
+
+
+def test_sample_report_masks_every_phone_number(sample_page):
+    ids = set(sample_export().messages["customer_external_id"].astype(str))
+    found = set(PHONE.findall(sample_page))
+    assert not (found & ids)
+    assert "*****" in sample_page
+
+
+def test_title_and_data_are_escaped(sample_page, write_export, tmp_path):
+    assert "Sample &lt;b&gt;report&lt;/b&gt;" in sample_page
+    hostile = '<script>alert(1)</script> =HYPERLINK("x")'
+    path = write_export(
+        [
+            row(campaign_name=hostile, customer_external_id="+5511987654321"),
+            row(campaign_name="ok", customer_external_id="+5511987654322"),
+        ]
+    )
+    out = render_report([path], tmp_path / "r.html", progress=False, show_phone_numbers=True)
+    markup = out.read_text(encoding="utf-8")
+    page = _Page()
+    page.feed(markup)
+    assert not [a for t, a in page.tags if t == "script" and "alert" in str(a)]
+    assert "<script>alert(1)</script>" not in markup
+    assert any("<script>alert(1)</script>" in t for t in page.text)  # shown as text
+    assert "+5511987654321" in markup  # asked for
+
+
+def test_cli_report_bad_input_exits_2_without_traceback(write_export, tmp_path, capsys):
+    bad = write_export(text="not,an,export\n")
+    assert main(["report", str(bad), "-o", str(tmp_path / "x.html")]) == 2
+    err = capsys.readouterr().err
+    assert "not a Connectly campaign export" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "x.html").exists()
+    good = write_export([row()])
+    assert main(["report", str(good), "-o", str(tmp_path / "y.html"), "--tz", "Moon/Base"]) == 2
+    assert "unknown time zone" in capsys.readouterr().err
+    assert main(["report", str(good), "-o", str(tmp_path / "y.html"), "--start", "soon"]) == 2
+    assert "--start" in capsys.readouterr().err
+    assert main(["report", "-o", str(tmp_path / "y.html")]) == 2
+    assert "--sample" in capsys.readouterr().err
