@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from connectly_nb.metrics import RATES
 
@@ -148,6 +148,7 @@ def plot_funnel(
         ax.set_ylabel("share of sent messages")
     else:
         ax.set_ylabel("messages")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_title("Campaign funnel" + (f" by {title_by}" if title_by else ""))
     ax.legend(title="stage", frameon=False)

@@ -1,0 +1,78 @@
+"""The rendered report in a browser with the network cut: charts load, nothing leaks."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from connectly_nb.datasets import sample_export
+from connectly_nb.report import render_report
+from tests.browser.conftest import shot
+from tests.conftest import row
+
+HOSTILE = ('<script>alert("pwned")</script>', "<img src=x onerror=alert(2)>")
+
+
+def open_offline(page, path):
+    """Open a file:// page; every other request is aborted and recorded."""
+    attempted: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith("file://"):
+            r.continue_()
+        else:
+            attempted.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    return attempted
+
+
+@pytest.fixture(scope="module")
+def sample_report(tmp_path_factory):
+    return render_report(None, tmp_path_factory.mktemp("r") / "report.html", progress=False)
+
+
+def test_sample_report_offline_every_chart_loads_no_request_no_phone(page, sample_report):
+    attempted = open_offline(page, sample_report)
+    widths = page.evaluate("() => Array.from(document.images).map(i => i.naturalWidth)")
+    assert len(widths) >= 4
+    assert all(w > 0 for w in widths)
+    assert attempted == []
+    text = page.inner_text("body")
+    ids = set(sample_export().messages["customer_external_id"].astype(str))
+    assert not set(re.findall(r"\+\d{10,15}", text)) & ids
+    assert "*****" in text
+    shot(page, "report_sample")
+
+
+def test_hostile_campaign_name_shows_as_text_and_runs_nothing(page, write_export, tmp_path):
+    path = write_export(
+        [
+            row(campaign_name=HOSTILE[0], customer_external_id="+5511987654321"),
+            row(campaign_name=HOSTILE[1], customer_external_id="+5511987654322"),
+        ]
+    )
+    report = render_report([path], tmp_path / "hostile.html", progress=False)
+    attempted = open_offline(page, report)
+    text = page.inner_text("body")
+    assert HOSTILE[0] in text
+    assert HOSTILE[1] in text
+    assert page.dialogs == []
+    assert attempted == []  # the img src=x in the name was never an element
+    shot(page, "report_hostile")
+
+
+def test_the_offline_check_catches_a_cdn_script(page, sample_report, tmp_path):
+    tampered = tmp_path / "tampered.html"
+    tampered.write_text(
+        sample_report.read_text(encoding="utf-8").replace(
+            "</head>", '<script src="https://cdn.example.com/lib.js"></script></head>', 1
+        ),
+        encoding="utf-8",
+    )
+    attempted = open_offline(page, tampered)
+    assert attempted == ["https://cdn.example.com/lib.js"]
