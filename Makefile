@@ -56,7 +56,7 @@ report: $(STAMP)
 
 # A longer fuzzing run of the property tests (not part of `make test`).
 fuzz: $(STAMP)
-	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/test_properties.py
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/test_properties.py tests/test_fuzz.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_load.py

@@ -374,8 +374,8 @@ def _parse_fast(
         try:
             table = _arrow_csv(inp, data, delimiter, width, multiline=multiline)
             return table.slice(1), _lines(table, physical)[1:]
-        except _SlowPath:
-            if multiline:
+        except (_SlowPath, pa.ArrowInvalid) as exc:
+            if multiline or "utf8" in str(exc).lower():
                 raise
     raise AssertionError("unreachable")
 
@@ -383,22 +383,18 @@ def _parse_fast(
 def _arrow_csv(
     inp: _Input, data: bytes | None, delimiter: str, width: int, *, multiline: bool
 ) -> pa.Table:
-    invalid: list[Any] = []
-
-    def on_invalid(row: Any) -> str:
-        invalid.append(row)
-        return "skip"
-
+    """Every field as text. A record with the wrong number of fields raises
+    ``ArrowInvalid`` (no invalid-row handler: pyarrow decodes a rejected row as
+    UTF-8 before calling it, which fails on Windows-1252 bytes)."""
     names = [f"f{i}" for i in range(width)]
     source: Any = pa.BufferReader(data) if data is not None else str(inp.path)
-    table = pacsv.read_csv(
+    return pacsv.read_csv(
         source,
         read_options=pacsv.ReadOptions(column_names=names),
         parse_options=pacsv.ParseOptions(
             delimiter=delimiter,
             newlines_in_values=multiline,
             ignore_empty_lines=False,
-            invalid_row_handler=on_invalid,
         ),
         convert_options=pacsv.ConvertOptions(
             column_types=dict.fromkeys(names, pa.string()),
@@ -407,9 +403,6 @@ def _arrow_csv(
             quoted_strings_can_be_null=True,
         ),
     )
-    if invalid:
-        raise _SlowPath("records with the wrong number of fields")
-    return table
 
 
 def _lines(table: pa.Table, physical: int) -> np.ndarray:

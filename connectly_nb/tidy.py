@@ -30,7 +30,9 @@ from connectly_nb.schema import (
     ACCOUNTING_COLUMNS,
     CATEGORICAL_COLUMNS,
     CLICK_KINDS,
+    ERROR_COLUMNS,
     EXPORT_COLUMNS,
+    ID_COLUMNS,
     PROBLEM_CODES,
     PROBLEM_TABLE_COLUMNS,
     SEVERITIES,
@@ -625,6 +627,17 @@ def tidy(
         "id looks like a number Excel rewrote (scientific notation or '.0'); "
         "the original phone number cannot be recovered: re-export from Connectly",
     )
+
+    # a cap on text cells: kept as written, but reported (JSON cells have their own)
+    for c in (*ID_COLUMNS, *ERROR_COLUMNS, *extras):
+        long = pc.greater(pc.binary_length(raw[c]), _parse.MAX_JSON_CHARS)
+        if pc.any(long).as_py():
+            cell_problems(
+                _parse._to_numpy_bool(long),
+                c,
+                "too_large",
+                f"{c} holds more than {_parse.MAX_JSON_CHARS:,} bytes; kept as written",
+            )
 
     # categorical columns become codes now: their text is not needed again
     codes: dict[str, np.ndarray] = {}

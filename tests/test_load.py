@@ -491,3 +491,11 @@ def test_progress_bar_on_request_and_off_by_default_for_small_files(write_export
     assert "reading export" in err
     read_export(path, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_huge_text_cells_are_kept_and_reported(write_export):
+    ex = read_export(write_export([row(error_msg="x" * 1_100_000)]))
+    assert len(ex.messages["error_msg"].iloc[0]) == 1_100_000
+    big = problems_of(ex, "too_large")
+    assert big["column"].tolist() == ["error_msg"]
+    assert len(big["value"].iloc[0]) <= 201  # the problem shows a preview only

