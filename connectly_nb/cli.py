@@ -79,6 +79,19 @@ def _parser() -> argparse.ArgumentParser:
         help="show full phone numbers (masked by default)",
     )
 
+    f = sub.add_parser(
+        "fetch",
+        help="download the latest reports from the Connectly Reports API",
+        description="Download the latest completed run of each configured report (or of one) "
+        "into a folder. The API key comes from CONNECTLY_API_KEY.",
+    )
+    f.add_argument("--business", required=True, metavar="ID", help="Connectly business id")
+    f.add_argument(
+        "--type", metavar="TYPE", help="only reports of this type, e.g. campaign.daily.v1"
+    )
+    f.add_argument("--report", metavar="ID", help="only this report")
+    f.add_argument("-o", "--output", required=True, type=Path, help="folder to write into")
+
     s = sub.add_parser(
         "sample",
         help="write a generated export of any size",
@@ -161,6 +174,21 @@ def _report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _fetch(args: argparse.Namespace) -> int:
+    from connectly_nb.api import download_report
+
+    paths = download_report(
+        args.business,
+        args.output,
+        report_id=args.report,
+        type=args.type,
+        progress=sys.stderr.isatty(),
+    )
+    for path in paths:
+        print(path)
+    return EXIT_OK
+
+
 def _sample(args: argparse.Namespace) -> int:
     from connectly_nb.datasets.generator import write_export
 
@@ -179,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``connectly-nb`` command line; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
-    commands = {"validate": _validate, "report": _report, "sample": _sample}
+    commands = {"validate": _validate, "report": _report, "fetch": _fetch, "sample": _sample}
     try:
         return commands[args.command](args)
     except _Usage as exc:

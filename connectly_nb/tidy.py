@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import io
 import itertools
+import os
 import sys
 import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
@@ -365,6 +367,7 @@ def read_export(
     tz: str = "UTC",
     dedupe: bool = True,
     progress: bool | None = None,
+    cache: bool | str | os.PathLike[str] = False,
 ) -> Export:
     """Read one or more Connectly campaign exports into an :class:`Export`.
 
@@ -382,6 +385,11 @@ def read_export(
         united; variables merged by key). Each merge is an info problem.
     progress : bool, optional
         Show a progress bar. By default it shows for big or many files.
+    cache : bool or path, default False
+        Keep the tidy tables as Parquet (in this folder, or with ``True`` in
+        ``$CONNECTLY_NB_CACHE`` or ``~/.cache/connectly_nb``), keyed by the
+        files' content, the package version and these options; loading the
+        same files again reads the cache. See :mod:`connectly_nb.cache`.
 
     Returns
     -------
@@ -403,6 +411,17 @@ def read_export(
     """
     tz = _check_tz(tz)
     inputs = resolve_sources(source)
+    if cache is not False:
+        from connectly_nb import cache as _cache
+
+        folder = _cache.cache_dir(cache)
+        key = _cache.cache_key(inputs, tz=tz, dedupe=dedupe)
+        cached = _cache.load_cached(folder, key)
+        if cached is not None:
+            return cached
+        export = read_export(inputs_as_source(inputs), tz=tz, dedupe=dedupe, progress=progress)
+        _cache.store(folder, key, export)
+        return export
     total = sum(i.size for i in inputs)
     if progress is None:
         progress = (total >= _BIG_BYTES or len(inputs) >= _MANY_FILES) and _interactive()
@@ -416,6 +435,19 @@ def read_export(
         return tidy(raws, tz=tz, dedupe=dedupe, step=bar.set_postfix_str)
     finally:
         bar.close()
+
+
+def inputs_as_source(inputs: Sequence[Any]) -> list[Any]:
+    """Resolved inputs back as sources read_export accepts (paths, or named buffers)."""
+    out: list[Any] = []
+    for inp in inputs:
+        if inp.path is not None:
+            out.append(inp.path)
+        else:
+            buf = io.BytesIO(inp.data)
+            buf.name = inp.name
+            out.append(buf)
+    return out
 
 
 def _short(name: str, width: int = 30) -> str:

@@ -224,7 +224,7 @@ class Dashboard(widgets.VBox):
         def run(self: Dashboard, *args: Any, **kwargs: Any) -> Any:
             try:
                 return method(self, *args, **kwargs)
-            except Exception as exc:
+            except Exception as exc:  # shown to the user, not swallowed
                 self._say(f"{type(exc).__name__}: {exc}", error=True)
                 return None
 
