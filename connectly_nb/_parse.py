@@ -7,6 +7,7 @@ read, so the caller can put them in the problems table.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,6 +146,23 @@ def _load(text: str) -> tuple[Any, str | None, str | None]:
         return orjson.loads(text), None, None
     except orjson.JSONDecodeError as exc:
         return None, "bad_json", f"invalid JSON ({exc})"
+
+
+def _json_cells(
+    texts: list[str], rows: np.ndarray, out: ParsedClicks | ParsedVariables
+) -> Iterator[tuple[int, Any]]:
+    """(row, value) of every cell that is JSON and not null, parsed one by one.
+
+    Cells too large or too deep, and invalid JSON, go to ``out``'s problem lists.
+    """
+    for row, text in zip(rows.tolist(), texts, strict=True):
+        value, code, why = _load(text)
+        if code == "too_large":
+            out.too_large.append((row, why or ""))
+        elif code:
+            out.bad_json.append((row, why or ""))
+        elif value is not None:
+            yield row, value
 
 
 def _lines_buffer(cells: pa.Array, prefix: str = "", suffix: str = "") -> pa.Buffer | None:
@@ -299,16 +317,7 @@ def parse_clicks(arr: pa.ChunkedArray | pa.Array) -> ParsedClicks:
 def _slow_clicks(texts: list[str], rows: np.ndarray, out: ParsedClicks) -> None:
     r_out: list[int] = []
     fields: tuple[list[str | None], ...] = ([], [], [])
-    for row, text in zip(rows.tolist(), texts, strict=True):
-        value, code, why = _load(text)
-        if code == "too_large":
-            out.too_large.append((row, why or ""))
-            continue
-        if code:
-            out.bad_json.append((row, why or ""))
-            continue
-        if value is None:
-            continue
+    for row, value in _json_cells(texts, rows, out):
         items = [value] if isinstance(value, dict) else value
         if not isinstance(items, list):
             out.bad_click.append(
@@ -399,16 +408,7 @@ def _slow_variables(texts: list[str], rows: np.ndarray, out: ParsedVariables) ->
     r_out: list[int] = []
     k_out: list[int] = []
     v_out: list[str] = []
-    for row, text in zip(rows.tolist(), texts, strict=True):
-        value, code, why = _load(text)
-        if code == "too_large":
-            out.too_large.append((row, why or ""))
-            continue
-        if code:
-            out.bad_json.append((row, why or ""))
-            continue
-        if value is None:
-            continue
+    for row, value in _json_cells(texts, rows, out):
         if not isinstance(value, dict):
             out.bad_json.append((row, f"expected a JSON object, got {type(value).__name__}"))
             continue

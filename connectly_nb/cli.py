@@ -130,6 +130,16 @@ def _validate(args: argparse.Namespace) -> int:
             + f" [{row.encoding}, delimiter {row.delimiter!r}]"
         )
     print()
+    campaigns = export.messages["campaign_name"].value_counts().sort_index()
+    print("campaigns (rows):")
+    for name, n in campaigns[campaigns > 0].items():
+        print(f"  {name!s} ({n:,})")
+    codes = export.messages["error_code"].value_counts().sort_index()
+    if (codes > 0).any():
+        print(
+            "error codes (rows): " + ", ".join(f"{c} ({n:,})" for c, n in codes[codes > 0].items())
+        )
+    print()
     print(_problem_report(export.problems, examples=args.examples))
     return EXIT_OK
 

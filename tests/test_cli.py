@@ -34,6 +34,8 @@ def test_validate_sample(capsys):
     assert main(["validate", "--sample"]) == 0
     out = capsys.readouterr().out
     assert "6,000 messages" in out
+    assert "  Carrinho abandonado (905)" in out
+    assert "131026 (96)" in out
     assert "mangled_id" in out
     assert "+55" not in out  # merged duplicates are listed by line, not by phone number
 
