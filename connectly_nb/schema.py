@@ -92,6 +92,10 @@ ACCOUNTING_COLUMNS: Final = (
     "rows_kept",
     "duplicates_merged",
     "repeated_headers",
+    "blank_lines",
+    "encoding",
+    "delimiter",
+    "parser",
 )
 
 SEVERITIES: Final = ("error", "warning", "info")

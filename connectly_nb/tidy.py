@@ -32,6 +32,7 @@ from connectly_nb.schema import (
     ACCOUNTING_COLUMNS,
     CATEGORICAL_COLUMNS,
     CLICK_KINDS,
+    CLICK_TABLE_COLUMNS,
     ERROR_COLUMNS,
     EXPORT_COLUMNS,
     ID_COLUMNS,
@@ -41,6 +42,7 @@ from connectly_nb.schema import (
     STAGES,
     TIMESTAMP_COLUMNS,
     VARIABLE_COLUMNS,
+    VARIABLE_TABLE_COLUMNS,
 )
 
 __all__ = ["Export", "read_export", "tidy"]
@@ -854,6 +856,7 @@ def tidy(
         clicks["kind"].to_numpy(), categories=list(CLICK_KINDS)
     )
     clicks["ts"] = pd.DatetimeIndex(clicks["ts"].to_numpy()).tz_localize("UTC").tz_convert(tz)
+    clicks = clicks[list(CLICK_TABLE_COLUMNS)]
 
     def variables_frame() -> pd.DataFrame:
         if dedupe:
@@ -863,6 +866,7 @@ def tidy(
             out["direction"].to_numpy(), categories=["input", "output"]
         )
         out["key"] = pd.Categorical.from_codes(out["key"].to_numpy(), categories=key_categories)
+        out = out[list(VARIABLE_TABLE_COLUMNS)]
         return out
 
     msgs = _derive(msgs, clicks, tz)
@@ -1158,5 +1162,5 @@ def _accounting(
             "delimiter": [r.delimiter for r in raws],
             "parser": [r.parser for r in raws],
         },
-        columns=[*ACCOUNTING_COLUMNS, "blank_lines", "encoding", "delimiter", "parser"],
+        columns=list(ACCOUNTING_COLUMNS),
     )
