@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The main job: check the bundled sample, then open JupyterLab on notebooks/.
+# (as root, JupyterLab refuses to start without --allow-root)
 lab: validate
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 validate: $(STAMP)
 	$(BIN)/connectly-nb validate $(SAMPLE)
