@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -28,7 +29,14 @@ from connectly_nb.metrics import funnel
 from connectly_nb.safety import mask_phone
 from connectly_nb.tidy import Export, _check_tz, read_export
 
-__all__ = ["ReportError", "header_html", "key_figures_html", "message_sample", "render_report"]
+__all__ = [
+    "ReportError",
+    "header_html",
+    "key_figures_html",
+    "message_sample",
+    "render_report",
+    "table",
+]
 
 KERNEL = "python3"
 # a src/href that leaves the file: http(s), protocol-relative //, or a data-less url()
@@ -74,6 +82,15 @@ def key_figures_html(export: Export) -> str:
         for c in ("rows", "sent", "delivered", "read", "clicked", "failed", "opted_out")
     }
     return _key_figures_html(counts)
+
+
+def table(frame: pd.DataFrame) -> Any:
+    """A result frame shown without its index, every cell escaped (for the report)."""
+    from IPython.display import HTML
+
+    from connectly_nb.plots import pretty
+
+    return HTML(pretty(frame).to_html(index=False, escape=True, border=0, classes="dataframe"))
 
 
 def message_sample(
