@@ -34,6 +34,25 @@ _TS_SLICE = 1 << 16
 _AWKWARD_CHARS = 4096  # longer cells skip the bulk JSON parser
 
 
+_FEW_ROWS = 1_000
+
+
+def take_rows(data: Any, rows: np.ndarray) -> Any:
+    """``data.take(rows)`` for an Arrow table or (chunked) array.
+
+    For a few rows of a column in many chunks, one slice per row is far
+    cheaper than ``take`` (which concatenates the chunks first: 30-160 ms
+    for 10 rows of a 1,000,000-row export, against 0.2 ms).
+    """
+    chunked = isinstance(data, (pa.ChunkedArray, pa.Table))
+    if not chunked or len(rows) > _FEW_ROWS:
+        return data.take(pa.array(rows, type=pa.int64()))
+    pieces = [data.slice(int(r), 1) for r in rows]
+    if isinstance(data, pa.Table):
+        return pa.concat_tables(pieces) if pieces else data.slice(0, 0)
+    return pa.chunked_array([c for p in pieces for c in p.chunks], type=data.type)
+
+
 def _to_numpy_bool(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
 
@@ -167,14 +186,17 @@ def _json_cells(
 
 def _lines_buffer(cells: pa.Array, prefix: str = "", suffix: str = "") -> pa.Buffer | None:
     """The cells as newline-delimited text, built without leaving Arrow."""
-    lines = pc.binary_join_element_wise(pa.scalar(prefix), cells, pa.scalar(suffix + "\n"), "")
+    typ = cells.type
+    lines = pc.binary_join_element_wise(
+        pa.scalar(prefix, typ), cells, pa.scalar(suffix + "\n", typ), pa.scalar("", typ)
+    )
     if isinstance(lines, pa.ChunkedArray):
         lines = lines.combine_chunks()
-    if lines.type != pa.string() or lines.null_count:
+    if typ not in (pa.string(), pa.large_string()) or lines.null_count:
         return None
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[
-        lines.offset : lines.offset + len(lines) + 1
-    ]
+    offsets = np.frombuffer(
+        lines.buffers()[1], dtype=np.int64 if typ == pa.large_string() else np.int32
+    )[lines.offset : lines.offset + len(lines) + 1]
     start, stop = int(offsets[0]), int(offsets[-1])
     return lines.buffers()[2].slice(start, stop - start)
 
