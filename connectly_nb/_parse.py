@@ -147,12 +147,17 @@ def _depth_ok(text: str) -> bool:
     return True
 
 
-def _nonempty(arr: pa.ChunkedArray | pa.Array, empty: str) -> np.ndarray:
-    """Positions of cells holding more than blanks, ``null`` or ``empty``."""
+def _nonempty_mask(arr: pa.ChunkedArray | pa.Array, empty: str) -> Any:
+    """Arrow mask of the cells holding more than blanks, ``null`` or ``empty``."""
     keep = pc.and_(pc.is_valid(arr), pc.invert(pc.fill_null(pc.utf8_is_space(arr), False)))
     for e in ("", "null", empty):
         keep = pc.and_(keep, pc.not_equal(arr, e))
-    return np.flatnonzero(_to_numpy_bool(keep))
+    return keep
+
+
+def _nonempty(arr: pa.ChunkedArray | pa.Array, empty: str) -> np.ndarray:
+    """Positions of cells holding more than blanks, ``null`` or ``empty``."""
+    return np.flatnonzero(_to_numpy_bool(_nonempty_mask(arr, empty)))
 
 
 def _load(text: str) -> tuple[Any, str | None, str | None]:
@@ -219,8 +224,10 @@ def _read_lines(buf: pa.Buffer, schema: pa.Schema | None = None) -> pa.Table | N
 
 def _split(arr: pa.ChunkedArray | pa.Array, empty: str) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     """Non-empty cells, their rows, and which of them need the careful path."""
-    rows = _nonempty(arr, empty)
-    cells = arr.take(pa.array(rows)) if len(rows) < len(arr) else arr
+    keep = _nonempty_mask(arr, empty)
+    rows = np.flatnonzero(_to_numpy_bool(keep))
+    # filter works chunk by chunk; take would first concatenate the chunks
+    cells = arr.filter(keep) if len(rows) < len(arr) else arr
     if isinstance(cells, pa.ChunkedArray):
         cells = cells.combine_chunks()
     awkward = pc.binary_length(cells).to_numpy(zero_copy_only=False) > _AWKWARD_CHARS
@@ -232,14 +239,22 @@ def _split(arr: pa.ChunkedArray | pa.Array, empty: str) -> tuple[pa.Array, np.nd
     return cells, rows, awkward
 
 
-def _in_blocks(cells: pa.Array, rows: np.ndarray, awkward: np.ndarray, parse: Any) -> np.ndarray:
-    """Run a bulk parser over blocks of cells, halving the blocks it rejects.
+def _shaped(cells: pa.Array, open_: str, close: str) -> np.ndarray:
+    """Cells that start with ``open_`` and end with ``close`` (JSON arrays or objects)."""
+    return _to_numpy_bool(pc.and_(pc.starts_with(cells, open_), pc.ends_with(cells, close)))
 
-    Returns the positions (into ``cells``) left for the cell-by-cell parser:
-    the awkward cells and the small blocks the bulk parser still rejected.
+
+def _in_blocks(cells: pa.Array, rows: np.ndarray, eligible: np.ndarray, parse: Any) -> np.ndarray:
+    """Run a bulk parser over blocks of the eligible cells, halving the blocks it rejects.
+
+    Returns the positions (into ``cells``) of the eligible cells left for the
+    cell-by-cell parser: those in small blocks the bulk parser still rejected.
+    Cells are sorted into shapes first (see :func:`_shaped`), so a rejected
+    block is rare: invalid JSON inside a well-shaped cell, or values of an
+    unexpected type.
     """
-    slow = [np.flatnonzero(awkward)]
-    simple = np.flatnonzero(~awkward)
+    slow = [np.empty(0, dtype=np.int64)]
+    simple = np.flatnonzero(eligible)
     todo = [simple[lo : lo + _BLOCK] for lo in range(0, len(simple), _BLOCK)]
     while todo:
         block = todo.pop(0)
@@ -256,7 +271,7 @@ def _in_blocks(cells: pa.Array, rows: np.ndarray, awkward: np.ndarray, parse: An
         else:
             half = len(block) // 2
             todo[:0] = [block[:half], block[half:]]
-    return np.sort(np.concatenate(slow))
+    return np.concatenate(slow)
 
 
 @dataclass
@@ -291,46 +306,53 @@ _CLICK_SCHEMAS = (
 )
 
 
-def _arrow_clicks(cells: pa.Array, rows: np.ndarray, out: ParsedClicks) -> bool:
+def _arrow_clicks(cells: pa.Array, rows: np.ndarray, out: ParsedClicks, schema: pa.Schema) -> bool:
     buf = _lines_buffer(cells, '{"c":', "}")
     if buf is None:
         return False
-    for schema in _CLICK_SCHEMAS:
-        table = _read_lines(buf, schema)
-        if table is None or table.num_rows != len(rows):
-            continue
-        col = table["c"].combine_chunks()
-        if pa.types.is_list(col.type):
-            parents = pc.list_parent_indices(col).to_numpy()
-            items = pc.list_flatten(col)
-        else:
-            parents = np.flatnonzero(_to_numpy_bool(pc.is_valid(col)))
-            items = col.filter(pc.is_valid(col))
-        null_items = _to_numpy_bool(pc.is_null(items))
-        for p in np.flatnonzero(null_items):
-            out.bad_click.append((int(rows[parents[p]]), "click entry is null, not an object"))
-        if null_items.any():
-            keep = pa.array(~null_items)
-            items = items.filter(keep)
-            parents = parents[~null_items]
-        out.row.append(rows[parents])
-        out.id.append(items.field("id"))
-        out.name.append(items.field("name"))
-        out.ts.append(items.field("ts"))
-        return True
-    return False
+    table = _read_lines(buf, schema)
+    if table is None or table.num_rows != len(rows):
+        return False
+    col = table["c"].combine_chunks()
+    if pa.types.is_list(col.type):
+        parents = pc.list_parent_indices(col).to_numpy()
+        items = pc.list_flatten(col)
+    else:
+        parents = np.flatnonzero(_to_numpy_bool(pc.is_valid(col)))
+        items = col.filter(pc.is_valid(col))
+    null_items = _to_numpy_bool(pc.is_null(items))
+    for p in np.flatnonzero(null_items):
+        out.bad_click.append((int(rows[parents[p]]), "click entry is null, not an object"))
+    if null_items.any():
+        keep = pa.array(~null_items)
+        items = items.filter(keep)
+        parents = parents[~null_items]
+    out.row.append(rows[parents])
+    out.id.append(items.field("id"))
+    out.name.append(items.field("name"))
+    out.ts.append(items.field("ts"))
+    return True
 
 
 def parse_clicks(arr: pa.ChunkedArray | pa.Array) -> ParsedClicks:
     """Parse a click column: JSON arrays of ``{id, name, ts}`` (or one bare object).
 
-    Arrow's JSON reader parses blocks of cells at once; a block it cannot
-    read (invalid JSON, ids that are numbers, mixed shapes) is parsed cell by
-    cell, so the cells at fault are reported and the rest kept.
+    Arrow's JSON reader parses blocks of cells at once, arrays and bare
+    objects apart; a block it cannot read (invalid JSON, ids that are
+    numbers) is halved until the cells at fault are parsed one by one, so
+    they are reported and the rest kept.
     """
     out = ParsedClicks()
     cells, rows, awkward = _split(arr, "[]")
-    positions = _in_blocks(cells, rows, awkward, lambda c, r: _arrow_clicks(c, r, out))
+    slow = []
+    left = ~awkward  # cells for the bulk parser, until one of the shapes takes them
+    for (open_, close), schema in zip((("[", "]"), ("{", "}")), _CLICK_SCHEMAS, strict=True):
+        eligible = left & _shaped(cells, open_, close)
+        left &= ~eligible
+        slow.append(
+            _in_blocks(cells, rows, eligible, lambda c, r, s=schema: _arrow_clicks(c, r, out, s))
+        )
+    positions = np.sort(np.concatenate([*slow, np.flatnonzero(awkward | left)]))
     if len(positions):
         _slow_clicks(cells.take(pa.array(positions)).to_pylist(), rows[positions], out)
     return out
@@ -420,7 +442,9 @@ def parse_variables(
     """
     out = ParsedVariables(keys={} if keys is None else keys)
     cells, rows, awkward = _split(arr, "{}")
-    positions = _in_blocks(cells, rows, awkward, lambda c, r: _arrow_variables(c, r, out))
+    objects = ~awkward & _shaped(cells, "{", "}")
+    failed = _in_blocks(cells, rows, objects, lambda c, r: _arrow_variables(c, r, out))
+    positions = np.sort(np.concatenate([failed, np.flatnonzero(~objects)]))
     if len(positions):
         _slow_variables(cells.take(pa.array(positions)).to_pylist(), rows[positions], out)
     return out

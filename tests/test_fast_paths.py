@@ -166,3 +166,74 @@ def test_newline_count_over_chunk_boundaries(body, tmp_path, monkeypatch):
     (inp,) = load.resolve_sources(path)
     assert load._count_newlines(inp) == expected
     assert load._count_newlines(inp, body) == expected
+
+
+def _click_cells(rng: np.random.Generator, n: int) -> list[str | None]:
+    shapes = [
+        '[{"id": "btn_1", "name": "Sim", "ts": "2024-05-10 20:30:00"}]',
+        '[{"id": "btn_2", "name": "Não", "ts": "2024-05-10 20:31:00"}, '
+        '{"id": "btn_1", "name": "Sim", "ts": "2024-05-10 20:32:00"}]',
+        '{"id": "btn_1", "name": "bare", "ts": "2024-05-10 20:33:00"}',  # the vendor's example
+        "[]",
+        "",
+        None,
+        "null",
+        " [] ",
+        '[{"id": "btn_1", "name": "cut"',  # truncated
+        '[{"id": 7, "name": "number id", "ts": "2024-05-10 20:34:00"}]',
+        '[{"id": "b", "name": "x", "ts": "2024-05-10 20:35:00"} oops]',  # shaped, invalid inside
+        '  [{"id": "b", "name": "spaced", "ts": "2024-05-10 20:36:00"}]',
+        "[null]",
+        '"just text"',
+    ]
+    weights = np.array([30, 10, 5, 30, 10, 5, 2, 2, 1, 1, 1, 1, 1, 1], dtype=float)
+    picks = rng.choice(len(shapes), size=n, p=weights / weights.sum())
+    return [shapes[i] for i in picks]
+
+
+def test_bulk_click_parse_equals_the_cell_by_cell_parse():
+    cells = _click_cells(np.random.default_rng(11), 5000)
+    arr = pa.chunked_array([cells[:1700], cells[1700:]], type=pa.string())
+    bulk = _parse.parse_clicks(arr)
+    reference = _parse.ParsedClicks()
+    rows = _parse._nonempty(arr, "[]")  # blank, null and [] are no clicks, not problems
+    _parse._slow_clicks([cells[r] for r in rows], rows, reference)
+    for got, want in zip(bulk.arrays(), reference.arrays(), strict=True):
+        got_list = got.tolist() if isinstance(got, np.ndarray) else got.to_pylist()
+        want_list = want.tolist() if isinstance(want, np.ndarray) else want.to_pylist()
+        assert got_list == want_list
+    for name in ("bad_json", "bad_click", "too_large"):
+        assert sorted(r for r, _ in getattr(bulk, name)) == sorted(
+            r for r, _ in getattr(reference, name)
+        ), name
+    assert bulk.bad_json  # the truncated and the invalid cells
+
+
+def test_bulk_variables_parse_equals_the_cell_by_cell_parse():
+    shapes = [
+        '{"city": "Recife", "tier": "gold"}',
+        '{"city": "São Paulo", "visits": 3, "vip": true}',
+        "{}",
+        "",
+        None,
+        '{"broken": ',
+        '["not", "an", "object"]',
+        ' {"spaced": "x"}',
+        '{"nested": {"a": 1}}',
+        '{"f": 1.5}',
+    ]
+    rng = np.random.default_rng(3)
+    cells = [shapes[i] for i in rng.integers(0, len(shapes), 4000)]
+    arr = pa.chunked_array([cells[:999], cells[999:]], type=pa.string())
+    bulk = _parse.parse_variables(arr)
+    reference = _parse.ParsedVariables()
+    rows = _parse._nonempty(arr, "{}")
+    _parse._slow_variables([cells[r] for r in rows], rows, reference)
+
+    def triples(p: _parse.ParsedVariables) -> list[tuple[int, str, str]]:
+        r, k, v = p.arrays()
+        names = list(p.keys)
+        return sorted(zip(r.tolist(), [names[i] for i in k], v.to_pylist(), strict=True))
+
+    assert triples(bulk) == triples(reference)
+    assert sorted(r for r, _ in bulk.bad_json) == sorted(r for r, _ in reference.bad_json)
