@@ -231,12 +231,26 @@ def _split(arr: pa.ChunkedArray | pa.Array, empty: str) -> tuple[pa.Array, np.nd
     if isinstance(cells, pa.ChunkedArray):
         cells = cells.combine_chunks()
     awkward = pc.binary_length(cells).to_numpy(zero_copy_only=False) > _AWKWARD_CHARS
-    data = cells.buffers()[2]
-    if data is not None:
-        raw = np.frombuffer(data, dtype=np.uint8)
-        if (raw == 10).any() or (raw == 13).any():  # line breaks inside some cell
-            awkward |= _to_numpy_bool(pc.match_substring_regex(cells, "[\r\n]"))
+    if _has_line_break(cells):
+        awkward |= _to_numpy_bool(pc.match_substring_regex(cells, "[\r\n]"))
     return cells, rows, awkward
+
+
+def _has_line_break(cells: pa.Array) -> bool:
+    """Whether any cell holds a CR or LF: a scan of the text, 1 MiB at a time.
+
+    Small pieces keep the comparison's temporary in the allocator's reach
+    (one 60 MiB temporary costs more in page faults than the scan itself).
+    """
+    data = cells.buffers()[2]
+    if data is None:
+        return False
+    raw = np.frombuffer(data, dtype=np.uint8)
+    step = 1 << 20
+    return any(
+        (part == 10).any() or (part == 13).any()
+        for part in (raw[lo : lo + step] for lo in range(0, len(raw), step))
+    )
 
 
 def _shaped(cells: pa.Array, open_: str, close: str) -> np.ndarray:
