@@ -100,3 +100,18 @@ def _close_figures() -> Iterable[None]:
 
     if "matplotlib.pyplot" in sys.modules:
         sys.modules["matplotlib.pyplot"].close("all")
+
+
+@pytest.fixture(scope="module", params=["sequential", "threaded"])
+def both_load_modes(request: pytest.FixtureRequest) -> Iterable[str]:
+    """Run a module's tests twice: small loads as usual, then on two threads.
+
+    ``read_export`` runs its column tasks on two threads only for big loads;
+    tests that use this fixture also drive that path with small hostile files.
+    """
+    from connectly_nb import tidy
+
+    with pytest.MonkeyPatch.context() as mp:
+        if request.param == "threaded":
+            mp.setattr(tidy, "_THREADED_ROWS", 0)
+        yield request.param

@@ -22,6 +22,8 @@ from connectly_nb.schema import EXPORT_COLUMNS
 
 REGRESSIONS = Path(__file__).parent / "data" / "fuzz_regressions"
 
+pytestmark = pytest.mark.usefixtures("both_load_modes")  # sequential and threaded loads
+
 nasty_text = st.lists(
     st.characters(codec="utf-8", exclude_categories=("Cs",))
     | st.sampled_from([*",;|\t\"'\n\r\x00{}[]=+-@\\\ufeff", "\r\n", '""']),

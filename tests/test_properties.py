@@ -15,11 +15,14 @@ import io
 from dataclasses import dataclass
 
 import pandas as pd
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from connectly_nb import read_export
 from connectly_nb.schema import EXPORT_COLUMNS
+
+pytestmark = pytest.mark.usefixtures("both_load_modes")  # sequential and threaded loads
 
 TIMESTAMP = "2024-05-10 20:13:50.682000"
 CLICK = '[{"id": "b1", "name": "Sim", "ts": "2024-05-10 20:20:00"}]'
