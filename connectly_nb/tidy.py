@@ -17,6 +17,7 @@ import io
 import itertools
 import os
 import sys
+import threading
 import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -946,10 +947,15 @@ class _Deferred:
         self.rid_to_message = rid_to_message
         self.table: _Child | None = None
         self.key_categories: list[str] = []
+        self.lock = threading.Lock()
 
     def _parse(self) -> _Child:
-        if self.table is not None:
+        with self.lock:  # two threads asking at once must not parse (and report) twice
+            if self.table is None:
+                self.table = self._parse_cells()
             return self.table
+
+    def _parse_cells(self) -> _Child:
         assert self.cells is not None
         src, line = self.src, self.line
         var_rows, var_dir, var_keys, var_values = [], [], [], []
@@ -988,7 +994,7 @@ class _Deferred:
         if self.rid_to_survivor is not None:
             table.merge(self.rid_to_survivor, ["direction", "key"], keep="last")
         self.key_categories = [key_names[i] for i in key_order]
-        self.table, self.cells = table, None  # the text is not needed again
+        self.cells = None  # the text is not needed again
         return table
 
     def variables(self) -> pd.DataFrame:
