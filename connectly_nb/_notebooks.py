@@ -5,6 +5,10 @@ Each notebook gets ``metadata.connectly_nb.source_hash``, a hash of the
 package's code and bundled data; the test suite compares it with the current
 one, so a notebook committed with outputs from an older version of the code
 fails the tests until it is re-executed.
+
+``notebooks/report.ipynb`` is the packaged report template, executed: it is
+rebuilt from ``connectly_nb/templates/report.ipynb`` each time, so the
+template in the package stays free of outputs and the two cannot drift.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
+REPORT = "report.ipynb"  # in notebooks/: the packaged template, executed
 
 
 def source_hash() -> str:
@@ -31,7 +36,12 @@ def execute(path: Path, *, timeout: int = 600) -> None:
     import nbformat
     from nbclient import NotebookClient
 
-    nb = nbformat.read(path, as_version=4)
+    if path.name == REPORT:
+        from connectly_nb.report import template_path
+
+        nb = nbformat.read(template_path(), as_version=4)
+    else:
+        nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb,
         timeout=timeout,
@@ -40,6 +50,21 @@ def execute(path: Path, *, timeout: int = 600) -> None:
     )
     client.execute()
     nb.metadata["connectly_nb"] = {"source_hash": source_hash()}
+    nbformat.write(nb, path)
+
+
+def strip(path: Path) -> None:
+    """Remove outputs, execution counts and the code stamp (the packaged template)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        cell.metadata.pop("execution", None)
+    nb.metadata.pop("connectly_nb", None)
+    nb.metadata.pop("widgets", None)
     nbformat.write(nb, path)
 
 

@@ -57,8 +57,17 @@ def test_notebook_follows_the_template_and_is_freshly_executed(path):
         assert "import os" not in c.source
 
 
-def test_report_template_is_the_packaged_one():
+def test_report_notebook_is_the_packaged_template_executed():
     from connectly_nb.report import template_path
 
-    link = next(p for p in NOTEBOOKS if p.name == "report.ipynb")
-    assert link.resolve() == template_path().resolve()
+    executed = nbformat.read(next(p for p in NOTEBOOKS if p.name == "report.ipynb"), as_version=4)
+    template = nbformat.read(template_path(), as_version=4)
+
+    def shape(nb):
+        return [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells]
+
+    assert shape(executed) == shape(template), "notebooks/report.ipynb drifted: make notebooks"
+    # the packaged template carries no outputs: reports are rendered by papermill
+    assert not any(c.get("outputs") or c.get("execution_count") for c in template.cells)
+    assert "connectly_nb" not in template.metadata
+    assert template.metadata.get("kernelspec", {}).get("name") == "python3"
