@@ -69,6 +69,10 @@ def strip(path: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
+    if any(Path(name).name == REPORT for name in argv):
+        from connectly_nb.report import template_path
+
+        strip(template_path())  # an edit saved from JupyterLab leaves outputs in it
     for name in argv:
         path = Path(name)
         print(f"executing {path} ...", flush=True)

@@ -353,6 +353,7 @@ def _count_newlines(inp: _Input, data: bytes | None = None) -> tuple[int, bool]:
     """
     n = 0
     last = -1
+    data = data if data is not None else inp.data
     if data is not None:
         view = np.frombuffer(data, dtype=np.uint8)
         for lo in range(0, len(view), _COUNT_CHUNK):
