@@ -143,6 +143,13 @@ class Export:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"Export is immutable; use filter() or build a new Export ({name!r})")
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle the five tables (the deferred ones are built first)."""
+        return (
+            Export,
+            (self.messages, self.clicks, self.variables, self.problems, self.accounting, self.tz),
+        )
+
     def _built(self, slot: str) -> pd.DataFrame:
         """The table in ``slot``, built (once) if it is still a function."""
         table = getattr(self, slot)

@@ -336,6 +336,18 @@ def test_repr_and_html_summarise_and_escape(write_export, tmp_path):
     assert "bad_timestamp" in "".join(parsed.text)
 
 
+def test_export_pickles_with_every_table(mixed):
+    import pickle
+
+    fresh = read_export(mixed.accounting["source"].tolist(), progress=False)  # still deferred
+    again = pickle.loads(pickle.dumps(fresh))
+    for name in ("messages", "clicks", "variables", "problems", "accounting"):
+        pd.testing.assert_frame_equal(getattr(again, name), getattr(mixed, name), obj=name)
+    assert again.tz == mixed.tz
+    with pytest.raises(AttributeError, match="immutable"):
+        again.tz = "UTC"
+
+
 def test_export_is_immutable(mixed):
     with pytest.raises(AttributeError, match="immutable"):
         mixed.messages = mixed.messages.head(1)
