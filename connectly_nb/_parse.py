@@ -155,11 +155,6 @@ def _nonempty_mask(arr: pa.ChunkedArray | pa.Array, empty: str) -> Any:
     return keep
 
 
-def _nonempty(arr: pa.ChunkedArray | pa.Array, empty: str) -> np.ndarray:
-    """Positions of cells holding more than blanks, ``null`` or ``empty``."""
-    return np.flatnonzero(_to_numpy_bool(_nonempty_mask(arr, empty)))
-
-
 def _load(text: str) -> tuple[Any, str | None, str | None]:
     """orjson.loads with limits; returns (value, problem code, why)."""
     if len(text) > MAX_JSON_CHARS:

@@ -55,6 +55,7 @@ _STR_TYPES = {pa.string(): _STR, pa.large_string(): _STR}
 _MANGLED_ID = r"^\s*[+-]?(\d+[.,]?\d*[eE][+-]?\d+|\d+\.0+)\s*$"
 _BIG_BYTES = 20 << 20  # show progress by default past this many bytes ...
 _MANY_FILES = 10  # ... or this many files
+_NAT_INT = np.iinfo(np.int64).min  # NaT seen as int64
 
 
 class TimeZoneError(ConnectlyError, ValueError):
@@ -1383,9 +1384,6 @@ def _since(later: np.ndarray, earlier: np.ndarray) -> np.ndarray:
     out = a - b
     out[(a == _NAT_INT) | (b == _NAT_INT)] = _NAT_INT
     return out.view("timedelta64[us]")
-
-
-_NAT_INT = np.iinfo(np.int64).min
 
 
 def _accounting(

@@ -168,6 +168,11 @@ def test_newline_count_over_chunk_boundaries(body, tmp_path, monkeypatch):
     assert load._count_newlines(inp, body) == expected
 
 
+def nonempty_rows(arr: pa.ChunkedArray, empty: str) -> np.ndarray:
+    """The rows the loader hands to a JSON parser (blank, null and empty ones are skipped)."""
+    return np.flatnonzero(_parse._to_numpy_bool(_parse._nonempty_mask(arr, empty)))
+
+
 def _click_cells(rng: np.random.Generator, n: int) -> list[str | None]:
     shapes = [
         '[{"id": "btn_1", "name": "Sim", "ts": "2024-05-10 20:30:00"}]',
@@ -196,7 +201,7 @@ def test_bulk_click_parse_equals_the_cell_by_cell_parse():
     arr = pa.chunked_array([cells[:1700], cells[1700:]], type=pa.string())
     bulk = _parse.parse_clicks(arr)
     reference = _parse.ParsedClicks()
-    rows = _parse._nonempty(arr, "[]")  # blank, null and [] are no clicks, not problems
+    rows = nonempty_rows(arr, "[]")  # blank, null and [] are no clicks, not problems
     _parse._slow_clicks([cells[r] for r in rows], rows, reference)
     for got, want in zip(bulk.arrays(), reference.arrays(), strict=True):
         got_list = got.tolist() if isinstance(got, np.ndarray) else got.to_pylist()
@@ -227,7 +232,7 @@ def test_bulk_variables_parse_equals_the_cell_by_cell_parse():
     arr = pa.chunked_array([cells[:999], cells[999:]], type=pa.string())
     bulk = _parse.parse_variables(arr)
     reference = _parse.ParsedVariables()
-    rows = _parse._nonempty(arr, "{}")
+    rows = nonempty_rows(arr, "{}")
     _parse._slow_variables([cells[r] for r in rows], rows, reference)
 
     def triples(p: _parse.ParsedVariables) -> list[tuple[int, str, str]]:
