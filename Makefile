@@ -24,9 +24,11 @@ lab: validate
 validate: $(STAMP)
 	$(BIN)/connectly-nb validate $(SAMPLE)
 
+# Style, then the import layers of docs/architecture.md (pyproject.toml's importlinter).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -35,10 +37,10 @@ format: $(STAMP)
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg \
          --nbval-kernel-startup-timeout 60
 
-# The whole suite: lint, then unit and property tests and every notebook under nbval,
-# in one pytest run.
+# The whole suite: lint, then unit and property tests, the package's doctests and every
+# notebook under nbval, in one pytest run.
 test: lint
-	$(BIN)/python -m pytest $(NBVAL) tests/ notebooks/
+	$(BIN)/python -m pytest $(NBVAL) tests/ connectly_nb/ notebooks/ --ignore=connectly_nb/templates
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest

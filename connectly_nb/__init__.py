@@ -1,31 +1,44 @@
 """connectly_nb: analyse Connectly WhatsApp campaign exports in Jupyter.
 
 The entry point is :func:`read_export`, which returns an :class:`Export`
-(messages, clicks, variables and problems as DataFrames).
+(messages, clicks, variables and problems as DataFrames). The package's
+layout, module by module, is in ``docs/architecture.md``.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
+from connectly_nb import (
+    errors,  # the exceptions, and callable as the metric (see its doc)
+    tidy,
+)
+from connectly_nb._version import __version__
 from connectly_nb.datasets import load_or_sample
-from connectly_nb.errors import ConnectlyError, ExportFormatError
-from connectly_nb.load import ExportNotFoundError
+from connectly_nb.exceptions import (
+    ConnectlyError,
+    ExportFormatError,
+    ExportNotFoundError,
+    TimeZoneError,
+)
+from connectly_nb.export import Export
 from connectly_nb.metrics import (
     activity_heatmap,
     buttons,
     compare,
     countries,
-    errors,
     fatigue,
     funnel,
+    key_figures,
     latency,
     links,
     segment,
+    suppression_list,
     timeline,
     variables,
 )
-from connectly_nb.tidy import Export, TimeZoneError, read_export
+from connectly_nb.read import read_export
+
+# the old home of read_export, kept for old imports (tidy sits below read)
+tidy.read_export = read_export  # type: ignore[attr-defined]
 
 
 def __getattr__(name: str) -> object:
@@ -36,11 +49,6 @@ def __getattr__(name: str) -> object:
         return explore
     raise AttributeError(f"module 'connectly_nb' has no attribute {name!r}")
 
-
-try:
-    __version__ = version("connectly-nb")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
 
 __all__ = [
     "ConnectlyError",
@@ -57,11 +65,13 @@ __all__ = [
     "explore",
     "fatigue",
     "funnel",
+    "key_figures",
     "latency",
     "links",
     "load_or_sample",
     "read_export",
     "segment",
+    "suppression_list",
     "timeline",
     "variables",
 ]

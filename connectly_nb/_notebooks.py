@@ -13,22 +13,14 @@ template in the package stays free of outputs and the two cannot drift.
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent
+from connectly_nb._version import source_hash
+
+__all__ = ["execute", "main", "source_hash", "strip"]
+
 REPORT = "report.ipynb"  # in notebooks/: the packaged template, executed
-
-
-def source_hash() -> str:
-    """Hash of every ``.py`` file and the bundled sample under the package."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in PACKAGE.rglob("*") if p.suffix in (".py", ".csv") and p.is_file())
-    for path in files:
-        digest.update(str(path.relative_to(PACKAGE)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def execute(path: Path, *, timeout: int = 600) -> None:

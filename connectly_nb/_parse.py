@@ -2,7 +2,9 @@
 
 Private helpers of :mod:`connectly_nb.tidy`. Each takes an Arrow string
 column and returns plain arrays plus the positions of the cells it could not
-read, so the caller can put them in the problems table.
+read, so the caller can put them in the problems table. Also the small Arrow
+helpers the tidying steps share (:func:`take_rows`, :func:`to_numpy_bool`,
+:func:`encode_categories`).
 """
 
 from __future__ import annotations
@@ -53,8 +55,42 @@ def take_rows(data: Any, rows: np.ndarray) -> Any:
     return pa.chunked_array([c for p in pieces for c in p.chunks], type=data.type)
 
 
-def _to_numpy_bool(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
+def to_numpy_bool(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def encode_categories(arr: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """Category codes (int32, -1 for blank) and the sorted categories of a text column.
+
+    Parameters
+    ----------
+    arr : pyarrow.ChunkedArray or Array
+        Text cells; null is blank.
+
+    Returns
+    -------
+    codes : numpy.ndarray of int32
+    categories : list of str
+        Sorted, so equal inputs give equal codes whatever their order.
+    """
+    if isinstance(arr, pa.ChunkedArray) and arr.num_chunks > 1:
+        chunks = pa.chunked_array(pc.dictionary_encode(arr).chunks).unify_dictionaries().chunks
+        enc = pa.DictionaryArray.from_arrays(
+            pa.concat_arrays([c.indices for c in chunks]), chunks[0].dictionary
+        )
+    else:
+        enc = pc.dictionary_encode(
+            arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        )
+    names = enc.dictionary.to_pylist()
+    order = (
+        np.argsort(np.asarray(names, dtype=object), kind="stable") if names else np.empty(0, int)
+    )
+    remap = np.empty(len(names) + 1, dtype=np.int32)
+    remap[order] = np.arange(len(names), dtype=np.int32)
+    remap[-1] = -1  # index -1 (blank) stays -1
+    idx = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32)
+    return remap[idx], [names[i] for i in order]
 
 
 def parse_timestamps(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -86,9 +122,9 @@ def parse_timestamps(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.nd
 def _parse_messy(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
     n = len(arr)
     s = pc.utf8_trim_whitespace(arr)
-    present = _to_numpy_bool(pc.not_equal(s, ""))
+    present = to_numpy_bool(pc.not_equal(s, ""))
     out = np.full(n, NAT)
-    naive = _to_numpy_bool(pc.match_substring_regex(s, _NAIVE)) & present
+    naive = to_numpy_bool(pc.match_substring_regex(s, _NAIVE)) & present
     done = np.zeros(n, dtype=bool)
     if naive.any():
         sub = s.filter(pa.array(naive))
@@ -101,7 +137,7 @@ def _parse_messy(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarra
     rest = present & ~done
     if rest.any():
         sub = s.filter(pa.array(rest))
-        shaped = _to_numpy_bool(pc.match_substring_regex(sub, _ISO))
+        shaped = to_numpy_bool(pc.match_substring_regex(sub, _ISO))
         texts = pd.Series(sub.to_pylist(), dtype=object)
         texts[~shaped] = None
         parsed = pd.to_datetime(texts, format="ISO8601", utc=True, errors="coerce")
@@ -220,14 +256,14 @@ def _read_lines(buf: pa.Buffer, schema: pa.Schema | None = None) -> pa.Table | N
 def _split(arr: pa.ChunkedArray | pa.Array, empty: str) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     """Non-empty cells, their rows, and which of them need the careful path."""
     keep = _nonempty_mask(arr, empty)
-    rows = np.flatnonzero(_to_numpy_bool(keep))
+    rows = np.flatnonzero(to_numpy_bool(keep))
     # filter works chunk by chunk; take would first concatenate the chunks
     cells = arr.filter(keep) if len(rows) < len(arr) else arr
     if isinstance(cells, pa.ChunkedArray):
         cells = cells.combine_chunks()
     awkward = pc.binary_length(cells).to_numpy(zero_copy_only=False) > _AWKWARD_CHARS
     if _has_line_break(cells):
-        awkward |= _to_numpy_bool(pc.match_substring_regex(cells, "[\r\n]"))
+        awkward |= to_numpy_bool(pc.match_substring_regex(cells, "[\r\n]"))
     return cells, rows, awkward
 
 
@@ -250,7 +286,7 @@ def _has_line_break(cells: pa.Array) -> bool:
 
 def _shaped(cells: pa.Array, open_: str, close: str) -> np.ndarray:
     """Cells that start with ``open_`` and end with ``close`` (JSON arrays or objects)."""
-    return _to_numpy_bool(pc.and_(pc.starts_with(cells, open_), pc.ends_with(cells, close)))
+    return to_numpy_bool(pc.and_(pc.starts_with(cells, open_), pc.ends_with(cells, close)))
 
 
 def _in_blocks(cells: pa.Array, rows: np.ndarray, eligible: np.ndarray, parse: Any) -> np.ndarray:
@@ -327,9 +363,9 @@ def _arrow_clicks(cells: pa.Array, rows: np.ndarray, out: ParsedClicks, schema: 
         parents = pc.list_parent_indices(col).to_numpy()
         items = pc.list_flatten(col)
     else:
-        parents = np.flatnonzero(_to_numpy_bool(pc.is_valid(col)))
+        parents = np.flatnonzero(to_numpy_bool(pc.is_valid(col)))
         items = col.filter(pc.is_valid(col))
-    null_items = _to_numpy_bool(pc.is_null(items))
+    null_items = to_numpy_bool(pc.is_null(items))
     for p in np.flatnonzero(null_items):
         out.bad_click.append((int(rows[parents[p]]), "click entry is null, not an object"))
     if null_items.any():
@@ -430,7 +466,7 @@ def _arrow_variables(cells: pa.Array, rows: np.ndarray, out: ParsedVariables) ->
         if col.type == pa.null() or col.null_count == len(col):
             continue
         valid = pc.is_valid(col)
-        picked = _to_numpy_bool(valid)
+        picked = to_numpy_bool(valid)
         values = pc.cast(col.filter(valid), pa.string())
         out.row.append(rows[picked])
         out.key.append(np.full(int(picked.sum()), out.code(key), dtype=np.int32))

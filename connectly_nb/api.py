@@ -26,7 +26,8 @@ from typing import Any
 
 import pandas as pd
 
-from connectly_nb.errors import ConnectlyError
+from connectly_nb._fs import atomic_write
+from connectly_nb.exceptions import ApiAuthError, ApiError, ReportNotReadyError
 
 __all__ = [
     "ApiAuthError",
@@ -41,18 +42,6 @@ BASE_URL = "https://api.connectly.ai"  # CONNECTLY_API_URL overrides it (a proxy
 ENV_KEY = "CONNECTLY_API_KEY"
 REPORT_COLUMNS = ("id", "name", "type", "run_id", "status", "url", "expires_at", "created_at")
 _CHUNK = 1 << 20
-
-
-class ApiError(ConnectlyError, RuntimeError):
-    """The Reports API could not be used (network, server, unexpected answer)."""
-
-
-class ApiAuthError(ApiError, PermissionError):
-    """The API key was missing or refused (HTTP 401 / 403)."""
-
-
-class ReportNotReadyError(ApiError):
-    """The report's latest run is still processing, or failed."""
 
 
 # --------------------------------------------------------------------------- parsing
@@ -261,46 +250,74 @@ def download_report(
         reports = reports[reports["id"] == report_id]
         if reports.empty:
             raise ApiError(f"no report {report_id!r} for business {business_id!r}")
-    paths = []
-    for report in reports.itertuples(index=False):
-        if report.status != "completed":
-            state = report.status or "unknown"
-            raise ReportNotReadyError(
-                f"report {report.name!r}: the latest run is {state}"
-                + ("; try again in a few minutes" if state == "processing" else "")
-            )
-        path = folder / f"{_slug(report.name)}_{_slug(report.run_id)}.csv"
-        if path.exists():
-            paths.append(path)
-            continue
-        url, expires = report.url, report.expires_at
-        for refresh in range(2):
-            if pd.isna(expires) or expires.to_pydatetime() > now() or refresh:
-                try:
-                    _stream(
-                        url,
-                        path,
-                        timeout=timeout,
-                        retries=retries,
-                        backoff=backoff,
-                        progress=progress,
-                        label=str(report.name),
-                    )
-                    break
-                except _Expired:
-                    if refresh:
-                        raise ApiError(
-                            f"report {report.name!r}: the download link stayed "
-                            "expired after asking the API for a new one"
-                        ) from None
-            fresh = list_reports(business_id, **listing)
-            fresh = fresh[fresh["id"] == report.id]
-            if fresh.empty or fresh["status"].iloc[0] != "completed":
-                raise ReportNotReadyError(f"report {report.name!r} is no longer available")
-            url, expires = fresh["url"].iloc[0], fresh["expires_at"].iloc[0]
-            path = folder / f"{_slug(report.name)}_{_slug(fresh['run_id'].iloc[0])}.csv"
-        paths.append(path)
-    return paths
+    for report in reports.itertuples(index=False):  # none is downloaded if one is not ready
+        _check_completed(report)
+
+    def refresh(report: Any) -> Any:
+        fresh = list_reports(business_id, **listing)
+        fresh = fresh[fresh["id"] == report.id]
+        if fresh.empty or fresh["status"].iloc[0] != "completed":
+            raise ReportNotReadyError(f"report {report.name!r} is no longer available")
+        return next(fresh.itertuples(index=False))
+
+    return [
+        _download_one(report, folder, refresh, now=now, progress=progress, **listing)
+        for report in reports.itertuples(index=False)
+    ]
+
+
+def _check_completed(report: Any) -> None:
+    if report.status != "completed":
+        state = report.status or "unknown"
+        raise ReportNotReadyError(
+            f"report {report.name!r}: the latest run is {state}"
+            + ("; try again in a few minutes" if state == "processing" else "")
+        )
+
+
+def _report_path(folder: Path, report: Any) -> Path:
+    return folder / f"{_slug(report.name)}_{_slug(report.run_id)}.csv"
+
+
+def _download_one(
+    report: Any,
+    folder: Path,
+    refresh: Callable[[Any], Any],
+    *,
+    now: Callable[[], dt.datetime],
+    progress: bool | None,
+    timeout: float,
+    retries: int,
+    backoff: float,
+    **_listing: Any,
+) -> Path:
+    """One report's file: already there, or streamed; an expired link refreshed once."""
+    path = _report_path(folder, report)
+    if path.exists():
+        return path
+    for attempt in range(2):
+        expired = not pd.isna(report.expires_at) and report.expires_at.to_pydatetime() <= now()
+        if not expired or attempt:
+            try:
+                _stream(
+                    report.url,
+                    path,
+                    timeout=timeout,
+                    retries=retries,
+                    backoff=backoff,
+                    progress=progress,
+                    label=str(report.name),
+                )
+                return path
+            except _Expired:
+                if attempt:
+                    raise ApiError(
+                        f"report {report.name!r}: the download link stayed "
+                        "expired after asking the API for a new one"
+                    ) from None
+        report = refresh(report)
+        path = _report_path(folder, report)
+    return path
 
 
 class _Expired(Exception):
@@ -319,36 +336,31 @@ def _stream(
 ) -> None:
     from tqdm.auto import tqdm
 
-    partial = path.with_name(f".{path.name}.partial")
-
     def call() -> None:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with (
+            urllib.request.urlopen(url, timeout=timeout) as response,
+            atomic_write(path) as out,
+        ):
             total = int(response.headers.get("Content-Length") or 0) or None
-            with (
-                partial.open("wb") as out,
-                tqdm(
-                    total=total,
-                    unit="B",
-                    unit_scale=True,
-                    desc=f"downloading {label[:30]}",
-                    disable=not progress if progress is not None else None,
-                    leave=False,
-                ) as bar,
-            ):
+            got = 0
+            with tqdm(
+                total=total,
+                unit="B",
+                unit_scale=True,
+                desc=f"downloading {label[:30]}",
+                disable=not progress if progress is not None else None,
+                leave=False,
+            ) as bar:
                 while chunk := response.read(_CHUNK):
                     out.write(chunk)
+                    got += len(chunk)
                     bar.update(len(chunk))
-            if total is not None and partial.stat().st_size != total:
-                raise ConnectionError(f"got {partial.stat().st_size} of {total} bytes")
+            if total is not None and got != total:
+                raise ConnectionError(f"got {got} of {total} bytes")
 
     try:
         _retrying(call, retries=retries, backoff=backoff, what=f"downloading {label!r}")
     except urllib.error.HTTPError as exc:
-        partial.unlink(missing_ok=True)
         if exc.code in (400, 403):
             raise _Expired from None
         raise ApiError(f"downloading {label!r} failed: HTTP {exc.code}") from None
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    partial.replace(path)

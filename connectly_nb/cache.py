@@ -2,10 +2,10 @@
 
 ``read_export(..., cache=True)`` stores the five tables of the Export as
 Parquet under a key made of the files' content hash (SHA-1: a cache key, not a
-security boundary), their names, the package version and the load options;
-the next load of unchanged files reads the Parquet files instead of parsing
-the CSV again. A changed file gives another key; a corrupt cache entry is
-rebuilt with a warning.
+security boundary), their names, a hash of the package's code and the load
+options; the next load of unchanged files reads the Parquet files instead of
+parsing the CSV again. A changed file, or another version of the code, gives
+another key; a corrupt cache entry is rebuilt with a warning.
 """
 
 from __future__ import annotations
@@ -14,14 +14,17 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from connectly_nb.tidy import Export
+from connectly_nb._fs import atomic_directory
+from connectly_nb._version import source_hash
+from connectly_nb.exceptions import CacheWarning
+from connectly_nb.export import Export
+from connectly_nb.load import Input
 
 __all__ = ["CacheWarning", "cache_dir", "cache_key", "load_cached", "store"]
 
@@ -29,36 +32,61 @@ TABLES = ("messages", "clicks", "variables", "problems", "accounting")
 FORMAT = 1  # bump when the stored layout changes
 
 
-class CacheWarning(UserWarning):
-    """A cache entry could not be used and was rebuilt."""
-
-
 def cache_dir(cache: bool | str | os.PathLike[str]) -> Path:
-    """The cache folder: the one given, ``$CONNECTLY_NB_CACHE``, or ``~/.cache/connectly_nb``."""
+    """The cache folder: the one given, ``$CONNECTLY_NB_CACHE``, or ``~/.cache/connectly_nb``.
+
+    Parameters
+    ----------
+    cache : True or path
+        ``True`` for the default folder.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     if cache is True:
         default = os.environ.get("CONNECTLY_NB_CACHE") or Path.home() / ".cache" / "connectly_nb"
         return Path(default)
     return Path(cache)
 
 
-def cache_key(inputs: list[Any], *, tz: str, dedupe: bool) -> str:
-    """Content hash of the inputs (in order, with their names) and the load options."""
-    from connectly_nb import __version__
+def cache_key(inputs: Sequence[Input], *, tz: str, dedupe: bool) -> str:
+    """Content hash of the inputs (in order, with their names), the code and the options.
 
+    Parameters
+    ----------
+    inputs : sequence of Input
+        From :func:`connectly_nb.load.resolve_sources`.
+    tz : str
+    dedupe : bool
+        The load options.
+
+    Returns
+    -------
+    str
+        40 hex digits.
+    """
     digest = hashlib.sha1(usedforsecurity=False)
-    digest.update(json.dumps([FORMAT, __version__, tz, dedupe]).encode())
+    digest.update(json.dumps([FORMAT, source_hash(), tz, dedupe]).encode())
     for inp in inputs:
-        digest.update(inp.name.encode() + b"\0")
-        if inp.data is not None:
-            digest.update(inp.data)
-        else:
-            with inp.path.open("rb") as fh:
-                digest.update(hashlib.file_digest(fh, "sha1").digest())
+        inp.update_digest(digest)
     return digest.hexdigest()
 
 
 def load_cached(folder: Path, key: str) -> Export | None:
-    """The cached Export for ``key``, or None (missing, or corrupt: removed with a warning)."""
+    """The cached Export for ``key``, or None (missing, or corrupt: removed with a warning).
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        The cache folder.
+    key : str
+        From :func:`cache_key`.
+
+    Returns
+    -------
+    Export or None
+    """
     entry = folder / key
     if not (entry / "meta.json").exists():
         return None
@@ -78,18 +106,24 @@ def load_cached(folder: Path, key: str) -> Export | None:
 
 
 def store(folder: Path, key: str, export: Export) -> Path:
-    """Write ``export`` under ``key``, atomically (a temporary folder renamed)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=folder))
-    try:
+    """Write ``export`` under ``key``, whole or not at all.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        The cache folder (created if needed).
+    key : str
+        From :func:`cache_key`.
+    export : Export
+        The tables to keep.
+
+    Returns
+    -------
+    pathlib.Path
+        The entry's folder.
+    """
+    with atomic_directory(folder / key) as tmp:
         for name in TABLES:
             getattr(export, name).to_parquet(tmp / f"{name}.parquet")
         (tmp / "meta.json").write_text(json.dumps({"tz": export.tz, "format": FORMAT}))
-        entry = folder / key
-        if entry.exists():
-            shutil.rmtree(entry, ignore_errors=True)
-        tmp.rename(entry)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return folder / key

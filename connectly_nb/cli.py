@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from connectly_nb.errors import ConnectlyError
+from connectly_nb.exceptions import ConnectlyError
 
 __all__ = ["main"]
 
@@ -106,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _validate(args: argparse.Namespace) -> int:
     from connectly_nb.datasets import sample_path
-    from connectly_nb.tidy import read_export
+    from connectly_nb.read import read_export
 
     sources: list[str | Path] = list(args.files)
     if args.sample:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import csv
 import glob
+import hashlib
 import io
 import os
 import re
@@ -33,10 +34,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from connectly_nb.errors import ConnectlyError, ExportFormatError
-from connectly_nb.schema import EXPORT_COLUMNS, PROBLEM_CODES, REQUIRED_COLUMNS
+from connectly_nb._problems import problem as _problem
+from connectly_nb.exceptions import ExportFormatError, ExportNotFoundError
+from connectly_nb.schema import EXPORT_COLUMNS, REQUIRED_COLUMNS
 
-__all__ = ["ExportNotFoundError", "RawFile", "Source", "read_raw", "resolve_sources"]
+__all__ = ["ExportNotFoundError", "Input", "RawFile", "Source", "read_raw", "resolve_sources"]
 
 #: What ``read_export`` accepts as a source.
 Source: TypeAlias = Union[str, os.PathLike, IO[bytes], IO[str], Iterable["Source"]]  # noqa: UP007
@@ -44,11 +46,6 @@ Source: TypeAlias = Union[str, os.PathLike, IO[bytes], IO[str], Iterable["Source
 DELIMITERS = (",", ";", "\t", "|")
 _PARKING = [chr(c) for c in range(0xE000, 0xE100)]  # private-use characters
 SAMPLE_BYTES = 1 << 16
-VALUE_PREVIEW = 200  # characters of a cell kept in a problem row
-
-
-class ExportNotFoundError(ConnectlyError, FileNotFoundError):
-    """A path, folder or pattern named no readable export file."""
 
 
 @dataclass
@@ -88,24 +85,72 @@ class RawFile:
 
 
 @dataclass(frozen=True)
-class _Input:
+class Input:
+    """One file to read: a path on disk, or the bytes of a file object.
+
+    Attributes
+    ----------
+    name : str
+        How the file is named in problems and accounting.
+    path : pathlib.Path or None
+        The file on disk.
+    data : bytes or None
+        The content, for a file object (``path`` is then None).
+    """
+
     name: str
     path: Path | None = None
     data: bytes | None = None
 
     @property
     def size(self) -> int:
+        """Size in bytes."""
         if self.data is not None:
             return len(self.data)
-        assert self.path is not None
-        return self.path.stat().st_size
+        return self._path().stat().st_size
+
+    def _path(self) -> Path:
+        if self.path is None:
+            raise ValueError(f"{self.name}: an input has a path or data")
+        return self.path
+
+    def read_bytes(self) -> bytes:
+        """The whole content."""
+        return self.data if self.data is not None else self._path().read_bytes()
+
+    def head(self, n: int) -> bytes:
+        """The first ``n`` bytes.
+
+        Raises
+        ------
+        ExportNotFoundError
+            The file cannot be opened.
+        """
+        if self.data is not None:
+            return self.data[:n]
+        try:
+            with self._path().open("rb") as fh:
+                return fh.read(n)
+        except OSError as exc:
+            raise ExportNotFoundError(
+                f"{self.name}: cannot be read ({exc.strerror or exc})"
+            ) from exc
+
+    def update_digest(self, digest: Any) -> None:
+        """Feed the name and the content to a :mod:`hashlib` object."""
+        digest.update(self.name.encode() + b"\0")
+        if self.data is not None:
+            digest.update(self.data)
+        else:
+            with self._path().open("rb") as fh:
+                digest.update(hashlib.file_digest(fh, "sha1").digest())
 
 
 def _is_glob(text: str) -> bool:
     return any(ch in text for ch in "*?[")
 
 
-def resolve_sources(source: Source) -> list[_Input]:
+def resolve_sources(source: Source) -> list[Input]:
     """Turn what the user passed into a list of inputs, in reading order.
 
     Parameters
@@ -125,21 +170,21 @@ def resolve_sources(source: Source) -> list[_Input]:
     ExportNotFoundError
         A path does not exist, or a folder or pattern matches no CSV file.
     """
-    out: list[_Input] = []
+    out: list[Input] = []
     seen: set[Path] = set()
 
     def add_path(p: Path) -> None:
         key = p.resolve()
         if key not in seen:
             seen.add(key)
-            out.append(_Input(name=str(p), path=p))
+            out.append(Input(name=str(p), path=p))
 
     def visit(src: Any) -> None:
         if hasattr(src, "read"):
             data = src.read()
             if isinstance(data, str):
                 data = data.encode("utf-8")
-            out.append(_Input(name=str(getattr(src, "name", "<stream>")), data=bytes(data)))
+            out.append(Input(name=str(getattr(src, "name", "<stream>")), data=bytes(data)))
             return
         if isinstance(src, (str, os.PathLike)):
             p = Path(src).expanduser()
@@ -182,24 +227,6 @@ def resolve_sources(source: Source) -> list[_Input]:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _problem(
-    source: str, line: int | None, column: str | None, value: Any, code: str, message: str
-) -> dict[str, Any]:
-    if value is not None:
-        value = str(value)
-        if len(value) > VALUE_PREVIEW:
-            value = value[:VALUE_PREVIEW] + "…"
-    return {
-        "source": source,
-        "line": line,
-        "column": column,
-        "value": value,
-        "problem": code,
-        "severity": PROBLEM_CODES[code].severity,
-        "message": message,
-    }
 
 
 def _normalise(name: str) -> str:
@@ -346,7 +373,7 @@ class _SlowPath(Exception):
 _COUNT_CHUNK = 1 << 24
 
 
-def _count_newlines(inp: _Input, data: bytes | None = None) -> tuple[int, bool]:
+def _count_newlines(inp: Input, data: bytes | None = None) -> tuple[int, bool]:
     """Newlines in the file (or in ``data``) and whether it ends with one.
 
     numpy compares 16 MiB at a time: about twice as fast as ``bytes.count``.
@@ -359,10 +386,9 @@ def _count_newlines(inp: _Input, data: bytes | None = None) -> tuple[int, bool]:
         for lo in range(0, len(view), _COUNT_CHUNK):
             n += int(np.count_nonzero(view[lo : lo + _COUNT_CHUNK] == 10))
         return n, bool(len(view)) and int(view[-1]) == 10
-    assert inp.path is not None
     buf = bytearray(_COUNT_CHUNK)
     arr = np.frombuffer(buf, dtype=np.uint8)
-    with inp.path.open("rb", buffering=0) as fh:
+    with inp._path().open("rb", buffering=0) as fh:
         while k := fh.readinto(buf):
             n += int(np.count_nonzero(arr[:k] == 10))
             last = int(arr[k - 1])
@@ -370,7 +396,7 @@ def _count_newlines(inp: _Input, data: bytes | None = None) -> tuple[int, bool]:
 
 
 def _parse_fast(
-    inp: _Input, data: bytes | None, delimiter: str, width: int
+    inp: Input, data: bytes | None, delimiter: str, width: int
 ) -> tuple[pa.Table, np.ndarray]:
     """pyarrow parse; returns the records (header row removed) and their lines.
 
@@ -391,7 +417,7 @@ def _parse_fast(
 
 
 def _arrow_csv(
-    inp: _Input, data: bytes | None, delimiter: str, width: int, *, multiline: bool
+    inp: Input, data: bytes | None, delimiter: str, width: int, *, multiline: bool
 ) -> pa.Table:
     """Every field as text. A record with the wrong number of fields raises
     ``ArrowInvalid`` (no invalid-row handler: pyarrow decodes a rejected row as
@@ -513,150 +539,187 @@ def _csv_records(
     return table, np.asarray(lines, dtype=np.int64), blank
 
 
-def _read_bytes(inp: _Input) -> bytes:
-    if inp.data is not None:
-        return inp.data
-    assert inp.path is not None
-    return inp.path.read_bytes()
+def read_raw(inp: Input) -> RawFile:
+    """Read one input into a :class:`RawFile`: the header, then the records, then clean-ups.
 
+    Parameters
+    ----------
+    inp : Input
+        One of :func:`resolve_sources`' results.
 
-def read_raw(inp: _Input) -> RawFile:
-    """Read one input into a :class:`RawFile`.
+    Returns
+    -------
+    RawFile
 
     Raises
     ------
     ExportFormatError
         The file is empty, or is not a campaign export (no header naming the
         required columns).
+    ExportNotFoundError
+        The file cannot be opened.
     """
-    name = inp.name
-    try:
-        if inp.data is not None:
-            sample = inp.data[:SAMPLE_BYTES]
-        else:
-            assert inp.path is not None
-            with inp.path.open("rb") as fh:
-                sample = fh.read(SAMPLE_BYTES)
-    except OSError as exc:
-        raise ExportNotFoundError(f"{name}: cannot be read ({exc.strerror or exc})") from exc
-    if not sample.strip():
-        raise ExportFormatError(
-            f"{name}: the file is empty ({len(sample)} bytes); expected a CSV export whose first "
-            f"line names the columns ({', '.join(REQUIRED_COLUMNS)}, ...)"
-        )
+    sample = _check_not_empty(inp)
     text, encoding = _decode_sample(sample)
-    delimiter, header_fields = _detect(text, name)
-    header = _map_header(header_fields, name)
+    delimiter, header_fields = _detect(text, inp.name)
+    header = _map_header(header_fields, inp.name)
     problems = list(header.problems)
-    width = len(header_fields)
-
-    data: bytes | None = inp.data
-    if encoding != "utf-8" and encoding != "utf-8-sig":
-        data = _transcode(_read_bytes(inp), encoding, name, problems)
-    parser = "pyarrow"
-    blank = 0
-    try:
-        table, lines = _parse_fast(inp, data, delimiter, width)
-    except (_SlowPath, pa.ArrowInvalid) as exc:
-        if isinstance(exc, pa.ArrowInvalid) and "utf8" in str(exc).lower() and data is None:
-            encoding = "cp1252"
-            data = _transcode(_read_bytes(inp), encoding, name, problems)
-            try:
-                table, lines = _parse_fast(inp, data, delimiter, width)
-            except (_SlowPath, pa.ArrowInvalid):
-                table = None
-        else:
-            table = None
-        if table is None:
-            parser = "python"
-            raw = data if data is not None else _read_bytes(inp)
-            try:
-                decoded = raw.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                encoding = "cp1252"
-                decoded = _transcode(raw, encoding, name, problems).decode("utf-8")
-            table, lines, blank = _parse_slow(decoded, delimiter, width, name, problems)
-    table = table.rename_columns(header.names)
-
-    # blank lines: every field null (pyarrow reads them as such a record)
-    if table.num_rows:
-        empty = None
-        for col in table.columns:
-            nulls = col.is_null()
-            empty = nulls if empty is None else pc.and_(empty, nulls)
-        n_empty = int(pc.sum(empty).as_py() or 0)
-        if n_empty:
-            blank += n_empty
-            keep = pc.invert(empty)
-            table = table.filter(keep)
-            lines = lines[keep.to_numpy(zero_copy_only=False)]
-
-    # a header repeated inside the file (daily reports concatenated with `cat`)
-    repeated = 0
-    if table.num_rows:
-        # cheap length test first (a phone number is shorter than the name);
-        # exact comparison only on the candidates
-        same = pc.greater_equal(
-            pc.binary_length(table["customer_external_id"]), len("customer_external_id")
-        )
-        if pc.any(same).as_py():
-            same = pc.and_(
-                same,
-                pc.and_(
-                    pc.equal(
-                        pc.utf8_lower(pc.utf8_trim_whitespace(table["customer_external_id"])),
-                        "customer_external_id",
-                    ),
-                    pc.equal(
-                        pc.utf8_lower(pc.utf8_trim_whitespace(table["campaign_name"])),
-                        "campaign_name",
-                    ),
-                ),
-            )
-        same = pc.fill_null(same, False)
-        repeated = int(pc.sum(same).as_py() or 0)
-        if repeated:
-            mask = same.to_numpy(zero_copy_only=False)
-            for line in lines[mask]:
-                problems.append(
-                    _problem(
-                        name,
-                        int(line),
-                        None,
-                        None,
-                        "repeated_header",
-                        "the header line appears again here (files concatenated?); skipped",
-                    )
-                )
-            table = table.filter(pc.invert(same))
-            lines = lines[~mask]
+    parsed = _parse_records(inp, encoding, delimiter, len(header_fields), problems)
+    table = parsed.table.rename_columns(header.names)
+    table, lines, blank = _drop_blank_records(table, parsed.lines)
+    table, lines, repeated = _drop_repeated_headers(table, lines, inp.name, problems)
+    blank += parsed.blank
     if blank:
         problems.append(
             _problem(
-                name, None, None, None, "blank_lines", f"{blank} line(s) without any value skipped"
+                inp.name,
+                None,
+                None,
+                None,
+                "blank_lines",
+                f"{blank} line(s) without any value skipped",
             )
         )
+    return RawFile(
+        source=inp.name,
+        table=_in_export_order(table, lines, header.extras),
+        problems=problems,
+        extra_columns=list(header.extras),
+        repeated_headers=repeated,
+        blank_lines=blank,
+        encoding=parsed.encoding,
+        delimiter=delimiter,
+        parser=parsed.parser,
+    )
 
-    # the 15 columns in order (missing ones all null), then extras
+
+def _check_not_empty(inp: Input) -> bytes:
+    """The first bytes of the file; an empty file is an error."""
+    sample = inp.head(SAMPLE_BYTES)
+    if not sample.strip():
+        raise ExportFormatError(
+            f"{inp.name}: the file is empty ({len(sample)} bytes); expected a CSV export whose "
+            f"first line names the columns ({', '.join(REQUIRED_COLUMNS)}, ...)"
+        )
+    return sample
+
+
+@dataclass
+class _Parsed:
+    """Every record of a file as text (header removed), and how it was read."""
+
+    table: pa.Table
+    lines: np.ndarray
+    encoding: str
+    parser: str
+    blank: int = 0
+
+
+def _parse_records(
+    inp: Input, encoding: str, delimiter: str, width: int, problems: list[dict[str, Any]]
+) -> _Parsed:
+    """The fallback chain: the fast parser, on UTF-8 or transcoded text, then Python's csv.
+
+    1. pyarrow on the file as it is (UTF-8), or on the text transcoded to
+       UTF-8 when the first bytes showed another encoding;
+    2. if pyarrow finds a byte that is not UTF-8: transcode from Windows-1252
+       and try pyarrow again;
+    3. if pyarrow's records cannot be trusted (wrong field count, a line count
+       that does not add up): Python's csv module, which keeps every record.
+    """
+    data: bytes | None = inp.data
+    if encoding not in ("utf-8", "utf-8-sig"):
+        data = _transcode(inp.read_bytes(), encoding, inp.name, problems)
+    try:
+        return _Parsed(*_parse_fast(inp, data, delimiter, width), encoding, "pyarrow")
+    except (_SlowPath, pa.ArrowInvalid) as exc:
+        not_utf8 = isinstance(exc, pa.ArrowInvalid) and "utf8" in str(exc).lower()
+        if not_utf8 and data is None:
+            encoding = "cp1252"
+            data = _transcode(inp.read_bytes(), encoding, inp.name, problems)
+            try:
+                return _Parsed(*_parse_fast(inp, data, delimiter, width), encoding, "pyarrow")
+            except (_SlowPath, pa.ArrowInvalid):
+                pass
+    raw = data if data is not None else inp.read_bytes()
+    try:
+        decoded = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        encoding = "cp1252"
+        decoded = _transcode(raw, encoding, inp.name, problems).decode("utf-8")
+    table, lines, blank = _parse_slow(decoded, delimiter, width, inp.name, problems)
+    return _Parsed(table, lines, encoding, "python", blank)
+
+
+def _drop_blank_records(table: pa.Table, lines: np.ndarray) -> tuple[pa.Table, np.ndarray, int]:
+    """Records whose every field is null (pyarrow reads blank lines as such records)."""
+    if not table.num_rows:
+        return table, lines, 0
+    empty = None
+    for col in table.columns:
+        nulls = col.is_null()
+        empty = nulls if empty is None else pc.and_(empty, nulls)
+    n_empty = int(pc.sum(empty).as_py() or 0)
+    if not n_empty:
+        return table, lines, 0
+    keep = pc.invert(empty)
+    return table.filter(keep), lines[keep.to_numpy(zero_copy_only=False)], n_empty
+
+
+def _drop_repeated_headers(
+    table: pa.Table, lines: np.ndarray, name: str, problems: list[dict[str, Any]]
+) -> tuple[pa.Table, np.ndarray, int]:
+    """The header repeated inside the file (daily reports concatenated with ``cat``)."""
+    if not table.num_rows:
+        return table, lines, 0
+    # cheap length test first (a phone number is shorter than the name);
+    # exact comparison only on the candidates
+    same = pc.greater_equal(
+        pc.binary_length(table["customer_external_id"]), len("customer_external_id")
+    )
+    if pc.any(same).as_py():
+        same = pc.and_(
+            same,
+            pc.and_(
+                _names_equal(table["customer_external_id"], "customer_external_id"),
+                _names_equal(table["campaign_name"], "campaign_name"),
+            ),
+        )
+    same = pc.fill_null(same, False)
+    repeated = int(pc.sum(same).as_py() or 0)
+    if not repeated:
+        return table, lines, 0
+    mask = same.to_numpy(zero_copy_only=False)
+    for line in lines[mask]:
+        problems.append(
+            _problem(
+                name,
+                int(line),
+                None,
+                None,
+                "repeated_header",
+                "the header line appears again here (files concatenated?); skipped",
+            )
+        )
+    return table.filter(pc.invert(same)), lines[~mask], repeated
+
+
+def _names_equal(cells: pa.ChunkedArray, column: str) -> Any:
+    """Cells that spell the column's name (spaces and case aside)."""
+    return pc.equal(pc.utf8_lower(pc.utf8_trim_whitespace(cells)), column)
+
+
+def _in_export_order(table: pa.Table, lines: np.ndarray, extras: list[str]) -> pa.Table:
+    """The 15 columns in order (missing ones all null), then extras, then ``line``."""
     n = table.num_rows
     columns = {
         c: (table[c] if c in table.column_names else pa.nulls(n, pa.string()))
         for c in EXPORT_COLUMNS
     }
-    for c in header.extras:
+    for c in extras:
         columns[c] = table[c]
     columns["line"] = pa.array(lines, type=pa.int64())
-    return RawFile(
-        source=name,
-        table=pa.table(columns),
-        problems=problems,
-        extra_columns=list(header.extras),
-        repeated_headers=repeated,
-        blank_lines=blank,
-        encoding=encoding,
-        delimiter=delimiter,
-        parser=parser,
-    )
+    return pa.table(columns)
 
 
 def _transcode(raw: bytes, encoding: str, name: str, problems: list[dict[str, Any]]) -> bytes:

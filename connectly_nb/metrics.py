@@ -1,7 +1,7 @@
 """Campaign metrics: an Export in, a small tidy DataFrame out.
 
 Every function here is pure pandas/numpy (no matplotlib, no widgets), takes
-an :class:`~connectly_nb.tidy.Export` and returns a new DataFrame with named
+an :class:`~connectly_nb.export.Export` and returns a new DataFrame with named
 columns, sorted deterministically. Definitions (docs/metrics.md, DESIGN.md
 section 2): a message is *sent* when ``sent_at`` is present, *delivered* when
 ``delivered_at`` is present or it was read, *read* when ``read_at`` is present
@@ -34,11 +34,25 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from connectly_nb.schema import ERROR_CATALOGUE, UNKNOWN
-from connectly_nb.tidy import Export
+from connectly_nb._stages import count_stages, stage_bits
+from connectly_nb._stages import key_figures as stage_key_figures
+from connectly_nb._stats import Z95, two_proportion_test, wilson_interval
+from connectly_nb._time import NAT_INT, naive_utc
+from connectly_nb.export import Export
+from connectly_nb.schema import (
+    COUNT_COLUMNS,
+    EVENT_TIMES,
+    FLAG_COLUMNS,
+    LATENCY_COLUMNS,
+    NO_CODE,
+    RATES,
+    UNKNOWN,
+    describe_error,
+)
 
 __all__ = [
     "RATES",
+    "Z95",
     "activity_heatmap",
     "buttons",
     "compare",
@@ -46,9 +60,11 @@ __all__ = [
     "errors",
     "fatigue",
     "funnel",
+    "key_figures",
     "latency",
     "links",
     "segment",
+    "suppression_list",
     "timeline",
     "two_proportion_test",
     "variables",
@@ -58,91 +74,11 @@ __all__ = [
 By = str | Sequence[str] | None
 
 #: Count columns of a funnel, in funnel order.
-COUNTS = ("rows", "sent", "delivered", "read", "clicked", "failed", "opted_out")
-_FLAGS = {
-    "sent": "is_sent",
-    "delivered": "is_delivered",
-    "read": "is_read",
-    "clicked": "is_clicked",
-    "failed": "is_failed",
-    "opted_out": "is_opted_out",
-}
-#: rate -> (numerator, denominator)
-RATES: dict[str, tuple[str, str]] = {
-    "delivery_rate": ("delivered", "sent"),
-    "read_rate": ("read", "delivered"),
-    "click_rate": ("clicked", "delivered"),
-    "click_to_read": ("clicked", "read"),
-    "opt_out_rate": ("opted_out", "delivered"),
-    "failure_rate": ("failed", "rows"),
-}
-Z95 = 1.959963984540054
-NO_CODE = "(no code)"
+COUNTS = COUNT_COLUMNS
 ALL = "all"
 
 
-# --------------------------------------------------------------------------- statistics
-
-
-def wilson_interval(
-    successes: Any, trials: Any, *, z: float = Z95
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Proportion and Wilson score interval, vectorised.
-
-    Parameters
-    ----------
-    successes, trials : array-like of int
-        Counts; where ``trials`` is 0 all three results are NaN.
-    z : float
-        Normal quantile; the default gives a 95% interval.
-
-    Returns
-    -------
-    rate, low, high : numpy.ndarray
-
-    Examples
-    --------
-    >>> r, lo, hi = wilson_interval(81, 263)
-    >>> round(float(lo), 4), round(float(hi), 4)
-    (0.2553, 0.3662)
-    """
-    k = np.asarray(successes, dtype=float)
-    n = np.asarray(trials, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / n
-        denom = 1 + z**2 / n
-        centre = (p + z**2 / (2 * n)) / denom
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    bad = n <= 0
-    low = np.where(k <= 0, 0.0, np.clip(centre - half, 0, 1))  # exact ends, no float dust
-    high = np.where(k >= n, 1.0, np.clip(centre + half, 0, 1))
-    return np.where(bad, np.nan, p), np.where(bad, np.nan, low), np.where(bad, np.nan, high)
-
-
-def two_proportion_test(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
-    """Two-sided two-proportion z-test with pooled variance.
-
-    Returns
-    -------
-    z, p_value : float
-        NaN when either group is empty or the pooled proportion is 0 or 1.
-    """
-    if n1 <= 0 or n2 <= 0:
-        return math.nan, math.nan
-    pooled = (k1 + k2) / (n1 + n2)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    if se == 0:
-        return math.nan, math.nan
-    z = (k1 / n1 - k2 / n2) / se
-    return z, math.erfc(abs(z) / math.sqrt(2))
-
-
 # --------------------------------------------------------------------------- grouping
-
-
-def _naive_utc(times: pd.Series) -> np.ndarray:
-    """tz-aware times as numpy datetime64[us] in UTC (no per-element objects)."""
-    return times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[us]")
 
 
 def _by_list(by: By) -> list[str]:
@@ -169,19 +105,8 @@ def _group_codes(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.Dat
 
 
 def _counts(frame: pd.DataFrame, codes: np.ndarray, n_groups: int) -> dict[str, np.ndarray]:
-    """Rows and stage counts per group in one pass: the six flags packed in 6 bits."""
-    state = np.zeros(len(frame), dtype=np.int64)
-    for bit, flag in enumerate(_FLAGS.values()):
-        state |= frame[flag].to_numpy().astype(np.int64) << bit
-    valid = codes >= 0
-    cells = np.bincount(codes[valid] * 64 + state[valid], minlength=n_groups * 64)
-    cells = cells.reshape(n_groups, 64)
-    bits = (np.arange(64)[:, None] >> np.arange(len(_FLAGS))[None, :]) & 1  # 64 x 6
-    per_flag = cells @ bits
-    out = {"rows": cells.sum(axis=1)}
-    for i, name in enumerate(_FLAGS):
-        out[name] = per_flag[:, i]
-    return {k: np.asarray(v, dtype=np.int64) for k, v in out.items()}
+    """Rows and stage counts per group, by the one stage counter (:mod:`connectly_nb._stages`)."""
+    return count_stages(stage_bits(frame), codes, n_groups)
 
 
 def _with_rates(table: pd.DataFrame) -> pd.DataFrame:
@@ -237,25 +162,80 @@ def funnel(export: Export, *, by: By = "campaign_name", where: Any = None) -> pd
     >>> from connectly_nb.datasets import sample_export
     >>> funnel(sample_export(), by=None)[["rows", "sent", "delivered"]]
        rows  sent  delivered
-    0  6000  5974       5724
+    0  6000  5974       5723
     """
-    mask = None
-    if where is not None:
-        mask = export.selection(**where) if isinstance(where, dict) else np.asarray(where, bool)
-        if mask.shape != (len(export.messages),):
-            raise ValueError("where must have one boolean per row of export.messages")
-    return _funnel_frame(export.messages, _by_list(by), mask)
+    return _funnel_frame(export.messages, _by_list(by), _where(export, where))
+
+
+def key_figures(export: Export, *, where: Any = None) -> dict[str, int]:
+    """Rows and the count of each stage, as plain ints: the dashboard's header.
+
+    Parameters
+    ----------
+    export : Export
+        The messages to count.
+    where : boolean array or dict, optional
+        As for :func:`funnel`.
+
+    Returns
+    -------
+    dict of str to int
+        ``rows``, ``sent``, ``delivered``, ``read``, ``clicked``, ``failed``,
+        ``opted_out``.
+
+    Examples
+    --------
+    >>> from connectly_nb.datasets import sample_export
+    >>> key_figures(sample_export())["clicked"]
+    806
+    """
+    return stage_key_figures(stage_bits(export.messages), _where(export, where))
+
+
+def _where(export: Export, where: Any) -> np.ndarray | None:
+    """``where`` (a mask or :meth:`Export.filter` arguments) as a mask, checked."""
+    if where is None:
+        return None
+    mask = export.selection(**where) if isinstance(where, dict) else np.asarray(where, bool)
+    if mask.shape != (len(export.messages),):
+        raise ValueError("where must have one boolean per row of export.messages")
+    return mask
 
 
 # --------------------------------------------------------------------------- errors
 
 
-def errors(export: Export, *, by: By = None) -> pd.DataFrame:
+_ERROR_COLUMNS = (
+    "error_code",
+    "count",
+    "share_of_failed",
+    "share_of_rows",
+    "top_error_msg",
+    "title",
+    "category",
+    "retry",
+)
+
+
+def errors(export: Export, *, by: By = None, category: str | None = None) -> pd.DataFrame:
     """Failures per error code, with what the code means and whether to retry.
 
     A failed message without a code (only ``error_msg``) counts under
     ``"(no code)"``. Title, category and retry advice come from the catalogue
     in :mod:`connectly_nb.schema`; a code it does not know says "unknown".
+
+    Parameters
+    ----------
+    export : Export
+        The messages to count.
+    by : str, list of str or None, default None
+        Message columns to split by (e.g. ``"campaign_name"``); shares are
+        within each group.
+    category : str, optional
+        Keep only codes of this catalogue category (``"business-template"``,
+        ``"recipient"``, ``"rate-limit"``, ``"system"``, ``"policy"`` or
+        ``"unknown"``); a code of two categories (``recipient/policy``)
+        belongs to both.
 
     Returns
     -------
@@ -267,14 +247,33 @@ def errors(export: Export, *, by: By = None) -> pd.DataFrame:
     """
     by = _by_list(by)
     m = export.messages
+    out = _count_codes(_failures(m, by), by)
+    out = _with_shares(out, m, by)
+    described = [describe_error(str(c)) for c in out["error_code"]]
+    out["title"] = [d.title for d in described]
+    out["category"] = [d.category for d in described]
+    out["retry"] = [d.retry for d in described]
+    if category is not None:
+        out = out[[category in str(c).split("/") for c in out["category"]]]
+    order = [*by, "count", "error_code"]
+    out = out.sort_values(order, ascending=[True] * len(by) + [False, True], kind="stable")
+    return out[[*by, *_ERROR_COLUMNS]].reset_index(drop=True)
+
+
+def _failures(m: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """The failed messages' group keys, error code (or "(no code)") and message."""
     failed = m[m["is_failed"].to_numpy()]
     code = failed["error_code"].astype(object).where(failed["error_code"].notna(), NO_CODE)
     frame = pd.DataFrame({c: failed[c].to_numpy() for c in by})
     frame["error_code"] = code.to_numpy()
     frame["error_msg"] = failed["error_msg"].to_numpy()
+    return frame
+
+
+def _count_codes(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Failures per (group, code), with the most frequent error message of each."""
     cols = [*by, "error_code"]
     out = frame.groupby(cols, observed=True, sort=False, dropna=False).size().rename("count")
-    out = out.reset_index()
     msgs = (
         frame.dropna(subset=["error_msg"])
         .groupby([*cols, "error_msg"], observed=True, dropna=False)
@@ -286,7 +285,11 @@ def errors(export: Export, *, by: By = None) -> pd.DataFrame:
         .rename(columns={"error_msg": "top_error_msg"})
         .drop(columns="n")
     )
-    out = out.merge(msgs, on=cols, how="left")
+    return out.reset_index().merge(msgs, on=cols, how="left")
+
+
+def _with_shares(out: pd.DataFrame, m: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Each code's share of its group's failures and of its group's rows."""
     if by:
         group_failed = out.groupby(by, observed=True)["count"].transform("sum")
         group_rows = m.groupby(by, observed=True).size().rename("_rows").reset_index()
@@ -298,33 +301,56 @@ def errors(export: Export, *, by: By = None) -> pd.DataFrame:
     with np.errstate(invalid="ignore", divide="ignore"):
         out["share_of_failed"] = out["count"] / group_failed
         out["share_of_rows"] = out["count"] / rows
-    described = [_describe(str(c)) for c in out["error_code"]]
-    out["title"] = [d[0] for d in described]
-    out["category"] = [d[1] for d in described]
-    out["retry"] = [d[2] for d in described]
-    order = [*by, "count", "error_code"]
-    out = out.sort_values(order, ascending=[True] * len(by) + [False, True], kind="stable")
-    columns = [
-        *by,
-        "error_code",
-        "count",
-        "share_of_failed",
-        "share_of_rows",
-        "top_error_msg",
-        "title",
-        "category",
-        "retry",
-    ]
-    return out[columns].reset_index(drop=True)
+    return out
 
 
-def _describe(code: str) -> tuple[str, str, str]:
-    if code == NO_CODE:
-        return "no code given (see the error message)", UNKNOWN, UNKNOWN
-    info = ERROR_CATALOGUE.get(code)
-    if info is None:
-        return UNKNOWN, UNKNOWN, UNKNOWN
-    return info.title, info.category, info.retry
+def suppression_list(export: Export, *, repeats: int = 2) -> pd.DataFrame:
+    """Customers not to message again, each with the reason, from the error catalogue.
+
+    A customer is listed when they opted out (``opt_out_at``), failed with a
+    code the catalogue marks "suppress always" (131050 "user stopped
+    marketing messages", Connectly's opted-out code), or failed at least
+    ``repeats`` times with a code marked "suppress after repeats" (131026
+    "message undeliverable": not on WhatsApp). See
+    :attr:`connectly_nb.schema.ErrorInfo.suppress`.
+
+    Parameters
+    ----------
+    export : Export
+        The messages to look at (all campaigns loaded, usually).
+    repeats : int, default 2
+        Failures needed for a "suppress after repeats" code.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per customer: ``customer_external_id``, ``reason`` (the
+        reasons, "; "-joined), ``messages`` (their messages in the export),
+        ``last_sent_at``; sorted by customer id.
+    """
+    m = export.messages
+    customer = m["customer_external_id"]
+    reasons: dict[str, list[str]] = {}
+    for cid in customer[m["is_opted_out"].to_numpy()].dropna().unique():
+        reasons.setdefault(str(cid), []).append("opted out")
+    failed = m[m["is_failed"].to_numpy() & m["error_code"].notna().to_numpy()]
+    counts = failed.groupby(["customer_external_id", "error_code"], observed=True).size()
+    for (cid, code), n in counts.items():
+        info = describe_error(str(code))
+        if info.suppress == "always" or (info.suppress == "after repeats" and n >= repeats):
+            times = f", {n} times" if info.suppress == "after repeats" else ""
+            reasons.setdefault(str(cid), []).append(f"{code} {info.title}{times}")
+    ids = sorted(reasons)
+    per_customer = m.groupby("customer_external_id", observed=True).agg(
+        messages=("sent_at", "size"), last_sent_at=("sent_at", "max")
+    )
+    out = pd.DataFrame(
+        {
+            "customer_external_id": pd.array(ids, dtype=m["customer_external_id"].dtype),
+            "reason": ["; ".join(reasons[c]) for c in ids],
+        }
+    )
+    return out.join(per_customer, on="customer_external_id").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- time
@@ -445,13 +471,7 @@ def timeline(
     return out.sort_values(order, kind="stable").reset_index(drop=True)
 
 
-_CLOCK_EVENTS = {
-    "sent": "sent_at",
-    "delivered": "delivered_at",
-    "read": "read_at",
-    "clicked": "first_click_at",
-    "opted_out": "opt_out_at",
-}
+_CLOCK_EVENTS = EVENT_TIMES
 
 
 def _clock_counts(m: pd.DataFrame, by: list[str], freq: str, tz: str) -> pd.DataFrame:
@@ -501,13 +521,9 @@ def latency(export: Export, *, by: By = "campaign_name") -> pd.DataFrame:
     by_cols = _by_list(by)
     m = export.messages
     rows = []
-    columns = {
-        "delivered": "time_to_deliver",
-        "read": "time_to_read",
-        "clicked": "time_to_first_click",
-    }
+    columns = LATENCY_COLUMNS
     codes, keys = _group_codes(m, by_cols)
-    nat = np.iinfo(np.int64).min
+    nat = NAT_INT
     for gi in range(len(keys)):
         in_group = codes == gi
         if by_cols and not in_group.any():
@@ -551,7 +567,7 @@ def activity_heatmap(
     pandas.DataFrame
         All 168 cells: ``weekday`` (ordered Mon..Sun), ``hour`` (0-23), ``count``.
     """
-    columns = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at"}
+    columns = {e: EVENT_TIMES[e] for e in ("sent", "delivered", "read")}
     if event == "clicked":
         times = export.clicks["ts"].dropna()
     elif event in columns:
@@ -584,7 +600,7 @@ def _click_table(export: Export, kind: str, by: list[str]) -> pd.DataFrame:
             "name": c["name"].fillna("(no name)").to_numpy(),
             "message_id": mid,
             "customer": m["customer_external_id"].iloc[pos].to_numpy(),
-            "to_click": _naive_utc(c["ts"]) - _naive_utc(m["sent_at"].iloc[pos]),
+            "to_click": naive_utc(c["ts"]) - naive_utc(m["sent_at"].iloc[pos]),
         }
     )
     for col in by:
@@ -727,7 +743,7 @@ def segment(
         remap[n_values] = len(keep) + 1
         value = remap[value]
         labels = [labels[i] for i in keep] + [OTHER]
-    frame = m[[*_by_list(by), *_FLAGS.values()]].copy()
+    frame = m[[*_by_list(by), *FLAG_COLUMNS]].copy()
     frame["value"] = pd.Categorical.from_codes(value, categories=[*labels, MISSING])
     return _funnel_frame(frame, [*_by_list(by), "value"])
 
@@ -813,7 +829,7 @@ def _select(export: Export, spec: Any) -> Export:
     mask = np.asarray(spec, dtype=bool)
     if mask.shape != (len(export.messages),):
         raise ValueError("a mask must have one boolean per row of export.messages")
-    return export._subset(mask)
+    return export.subset(mask)
 
 
 def _label(spec: Any, default: str) -> str:
@@ -873,7 +889,7 @@ def countries(export: Export, *, by: By = None) -> pd.DataFrame:
     """
     m = export.messages
     country = _regions(m["customer_external_id"])
-    frame = m[[*_by_list(by), *_FLAGS.values()]].copy()
+    frame = m[[*_by_list(by), *FLAG_COLUMNS]].copy()
     frame["country"] = country
     out = _funnel_frame(frame, [*_by_list(by), "country"])
     out["country"] = out["country"].astype(str)
@@ -934,8 +950,7 @@ def fatigue(export: Export, *, cap: int = 5) -> pd.DataFrame:
     m = export.messages
     is_sent = m["is_sent"].to_numpy()
     customer, _ = pd.factorize(m["customer_external_id"].iloc[np.flatnonzero(is_sent)])
-    when = m["sent_at"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()[is_sent]
-    when = when.astype("datetime64[us]").astype(np.int64)
+    when = naive_utc(m["sent_at"])[is_sent].astype(np.int64)
     order = np.lexsort((when, customer))
     run_start = np.r_[True, customer[order][1:] != customer[order][:-1]]
     position = np.arange(len(order))
@@ -944,6 +959,6 @@ def fatigue(export: Export, *, cap: int = 5) -> pd.DataFrame:
     prior[order] = position - first
     prior = np.minimum(prior, cap)
     labels = [str(i) for i in range(cap)] + [f"{cap}+"]
-    frame = m.loc[is_sent, list(_FLAGS.values())]
+    frame = m.loc[is_sent, list(FLAG_COLUMNS)]
     frame["previous_messages"] = pd.Categorical.from_codes(prior, categories=labels, ordered=True)
     return _funnel_frame(frame, ["previous_messages"])

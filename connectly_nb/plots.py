@@ -19,7 +19,9 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
-from connectly_nb.metrics import RATES
+from connectly_nb._docs import shared_docs
+from connectly_nb.display import format_duration, pretty
+from connectly_nb.schema import RATES
 
 __all__ = [
     "STAGE_COLORS",
@@ -31,6 +33,7 @@ __all__ = [
     "plot_funnel",
     "plot_latency",
     "plot_links",
+    "plot_rates",
     "plot_segment",
     "plot_timeline",
     "pretty",
@@ -241,16 +244,6 @@ def plot_timeline(timeline: pd.DataFrame, *, ax: Axes | None = None, **kwargs: A
     return ax
 
 
-def _fmt_duration(seconds: float) -> str:
-    if not np.isfinite(seconds):
-        return ""
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def plot_latency(latency: pd.DataFrame, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
     """Median (bar) and 90th percentile (tick) of time to deliver, read and first click."""
     ax = _ax(ax)
@@ -279,7 +272,9 @@ def plot_latency(latency: pd.DataFrame, *, ax: Axes | None = None, **kwargs: Any
         ax.errorbar(
             p90, offs, fmt="|", color="black", ms=8, label="90th percentile" if i == 0 else None
         )
-        ax.bar_label(bars, labels=[_fmt_duration(v * 60) for v in med], padding=2, fontsize="small")
+        ax.bar_label(
+            bars, labels=[format_duration(v * 60) for v in med], padding=2, fontsize="small"
+        )
     ax.set_yticks(y, [shorten(n) for n in names])
     ax.set_xscale("symlog", linthresh=1)
     ax.set_xlabel("minutes after sending (log scale)")
@@ -355,20 +350,84 @@ def _rate_bars(
     ax.set_xlabel(f"{rate.replace('_', ' ')} = {num.replace('_', ' ')} / {den} (95% interval)")
 
 
-def plot_segment(
-    segment: pd.DataFrame, *, rate: str = "click_rate", ax: Axes | None = None, **kwargs: Any
+@shared_docs
+def plot_rates(
+    frame: pd.DataFrame,
+    *,
+    rate: str = "click_rate",
+    by: str | Sequence[str] | None = None,
+    top: int | None = None,
+    title: str | None = None,
+    ax: Axes | None = None,
+    **kwargs: Any,
 ) -> Axes:
-    """One rate per variable value, with its 95% interval (:func:`metrics.segment`)."""
+    """One rate per group, with its 95% interval: a horizontal bar each, first row on top.
+
+    Works on any result frame with funnel columns (:func:`~connectly_nb.metrics.funnel`,
+    :func:`~connectly_nb.metrics.segment`, :func:`~connectly_nb.metrics.fatigue`,
+    :func:`~connectly_nb.metrics.countries` ...). Each label says the group and
+    the rate's denominator (``n=``).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Holds ``rate``, ``{rate}_low``, ``{rate}_high`` and the rate's denominator.
+    rate : str
+        One of :data:`connectly_nb.schema.RATES`.
+    by : str, list of str or None
+        The columns that name each bar; by default the columns before ``rows``.
+    top : int, optional
+        Draw only the first ``top`` rows.
+    title : str, optional
+        By default "<Rate> by <by columns>".
+    {ax}
+    {kwargs}
+
+    Returns
+    -------
+    {axes}
+    """
     ax = _ax(ax)
+    data = frame if top is None else frame.head(top)
+    if by is None:
+        names, by_text = _labels(data)
+    else:
+        cols = [by] if isinstance(by, str) else list(by)
+        names = [shorten(x) for x in data[cols].astype(str).agg(" · ".join, axis=1)]
+        by_text = " · ".join(cols).replace("_", " ")
     labels = [
-        f"{shorten(lbl)} (n={n:,})"
-        for lbl, n in zip(_labels(segment)[0], segment[_DENOMINATOR[rate]], strict=True)
+        f"{shorten(name)} (n={n:,})"
+        for name, n in zip(names, data[_DENOMINATOR[rate]], strict=True)
     ]
-    _rate_bars(segment, labels, rate, ax, STAGE_COLORS[_NUMERATOR[rate]], **kwargs)
-    ax.set_title(f"{rate.replace('_', ' ').capitalize()} by segment")
+    _rate_bars(data.iloc[::-1], labels[::-1], rate, ax, STAGE_COLORS[_NUMERATOR[rate]], **kwargs)
+    default = f"{rate.replace('_', ' ').capitalize()} by {by_text or 'group'}"
+    ax.set_title(title if title is not None else default)
     return ax
 
 
+@shared_docs
+def plot_segment(
+    segment: pd.DataFrame, *, rate: str = "click_rate", ax: Axes | None = None, **kwargs: Any
+) -> Axes:
+    """One rate per variable value, with its 95% interval (:func:`metrics.segment`).
+
+    Parameters
+    ----------
+    segment : pandas.DataFrame
+        :func:`connectly_nb.metrics.segment`'s result.
+    rate : str
+        One of :data:`connectly_nb.schema.RATES`.
+    {ax}
+    {kwargs}
+
+    Returns
+    -------
+    {axes}
+    """
+    return plot_rates(segment, rate=rate, ax=ax, **kwargs)
+
+
+@shared_docs
 def plot_countries(
     countries: pd.DataFrame,
     *,
@@ -377,18 +436,26 @@ def plot_countries(
     ax: Axes | None = None,
     **kwargs: Any,
 ) -> Axes:
-    """One rate per country with its interval (:func:`metrics.countries`)."""
-    ax = _ax(ax)
-    data = countries.head(top).iloc[::-1]
-    labels = [
-        f"{c} {code} (n={n:,})".replace("  ", " ")
-        for c, code, n in zip(
-            data["country"], data["calling_code"], data[_DENOMINATOR[rate]], strict=True
-        )
-    ]
-    _rate_bars(data, labels, rate, ax, STAGE_COLORS[_NUMERATOR[rate]], **kwargs)
-    ax.set_title(f"{rate.replace('_', ' ').capitalize()} by country")
-    return ax
+    """One rate per country with its interval (:func:`metrics.countries`).
+
+    Parameters
+    ----------
+    countries : pandas.DataFrame
+        :func:`connectly_nb.metrics.countries`'s result.
+    rate : str
+        One of :data:`connectly_nb.schema.RATES`.
+    top : int
+        The first ``top`` countries (the result is sorted by messages).
+    {ax}
+    {kwargs}
+
+    Returns
+    -------
+    {axes}
+    """
+    data = countries.head(top).copy()
+    data["country"] = (data["country"] + " " + data["calling_code"]).str.strip()
+    return plot_rates(data, rate=rate, by="country", title=None, ax=ax, **kwargs)
 
 
 def plot_compare(comparison: pd.DataFrame, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
@@ -418,38 +485,3 @@ def plot_compare(comparison: pd.DataFrame, *, ax: Axes | None = None, **kwargs: 
     )
     ax.set_title(shorten(str(row["verdict"]), 90), fontsize="medium", loc="left")
     return ax
-
-
-_PERCENT_HINTS = ("_rate", "share_of_", "coverage", "click_to_read", "_low", "_high")
-
-
-def pretty(frame: pd.DataFrame, *, digits: int = 1) -> pd.DataFrame:
-    """A result frame for reading: rates as percentages, durations rounded, counts with commas.
-
-    Returns a new DataFrame of text (the numbers stay in ``frame``); shown in
-    a notebook it is HTML-escaped like any DataFrame, unlike a Styler.
-    """
-    out = frame.copy()
-    for c in out.columns:
-        col = out[c]
-        name = str(c)
-        if pd.api.types.is_float_dtype(col) and any(h in name for h in _PERCENT_HINTS):
-            out[c] = col.map(lambda v: "" if pd.isna(v) else f"{v:.{digits}%}")
-        elif pd.api.types.is_timedelta64_dtype(col):
-            out[c] = col.map(_round_duration)
-        elif pd.api.types.is_integer_dtype(col) and name not in ("line", "message_id", "hour"):
-            out[c] = col.map(lambda v: f"{v:,}")
-    return out
-
-
-def _round_duration(value: Any) -> str:
-    if pd.isna(value):
-        return ""
-    seconds = value.total_seconds()
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"

@@ -23,11 +23,13 @@ from typing import Any
 
 import pandas as pd
 
-from connectly_nb._html import key_figures_html as _key_figures_html
-from connectly_nb.errors import ConnectlyError
-from connectly_nb.metrics import funnel
-from connectly_nb.safety import mask_phone
-from connectly_nb.tidy import Export, _check_tz, read_export
+from connectly_nb import display
+from connectly_nb._fs import atomic_write, check_writable
+from connectly_nb._stages import key_figures, stage_bits
+from connectly_nb._time import check_tz, parse_date
+from connectly_nb.exceptions import ReportError
+from connectly_nb.export import Export
+from connectly_nb.read import read_export
 
 __all__ = [
     "ReportError",
@@ -45,12 +47,14 @@ _REMOTE = re.compile(
 )
 
 
-class ReportError(ConnectlyError, RuntimeError):
-    """The report could not be rendered (the notebook failed, or the page is unsafe)."""
-
-
 def template_path() -> Path:
-    """The report notebook that ``render_report`` executes."""
+    """The report notebook that ``render_report`` executes.
+
+    Returns
+    -------
+    pathlib.Path
+        ``templates/report.ipynb`` inside the installed package.
+    """
     return Path(str(resources.files("connectly_nb").joinpath("templates", "report.ipynb")))
 
 
@@ -58,7 +62,20 @@ def template_path() -> Path:
 
 
 def header_html(export: Export, *, title: str) -> str:
-    """The report's title and what it covers, escaped."""
+    """The report's title and what it covers, escaped.
+
+    Parameters
+    ----------
+    export : Export
+        The selection the report shows.
+    title : str
+        The report's title.
+
+    Returns
+    -------
+    str
+        HTML.
+    """
     s = export.summary()
     if s["first_sent"] is not None:
         span = (
@@ -75,40 +92,57 @@ def header_html(export: Export, *, title: str) -> str:
 
 
 def key_figures_html(export: Export) -> str:
-    """Messages and key rates with their denominators, as an HTML table."""
-    row = funnel(export, by=None).iloc[0]
-    counts = {
-        c: int(row[c])
-        for c in ("rows", "sent", "delivered", "read", "clicked", "failed", "opted_out")
-    }
-    return _key_figures_html(counts)
+    """Messages and key rates with their denominators, as an HTML table.
+
+    Parameters
+    ----------
+    export : Export
+
+    Returns
+    -------
+    str
+        HTML (see :func:`connectly_nb.display.key_figures_html`).
+    """
+    return display.key_figures_html(key_figures(stage_bits(export.messages)))
 
 
 def table(frame: pd.DataFrame) -> Any:
-    """A result frame shown without its index, every cell escaped (for the report)."""
+    """A result frame shown without its index, every cell escaped (for the report).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A metric's result.
+
+    Returns
+    -------
+    IPython.display.HTML
+        :func:`connectly_nb.display.html_table` of the frame.
+    """
     from IPython.display import HTML
 
-    from connectly_nb.plots import pretty
-
-    return HTML(pretty(frame).to_html(index=False, escape=True, border=0, classes="dataframe"))
+    return HTML(display.html_table(frame))
 
 
 def message_sample(
     export: Export, *, rows: int = 10, show_phone_numbers: bool = False
 ) -> pd.DataFrame:
-    """The first messages, phone numbers masked unless asked otherwise."""
-    m = export.messages.head(rows)
-    ids = m["customer_external_id"]
-    return pd.DataFrame(
-        {
-            "customer": ids.astype(object) if show_phone_numbers else mask_phone(ids),
-            "campaign": m["campaign_name"].astype(str),
-            "sent_at": m["sent_at"].dt.strftime("%Y-%m-%d %H:%M"),
-            "stage": m["stage"].astype(str),
-            "error_code": m["error_code"].astype(object).fillna(""),
-            "clicks": m["n_clicks"],
-        }
-    ).reset_index(drop=True)
+    """The first messages, phone numbers masked unless asked otherwise.
+
+    Parameters
+    ----------
+    export : Export
+    rows : int
+        How many.
+    show_phone_numbers : bool
+        Show full customer ids.
+
+    Returns
+    -------
+    pandas.DataFrame
+        See :func:`connectly_nb.display.message_sample`.
+    """
+    return display.message_sample(export.messages, rows=rows, show_phone_numbers=show_phone_numbers)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -160,78 +194,105 @@ def render_report(
         The export cannot be read (checked before anything runs).
     ValueError
         A bad option (time zone, date).
+    IsADirectoryError, FileNotFoundError
+        ``output`` is a folder, or its folder does not exist (checked first).
     ReportError
         The notebook failed, or the page would load something from the network.
     """
-    import nbformat
-    import papermill
-    from nbconvert import HTMLExporter
+    output = check_writable(output, what="the report")
+    parameters = _parameters(
+        sources,
+        campaigns=campaigns,
+        error_codes=error_codes,
+        start=start,
+        end=end,
+        tz=tz,
+        title=title,
+        show_phone_numbers=show_phone_numbers,
+    )
+    with tempfile.TemporaryDirectory(prefix="connectly-report-") as tmp:
+        nb = _execute(parameters, Path(tmp), progress=progress)
+    page = _to_html(nb, title=title)
+    with atomic_write(output, mode="w", encoding="utf-8") as fh:
+        fh.write(page)
+    if keep_notebook is not None:
+        import nbformat
 
-    tz = _check_tz(tz)
-    for value, option in ((start, "--start"), (end, "--end")):
-        if value is not None:
-            try:
-                pd.Timestamp(value)
-            except (ValueError, TypeError) as exc:
-                raise ValueError(
-                    f"{option}: cannot read {value!r} as a date (use e.g. 2024-11-30)"
-                ) from exc
+        nbformat.write(nb, keep_notebook)
+    return output
+
+
+def _parameters(
+    sources: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Check the options and the export before anything runs; papermill's parameters."""
+    tz = check_tz(options["tz"])
+    for name, option in (("start", "--start"), ("end", "--end")):
+        if options[name] is not None:
+            parse_date(options[name], option=option)
     paths: list[str] | None = None
     if sources is not None:
         items = [sources] if isinstance(sources, str | os.PathLike) else list(sources)
         paths = [str(Path(p).resolve()) if Path(p).exists() else str(p) for p in items]
         read_export(paths, tz=tz, progress=False)  # a bad export fails here, clearly
-    parameters = {
+    start, end = options["start"], options["end"]
+    return {
         "EXPORT": paths,
-        "CAMPAIGNS": list(campaigns) if campaigns else None,
-        "ERROR_CODES": list(error_codes) if error_codes else None,
+        "CAMPAIGNS": list(options["campaigns"]) if options["campaigns"] else None,
+        "ERROR_CODES": list(options["error_codes"]) if options["error_codes"] else None,
         "START": str(start) if start is not None else None,
         "END": str(end) if end is not None else None,
         "TZ": tz,
-        "TITLE": title,
-        "SHOW_PHONE_NUMBERS": bool(show_phone_numbers),
+        "TITLE": options["title"],
+        "SHOW_PHONE_NUMBERS": bool(options["show_phone_numbers"]),
     }
-    output = Path(output)
-    with tempfile.TemporaryDirectory(prefix="connectly-report-") as tmp:
-        executed = Path(tmp) / "report.ipynb"
-        try:
-            papermill.execute_notebook(
-                str(template_path()),
-                str(executed),
-                parameters=parameters,
-                kernel_name=KERNEL,
-                progress_bar=progress,
-                cwd=tmp,
-            )
-        except papermill.PapermillExecutionError as exc:
-            raise ReportError(
-                f"the report notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
-            ) from None
-        nb = nbformat.read(executed, as_version=4)
-        from traitlets.config import Config
 
-        config = Config()
-        config.TagRemovePreprocessor.remove_cell_tags = {"template-only"}
-        config.TagRemovePreprocessor.enabled = True
-        exporter = HTMLExporter(
-            config=config,
-            template_name="lab",
-            exclude_input=True,
-            exclude_input_prompt=True,
-            exclude_output_prompt=True,
+
+def _execute(parameters: dict[str, Any], workdir: Path, *, progress: bool) -> Any:
+    """The report notebook executed by papermill with ``parameters``."""
+    import nbformat
+    import papermill
+
+    executed = workdir / "report.ipynb"
+    try:
+        papermill.execute_notebook(
+            str(template_path()),
+            str(executed),
+            parameters=parameters,
+            kernel_name=KERNEL,
+            progress_bar=progress,
+            cwd=str(workdir),
         )
-        exporter.mathjax_url = ""
-        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-        body = _strip_remote(body)
-        remote = _REMOTE.findall(body)
-        if remote:
-            raise ReportError(f"the page would load {len(remote)} resource(s) from the network")
-        tmp_html = output.with_name(f".{output.name}.partial")
-        tmp_html.write_text(body, encoding="utf-8")
-        tmp_html.replace(output)
-        if keep_notebook is not None:
-            nbformat.write(nb, keep_notebook)
-    return output
+    except papermill.PapermillExecutionError as exc:
+        raise ReportError(
+            f"the report notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
+        ) from None
+    return nbformat.read(executed, as_version=4)
+
+
+def _to_html(nb: Any, *, title: str) -> str:
+    """The executed notebook as a page without code that needs nothing from the network."""
+    from nbconvert import HTMLExporter
+    from traitlets.config import Config
+
+    config = Config()
+    config.TagRemovePreprocessor.remove_cell_tags = {"template-only"}
+    config.TagRemovePreprocessor.enabled = True
+    exporter = HTMLExporter(
+        config=config,
+        template_name="lab",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    exporter.mathjax_url = ""
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    body = _strip_remote(body)
+    remote = _REMOTE.findall(body)
+    if remote:
+        raise ReportError(f"the page would load {len(remote)} resource(s) from the network")
+    return body
 
 
 def _strip_remote(page: str) -> str:

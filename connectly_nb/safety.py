@@ -15,12 +15,13 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from connectly_nb._fs import atomic_write
 from connectly_nb.schema import DERIVED_COLUMNS, EXPORT_COLUMNS, TIMESTAMP_COLUMNS
-from connectly_nb.tidy import Export
 
 __all__ = ["hash_ids", "mask_phone", "neutralize", "write_safe_csv"]
 
@@ -129,15 +130,14 @@ def neutralize(values: pd.Series, *, phone_ids: bool = False) -> pd.Series:
     return out
 
 
-def write_safe_csv(data: Export | pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+def write_safe_csv(data: Any, path: str | os.PathLike[str]) -> Path:
     """Write messages as a CSV that opens safely in Excel and reads back as an export.
 
     The 15 export columns (and any extra ones) are written in the export's
     own format: timestamps in UTC as ``2024-05-10 20:13:50.682000``, JSON
     cells as they were. Formula-like text is neutralised (see
     :func:`neutralize`); the file is UTF-8 with a BOM so Excel shows accents.
-    The file is written to a temporary name and renamed, so a failed write
-    never leaves a half file.
+    The file is written whole or not at all (:func:`connectly_nb._fs.atomic_write`).
 
     Parameters
     ----------
@@ -149,7 +149,7 @@ def write_safe_csv(data: Export | pd.DataFrame, path: str | os.PathLike[str]) ->
     -------
     pathlib.Path
     """
-    messages = data.messages if isinstance(data, Export) else data
+    messages = data if isinstance(data, pd.DataFrame) else data.messages
     extra = [
         c
         for c in messages.columns
@@ -164,7 +164,6 @@ def write_safe_csv(data: Export | pd.DataFrame, path: str | os.PathLike[str]) ->
         else:
             out[c] = neutralize(col, phone_ids=c == "customer_external_id")
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
-    out.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\r\n")
-    tmp.replace(path)
+    with atomic_write(path, mode="w", encoding="utf-8-sig", newline="") as fh:
+        out.to_csv(fh, index=False, lineterminator="\r\n")
     return path

@@ -49,15 +49,48 @@ CLICK_KINDS: Final = {"button": "button_clicks", "link": "link_clicks"}
 #: Funnel stages, in order; ``stage`` on messages is the furthest one reached.
 STAGES: Final = ("not_sent", "sent", "delivered", "read", "clicked")
 
-#: Derived boolean columns of ``Export.messages`` (DESIGN.md section 2).
-FLAG_COLUMNS: Final = (
-    "is_sent",
-    "is_delivered",
-    "is_read",
-    "is_clicked",
-    "is_failed",
-    "is_opted_out",
-)
+#: What a funnel counts, in funnel order, and the boolean column of
+#: ``Export.messages`` behind each count (DESIGN.md section 2).
+STAGE_FLAGS: Final = {
+    "sent": "is_sent",
+    "delivered": "is_delivered",
+    "read": "is_read",
+    "clicked": "is_clicked",
+    "failed": "is_failed",
+    "opted_out": "is_opted_out",
+}
+
+#: Derived boolean columns of ``Export.messages``.
+FLAG_COLUMNS: Final = tuple(STAGE_FLAGS.values())
+
+#: Count columns of a funnel: all rows, then each stage.
+COUNT_COLUMNS: Final = ("rows", *STAGE_FLAGS)
+
+#: Each rate and its (numerator, denominator); the rate always names both.
+RATES: Final = {
+    "delivery_rate": ("delivered", "sent"),
+    "read_rate": ("read", "delivered"),
+    "click_rate": ("clicked", "delivered"),
+    "click_to_read": ("clicked", "read"),
+    "opt_out_rate": ("opted_out", "delivered"),
+    "failure_rate": ("failed", "rows"),
+}
+
+#: When a message reached a stage: the ``Export.messages`` column holding the instant.
+EVENT_TIMES: Final = {
+    "sent": "sent_at",
+    "delivered": "delivered_at",
+    "read": "read_at",
+    "clicked": "first_click_at",
+    "opted_out": "opt_out_at",
+}
+
+#: Time from ``sent_at`` to a stage: the ``Export.messages`` column holding it.
+LATENCY_COLUMNS: Final = {
+    "delivered": "time_to_deliver",
+    "read": "time_to_read",
+    "clicked": "time_to_first_click",
+}
 
 #: Other derived columns of ``Export.messages``.
 DERIVED_COLUMNS: Final = (
@@ -157,6 +190,8 @@ class ErrorInfo:
     title: str
     category: str
     retry: str
+    #: "always" (never message again), "after repeats", or "" (no reason to suppress)
+    suppress: str = ""
 
 
 def _catalogue() -> dict[str, ErrorInfo]:
@@ -222,14 +257,27 @@ def _catalogue() -> dict[str, ErrorInfo]:
     out = {}
     for code, title, cat, retry in rows:
         category = "/".join(ERROR_CATEGORIES[c] for c in cat.split("/"))
-        out[code] = ErrorInfo(code, title, category, retry)
+        out[code] = ErrorInfo(code, title, category, retry, _SUPPRESS.get(code, ""))
     return out
+
+
+#: Codes after which a customer should not be messaged again (DESIGN.md section 3).
+_SUPPRESS = {
+    "131050": "always",  # user stopped marketing messages: treat as an opt-out
+    "ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT": "always",
+    "131026": "after repeats",  # undeliverable: suppress after repeated failures
+    "1013": "after repeats",  # user is not valid (On-Premises)
+    "ERROR_CODE_PHONE_NUMBER_BAD_FORMAT": "after repeats",
+}
 
 
 #: Error code (as a string) -> what it means. Unknown codes are not in here.
 ERROR_CATALOGUE: Final = _catalogue()
 
 UNKNOWN: Final = "unknown"
+
+#: How a failed message without an error code (only ``error_msg``) is labelled.
+NO_CODE: Final = "(no code)"
 
 
 def describe_error(code: str | None) -> ErrorInfo:
@@ -248,4 +296,6 @@ def describe_error(code: str | None) -> ErrorInfo:
         code the catalogue does not know. A code is never guessed.
     """
     key = "" if code is None else str(code).strip()
+    if key == NO_CODE:
+        return ErrorInfo(key, "no code given (see the error message)", UNKNOWN, UNKNOWN)
     return ERROR_CATALOGUE.get(key, ErrorInfo(key, UNKNOWN, UNKNOWN, UNKNOWN))

@@ -38,9 +38,9 @@ def test_second_load_reads_the_cache_and_gives_the_same_export(export_file, tmp_
     first = read_export(export_file, cache=tmp_path / "c", tz="Asia/Tokyo")
     entries = list((tmp_path / "c").iterdir())
     assert len(entries) == 1
-    import connectly_nb.tidy as tidy
+    import connectly_nb.read as read
 
-    monkeypatch.setattr(tidy, "read_raw", lambda inp: pytest.fail("parsed again"))
+    monkeypatch.setattr(read, "read_raw", lambda inp: pytest.fail("parsed again"))
     second = read_export(export_file, cache=tmp_path / "c", tz="Asia/Tokyo")
     assert_same(first, second)
     assert second.filter(campaigns="Other").messages["error_code"].tolist() == ["131026"]

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from connectly_nb import _parse, load, read_export, tidy
+from connectly_nb import _merge, _parse, load, read_export, tidy
 from connectly_nb.datasets import sample_path
 
 TABLES = ("messages", "clicks", "variables", "problems", "accounting")
@@ -84,8 +84,8 @@ def test_hash_collisions_never_merge_different_records(daily, monkeypatch):
         _, null = real(arr)
         return np.zeros(len(null), dtype=np.uint64), null
 
-    real = tidy._text_hash
-    monkeypatch.setattr(tidy, "_text_hash", colliding)
+    real = _merge.text_hash
+    monkeypatch.setattr(_merge, "text_hash", colliding)
     assert_same_export(read_export(daily, progress=False), honest)
 
 
@@ -108,7 +108,7 @@ def test_equal_texts_hash_alike_whatever_their_neighbours(typ):
     chunked = pa.chunked_array([values[:123], values[123:]], type=typ)
     sliced = pa.array(["pad", *values, "pad"], type=typ).slice(1, len(values))
     for arr in (chunked, sliced):
-        h, null = tidy._text_hash(arr)
+        h, null = _merge.text_hash(arr)
         assert null.tolist() == [v is None for v in values]
         by_text: dict[str, set[int]] = {}
         for v, x in zip(values, h.tolist(), strict=True):
@@ -170,7 +170,7 @@ def test_newline_count_over_chunk_boundaries(body, tmp_path, monkeypatch):
 
 def nonempty_rows(arr: pa.ChunkedArray, empty: str) -> np.ndarray:
     """The rows the loader hands to a JSON parser (blank, null and empty ones are skipped)."""
-    return np.flatnonzero(_parse._to_numpy_bool(_parse._nonempty_mask(arr, empty)))
+    return np.flatnonzero(_parse.to_numpy_bool(_parse._nonempty_mask(arr, empty)))
 
 
 def _click_cells(rng: np.random.Generator, n: int) -> list[str | None]:

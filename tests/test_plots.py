@@ -121,7 +121,9 @@ def test_segment_countries_and_compare_show_rates_with_denominators(ex):
     s = M.segment(ex, "segment")
     _, ax = plt.subplots()
     P.plot_segment(s, rate="read_rate", ax=ax)
-    assert bar_values(ax, horizontal=True) == pytest.approx(s["read_rate"].tolist())
+    # drawn bottom-up, so the first row is the top bar
+    assert bar_values(ax, horizontal=True) == pytest.approx(s["read_rate"].tolist()[::-1])
+    assert ax.get_yticklabels()[-1].get_text().startswith(str(s["value"].iloc[0]))
     assert ax.get_xlabel().startswith("read rate = read / delivered")
     assert all("n=" in t.get_text() for t in ax.get_yticklabels())
     c = M.countries(ex)

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from connectly_nb.datasets.generator import export_text, generate_export, write_export
-from connectly_nb.tidy import Export, read_export
+from connectly_nb.export import Export
+from connectly_nb.read import read_export
 
 __all__ = [
     "SAMPLE_ROWS",

@@ -11,10 +11,8 @@ callback go to the status line, never to a lost traceback.
 
 from __future__ import annotations
 
-import base64
 import functools
 import html
-import io
 import os
 import time
 from collections.abc import Callable
@@ -23,21 +21,19 @@ from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
-import pandas as pd
-from matplotlib.figure import Figure
 
-from connectly_nb import metrics as M
-from connectly_nb import plots as P
-from connectly_nb._html import key_figures_html, pct
-from connectly_nb.safety import mask_phone, write_safe_csv
-from connectly_nb.tidy import Export, read_export
+from connectly_nb import display
+from connectly_nb._stages import key_figures, stage_bits
+from connectly_nb.export import Export
+from connectly_nb.read import read_export
+from connectly_nb.safety import write_safe_csv
+from connectly_nb.widgets import views
 from connectly_nb.widgets.filters import FilterPanel
+from connectly_nb.widgets.views import View, figure_output
 
 __all__ = ["Dashboard", "explore"]
 
 TABS = ("Funnel", "Errors", "Engagement", "Buttons & links", "Variables", "Messages")
-DPI = 80
-_FLAGS = ("is_sent", "is_delivered", "is_read", "is_clicked", "is_failed", "is_opted_out")
 #: Columns the views never show (the parsed clicks and variables are used instead).
 _RAW_TEXT = (
     "button_clicks",
@@ -46,16 +42,15 @@ _RAW_TEXT = (
     "output_variables",
     "cnt_session_id",
 )
-
-
-def _figure_output(fig: Figure, alt: str) -> dict[str, Any]:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
-    return {
-        "output_type": "display_data",
-        "data": {"image/png": base64.b64encode(buf.getvalue()).decode(), "text/plain": alt},
-        "metadata": {},
-    }
+#: The Output widgets of each tab: (chart, tables).
+_OUTPUTS = {
+    "Funnel": ("funnel_chart", "funnel_table"),
+    "Errors": ("errors_chart", "errors_table"),
+    "Engagement": ("engagement_chart", "latency_table"),
+    "Buttons & links": ("buttons_chart", "buttons_table"),
+    "Variables": ("segment_chart", "variables_table"),
+    "Messages": (None, "messages_table"),
+}
 
 
 def _html_output(markup: str) -> dict[str, Any]:
@@ -66,23 +61,12 @@ def _html_output(markup: str) -> dict[str, Any]:
     }
 
 
-def _show(out: widgets.Output, *items: dict[str, Any]) -> None:
-    out.outputs = tuple(items)
-
-
-def _table(frame: pd.DataFrame, *, percent: tuple[str, ...] = (), max_rows: int = 30) -> str:
-    """A DataFrame as escaped HTML, rates as percentages."""
-    shown = frame.head(max_rows).copy()
-    for c in shown.columns:
-        if c in percent:
-            shown[c] = shown[c].map(lambda v: pct(float(v)) if pd.notna(v) else "–")
-        elif pd.api.types.is_timedelta64_dtype(shown[c]):
-            shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else str(v).split(".")[0])
-    markup = shown.to_html(index=False, escape=True, border=0, na_rep="")
-    markup = f"<div style='overflow-x:auto;font-size:0.9em'>{markup}</div>"
-    if len(frame) > max_rows:
-        markup += f"<p><em>first {max_rows} of {len(frame):,} rows</em></p>"
-    return markup
+def _tables_html(view: View, *, max_rows: int = 30) -> str:
+    return "".join(
+        (f"<h4>{html.escape(title)}</h4>" if title else "")
+        + display.html_table(frame, max_rows=max_rows)
+        for title, frame in view.tables.items()
+    )
 
 
 class Dashboard(widgets.VBox):
@@ -120,73 +104,26 @@ class Dashboard(widgets.VBox):
         self.save_dir = Path(save_dir) if save_dir is not None else None
         self.page_size = page_size
         self.last_redraw_ms = float("nan")
-        # what no selection can change: the six stage flags packed in 6 bits
-        state = np.zeros(len(export.messages), dtype=np.int8)
-        for bit, flag in enumerate(_FLAGS):
-            state |= export.messages[flag].to_numpy().astype(np.int8) << bit
-        self._state = state
-        self._bits = (np.arange(64)[:, None] >> np.arange(len(_FLAGS))[None, :]) & 1
-
+        self.views: dict[str, View] = {}
+        self._bits = stage_bits(export.messages)  # what no selection changes
+        self._page = 0
         # what the views need, without the raw JSON text: cheaper to cut per selection
-        self._view = export._replace(messages=export.messages.drop(columns=list(_RAW_TEXT)))
+        self._view = export.replace(messages=export.messages.drop(columns=list(_RAW_TEXT)))
         self.panel = FilterPanel(self._view)
         self.header = widgets.HTML()
         self.status = widgets.HTML()
-        out = {
-            name: widgets.Output()
-            for name in (
-                "funnel_chart",
-                "funnel_table",
-                "errors_chart",
-                "errors_table",
-                "engagement_chart",
-                "latency_table",
-                "buttons_chart",
-                "buttons_table",
-                "links_table",
-                "variables_table",
-                "segment_chart",
-                "messages_table",
-            )
+        self.outputs = {
+            name: widgets.Output() for pair in _OUTPUTS.values() for name in pair if name
         }
-        self.outputs = out
-        keys = sorted(
-            str(k)
-            for k in export.variables.loc[export.variables["direction"] == "input", "key"].unique()
-        )
-        self._segment_key = widgets.Dropdown(
-            options=keys, description="Split by", value=keys[0] if keys else None
-        )
-        self._page = 0
-        self._show_numbers = widgets.Checkbox(
-            value=False, description="show phone numbers", indent=False
-        )
-        self._prev = widgets.Button(description="◀ previous", layout=widgets.Layout(width="auto"))
-        self._next = widgets.Button(description="next ▶", layout=widgets.Layout(width="auto"))
-        self._page_label = widgets.HTML()
-        self._save = widgets.Button(
-            description="Save filtered CSV", icon="download", layout=widgets.Layout(width="auto")
-        )
-        pages = [
-            widgets.VBox([out["funnel_chart"], out["funnel_table"]]),
-            widgets.VBox([out["errors_chart"], out["errors_table"]]),
-            widgets.VBox([out["engagement_chart"], out["latency_table"]]),
-            widgets.VBox([out["buttons_chart"], out["buttons_table"], out["links_table"]]),
-            widgets.VBox([out["variables_table"], self._segment_key, out["segment_chart"]]),
-            widgets.VBox(
-                [
-                    widgets.HBox([self._prev, self._next, self._page_label, self._show_numbers]),
-                    out["messages_table"],
-                ]
-            ),
-        ]
-        self.tabs = widgets.Tab(children=pages, titles=TABS)
+        self.outputs["links_table"] = widgets.Output()
+        self._build_controls(export)
+        self.tabs = widgets.Tab(children=self._pages(), titles=TABS)
         self._draw_tab: dict[int, Callable[[Export], None]] = dict(
             enumerate(
                 (
-                    self._draw_funnel,
-                    self._draw_errors,
-                    self._draw_engagement,
+                    functools.partial(self._put, "Funnel", views.funnel_view),
+                    functools.partial(self._put, "Errors", views.errors_view),
+                    functools.partial(self._put, "Engagement", views.engagement_view),
                     self._draw_clicks,
                     self._draw_variables,
                     self._draw_messages,
@@ -205,6 +142,43 @@ class Dashboard(widgets.VBox):
             ],
             **kwargs,
         )
+        self._connect()
+        self._refresh()
+
+    def _build_controls(self, export: Export) -> None:
+        """The segment key, the message pager, the phone-number switch and the save button."""
+        v = export.variables
+        keys = sorted(str(k) for k in v.loc[v["direction"] == "input", "key"].unique())
+        self._segment_key = widgets.Dropdown(
+            options=keys, description="Split by", value=keys[0] if keys else None
+        )
+        self._show_numbers = widgets.Checkbox(
+            value=False, description="show phone numbers", indent=False
+        )
+        self._prev = widgets.Button(description="◀ previous", layout=widgets.Layout(width="auto"))
+        self._next = widgets.Button(description="next ▶", layout=widgets.Layout(width="auto"))
+        self._page_label = widgets.HTML()
+        self._save = widgets.Button(
+            description="Save filtered CSV", icon="download", layout=widgets.Layout(width="auto")
+        )
+
+    def _pages(self) -> list[widgets.Widget]:
+        out = self.outputs
+        return [
+            widgets.VBox([out["funnel_chart"], out["funnel_table"]]),
+            widgets.VBox([out["errors_chart"], out["errors_table"]]),
+            widgets.VBox([out["engagement_chart"], out["latency_table"]]),
+            widgets.VBox([out["buttons_chart"], out["buttons_table"], out["links_table"]]),
+            widgets.VBox([out["variables_table"], self._segment_key, out["segment_chart"]]),
+            widgets.VBox(
+                [
+                    widgets.HBox([self._prev, self._next, self._page_label, self._show_numbers]),
+                    out["messages_table"],
+                ]
+            ),
+        ]
+
+    def _connect(self) -> None:
         self.panel.observe(self._on_filter, names="value")
         self.tabs.observe(self._on_tab, names="selected_index")
         self._segment_key.observe(self._on_segment_key, names="value")
@@ -212,7 +186,6 @@ class Dashboard(widgets.VBox):
         self._prev.on_click(lambda _b: self._turn(-1))
         self._next.on_click(lambda _b: self._turn(+1))
         self._save.on_click(lambda _b: self.save_filtered())
-        self._refresh()
 
     # ------------------------------------------------------------ callbacks
 
@@ -275,148 +248,73 @@ class Dashboard(widgets.VBox):
     # ------------------------------------------------------------ key figures
 
     def key_figures(self) -> dict[str, int]:
-        """Counts of the current selection: rows and each stage (no table is copied)."""
-        cells = np.bincount(self._state[self.panel.mask], minlength=64)
-        counts = cells @ self._bits
-        out = {"rows": int(cells.sum())}
-        for name, n in zip(
-            ("sent", "delivered", "read", "clicked", "failed", "opted_out"), counts, strict=True
-        ):
-            out[name] = int(n)
-        return out
+        """Counts of the current selection: rows and each stage (no table is copied).
+
+        Returns
+        -------
+        dict of str to int
+            ``rows``, ``sent``, ``delivered``, ``read``, ``clicked``, ``failed``,
+            ``opted_out``.
+        """
+        return key_figures(self._bits, self.panel.mask)
 
     def key_figures_html(self) -> str:
-        """The header: counts and rates, each rate with its denominator."""
-        return key_figures_html(self.key_figures())
+        """The header: counts and rates, each rate with its denominator.
+
+        Returns
+        -------
+        str
+            HTML.
+        """
+        return display.key_figures_html(self.key_figures())
 
     # ------------------------------------------------------------ tabs
 
-    def _figure(
-        self, height: float, rows: int = 1, cols: int = 1, *, left: float | None = None
-    ) -> tuple[Figure, Any]:
-        """A Figure (no pyplot). With ``left``, fixed margins instead of the "tight"
-        layout engine, whose extra drawing pass costs about a third of a redraw."""
-        fig = Figure(figsize=(10, height), layout=None if left is not None else "tight")
-        axes = fig.subplots(rows, cols)
-        if left is not None:
-            fig.subplots_adjust(
-                left=left,
-                right=0.97,
-                top=1 - 0.45 / height,
-                bottom=0.55 / height,
-                hspace=0.9 / height * rows,
-            )
-        return fig, axes
-
-    def _draw_funnel(self, ex: Export) -> None:
-        f = M.funnel(ex)
-        fig, ax = self._figure(4)  # rotated campaign names: let the layout engine fit them
-        if len(f):
-            P.plot_funnel(f, ax=ax)
-        by_sendout = M.funnel(ex, by=["campaign_name", "sendout_id"])
-        by_sendout["sendout_id"] = by_sendout["sendout_id"].astype(str).str[:8] + "…"
-        cols = [
-            "campaign_name",
-            "sendout_id",
-            "sent",
-            "delivered",
-            "read",
-            "clicked",
-            "failed",
-            "opted_out",
-            "delivery_rate",
-            "read_rate",
-            "click_rate",
-            "opt_out_rate",
-        ]
-        _show(self.outputs["funnel_chart"], _figure_output(fig, "funnel chart"))
-        _show(
-            self.outputs["funnel_table"],
-            _html_output(
-                _table(
-                    by_sendout[cols],
-                    percent=("delivery_rate", "read_rate", "click_rate", "opt_out_rate"),
-                )
-            ),
-        )
-
-    def _draw_errors(self, ex: Export) -> None:
-        e = M.errors(ex)
-        fig, ax = self._figure(max(2.5, 0.35 * min(len(e), 10) + 1))
-        if len(e):
-            P.plot_errors(e, ax=ax)
-        else:
-            ax.set_axis_off()
-            ax.set_title("No failures in this selection")
-        _show(self.outputs["errors_chart"], _figure_output(fig, "errors chart"))
-        _show(
-            self.outputs["errors_table"],
-            _html_output(_table(e, percent=("share_of_failed", "share_of_rows"))),
-        )
-
-    def _draw_engagement(self, ex: Export) -> None:
-        fig, axes = self._figure(7.5, 2, 1, left=0.09)
-        P.plot_timeline(M.timeline(ex), ax=axes[0])
-        P.plot_activity_heatmap(M.activity_heatmap(ex, event="read"), ax=axes[1])
-        lat = M.latency(ex, by=None).drop(columns="group")
-        _show(self.outputs["engagement_chart"], _figure_output(fig, "engagement charts"))
-        _show(
-            self.outputs["latency_table"],
-            _html_output("<h4>Time from sending (negative times left out)</h4>" + _table(lat)),
-        )
+    def _put(self, tab: str, make: Callable[[Export], View], ex: Export) -> None:
+        """Compute a tab's view and show it in the tab's Output widgets."""
+        view = make(ex)
+        self.views[tab] = view
+        chart, tables = _OUTPUTS[tab]
+        if chart is not None:
+            items = (figure_output(view.figure, view.alt),) if view.figure is not None else ()
+            self.outputs[chart].outputs = items
+        self.outputs[tables].outputs = (_html_output(_tables_html(view)),)
 
     def _draw_clicks(self, ex: Export) -> None:
-        b, ln = M.buttons(ex), M.links(ex)
-        fig, axes = self._figure(4.5, 1, 2)
-        P.plot_buttons(b, ax=axes[0])
-        P.plot_links(ln, ax=axes[1])
-        pct = ("share_of_delivered", "share_of_read")
-        _show(self.outputs["buttons_chart"], _figure_output(fig, "button and link charts"))
-        _show(
-            self.outputs["buttons_table"], _html_output("<h4>Buttons</h4>" + _table(b, percent=pct))
-        )
-        _show(self.outputs["links_table"], _html_output("<h4>Links</h4>" + _table(ln, percent=pct)))
+        view = views.clicks_view(ex)
+        self.views["Buttons & links"] = view
+        self.outputs["buttons_chart"].outputs = (figure_output(view.figure, view.alt),)
+        for output, heading in (("buttons_table", "Buttons"), ("links_table", "Links")):
+            part = View(None, {heading: view.tables[heading]})
+            self.outputs[output].outputs = (_html_output(_tables_html(part)),)
 
     def _draw_variables(self, ex: Export) -> None:
-        _show(
-            self.outputs["variables_table"],
-            _html_output(_table(M.variables(ex), percent=("coverage",))),
-        )
+        view = views.variables_view(ex)
+        self.views["Variables"] = view
+        self.outputs["variables_table"].outputs = (_html_output(_tables_html(view)),)
         self._draw_segment(ex)
 
     def _draw_segment(self, ex: Export) -> None:
         key = self._segment_key.value
         if key is None:
-            _show(self.outputs["segment_chart"])
+            self.outputs["segment_chart"].outputs = ()
             return
-        seg = M.segment(ex, key, top=12)
-        fig, ax = self._figure(max(2.5, 0.35 * len(seg) + 1), left=0.3)
-        P.plot_segment(seg, rate="click_rate", ax=ax)
-        ax.set_title(f"Click rate by {key} (input variable)")
-        _show(self.outputs["segment_chart"], _figure_output(fig, f"click rate by {key}"))
+        view = views.segment_view(ex, key)
+        self.views["Segment"] = view
+        self.outputs["segment_chart"].outputs = (figure_output(view.figure, view.alt),)
 
     def _draw_messages(self, ex: Export) -> None:
-        m = ex.messages
-        start = self._page * self.page_size
-        page = m.iloc[start : start + self.page_size]
-        ids = page["customer_external_id"]
-        shown = pd.DataFrame(
-            {
-                "customer": ids if self._show_numbers.value else mask_phone(ids),
-                "campaign": page["campaign_name"].astype(str),
-                "sendout": page["sendout_id"].astype(str).str[:8] + "…",
-                "sent_at": page["sent_at"].dt.strftime("%Y-%m-%d %H:%M"),
-                "stage": page["stage"].astype(str),
-                "error_code": page["error_code"].astype(object).fillna(""),
-                "clicks": page["n_clicks"],
-                "line": page["line"],
-            }
+        view, label = views.messages_view(
+            ex,
+            page=self._page,
+            page_size=self.page_size,
+            show_phone_numbers=self._show_numbers.value,
         )
-        _show(self.outputs["messages_table"], _html_output(_table(shown, max_rows=self.page_size)))
-        last = min(start + self.page_size, len(m))
-        self._page_label.value = html.escape(
-            f"rows {start + 1 if len(m) else 0:,}–{last:,} of {len(m):,}"
+        self.views["Messages"] = view
+        self.outputs["messages_table"].outputs = (
+            _html_output(_tables_html(view, max_rows=self.page_size)),
         )
+        self._page_label.value = html.escape(label)
 
     # ------------------------------------------------------------ saving
 
@@ -427,7 +325,7 @@ class Dashboard(widgets.VBox):
         n = 1
         while (folder / f"connectly_filtered_{n}.csv").exists():
             n += 1
-        selected = self.export._subset(self.panel.mask)  # with every column of the export
+        selected = self.export.subset(self.panel.mask)  # with every column of the export
         path = write_safe_csv(selected, folder / f"connectly_filtered_{n}.csv")
         self._say(f"Saved {int(self.panel.mask.sum()):,} messages to {path}")
         return path
@@ -442,8 +340,14 @@ def explore(source: Export | Any, **read_kwargs: Any) -> Dashboard:
     Parameters
     ----------
     source : Export, or anything :func:`connectly_nb.read_export` reads
+        What to explore.
     **read_kwargs
         Passed to :func:`read_export` (``tz=``, ``dedupe=`` ...).
+
+    Returns
+    -------
+    Dashboard
+        Shown by Jupyter when it is a cell's last value.
     """
     export = source if isinstance(source, Export) else read_export(source, **read_kwargs)
     return Dashboard(export)

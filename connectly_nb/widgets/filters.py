@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import traitlets
 
+from connectly_nb.export import Export
 from connectly_nb.schema import ERROR_CATEGORIES, describe_error
-from connectly_nb.tidy import Export
 
 __all__ = ["CampaignFilter", "DateRangeFilter", "ErrorCodeFilter", "FilterPanel"]
 
@@ -365,5 +365,5 @@ class FilterPanel(widgets.VBox):
         key = self._key()
         if self._cache is None or self._cache[0] != key:
             mask = self.mask
-            self._cache = (key, self.export._subset(mask), mask)
+            self._cache = (key, self.export.subset(mask), mask)
         return self._cache[1]

@@ -1,0 +1,333 @@
+"""How numbers, rates, durations and tables look: one formatter for dashboard, report and CLI.
+
+A count reads ``16,650``, a rate ``15.5%``, a duration ``15 min``, wherever it
+is shown. Every function here takes plain values or DataFrames (never an
+Export), returns text, and escapes everything that came from the data when it
+returns HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from connectly_nb.safety import mask_phone
+from connectly_nb.schema import PROBLEM_CODES, RATES
+
+__all__ = [
+    "export_summary_html",
+    "export_summary_text",
+    "format_count",
+    "format_duration",
+    "format_percent",
+    "html_table",
+    "is_rate_column",
+    "key_figures_html",
+    "message_sample",
+    "pretty",
+]
+
+DASH = "–"  # shown where a value has no meaning (a rate without a denominator)
+_PERCENT_HINTS = ("_rate", "share", "coverage", "click_to_read", "_low", "_high")
+_NOT_COUNTS = ("line", "message_id", "hour")
+
+
+# --------------------------------------------------------------------------- values
+
+
+def format_count(n: Any) -> str:
+    """A count with thousands separators: ``16,650``; blank for a missing value."""
+    if n is None or (isinstance(n, float) and math.isnan(n)) or n is pd.NA:
+        return ""
+    return f"{int(n):,}"
+
+
+def format_percent(x: Any, digits: int = 1) -> str:
+    """A share as a percentage: ``0.1549`` -> ``15.5%``; a dash without a value.
+
+    Examples
+    --------
+    >>> format_percent(0.15488), format_percent(float("nan"))
+    ('15.5%', '–')
+    """
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return DASH
+    return DASH if not np.isfinite(value) else f"{value:.{digits}%}"
+
+
+def format_duration(value: Any) -> str:
+    """A duration as people say it: ``45 s``, ``15 min``, ``2.5 h``, ``3.1 days``.
+
+    Parameters
+    ----------
+    value : Timedelta, timedelta, numpy.timedelta64 or float seconds
+        NaT / NaN give an empty string.
+
+    Examples
+    --------
+    >>> format_duration(pd.Timedelta("0 days 00:15:21"))
+    '15 min'
+    """
+    if value is None or value is pd.NaT:
+        return ""
+    if isinstance(value, int | float | np.integer | np.floating):
+        seconds = float(value)
+    else:
+        td = pd.Timedelta(value)
+        if pd.isna(td):
+            return ""
+        seconds = td.total_seconds()
+    if not np.isfinite(seconds):
+        return ""
+    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+    if seconds < 120:
+        return f"{sign}{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{sign}{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{sign}{seconds / 3600:.1f} h"
+    return f"{sign}{seconds / 86400:.1f} days"
+
+
+def is_rate_column(name: str) -> bool:
+    """Whether a result column holds a share (shown as a percentage)."""
+    return name in RATES or any(h in name for h in _PERCENT_HINTS)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def pretty(frame: pd.DataFrame, *, digits: int = 1) -> pd.DataFrame:
+    """A result frame for reading: rates as percentages, durations rounded, counts with commas.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A metric's result.
+    digits : int
+        Decimals of percentages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new frame of text (the numbers stay in ``frame``). Shown in a notebook
+        it is HTML-escaped like any DataFrame, unlike a Styler.
+    """
+    out = frame.copy()
+    for c in out.columns:
+        col = out[c]
+        name = str(c)
+        if pd.api.types.is_float_dtype(col) and is_rate_column(name):
+            out[c] = col.map(lambda v: "" if pd.isna(v) else format_percent(v, digits))
+        elif pd.api.types.is_timedelta64_dtype(col):
+            out[c] = col.map(format_duration)
+        elif pd.api.types.is_integer_dtype(col) and name not in _NOT_COUNTS:
+            out[c] = col.map(format_count)
+    return out
+
+
+def html_table(
+    frame: pd.DataFrame, *, max_rows: int | None = None, digits: int = 1, note: str = "rows"
+) -> str:
+    """A result frame as an HTML table: :func:`pretty` values, no index, every cell escaped.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    max_rows : int, optional
+        Show the first rows only, and say how many there are.
+    digits : int
+        Decimals of percentages.
+    note : str
+        What the rows are, in the "first N of M" note.
+
+    Returns
+    -------
+    str
+        The table in a horizontally scrolling ``div``.
+    """
+    shown = frame if max_rows is None else frame.head(max_rows)
+    markup = pretty(shown, digits=digits).to_html(
+        index=False, escape=True, border=0, na_rep="", classes="dataframe"
+    )
+    markup = f"<div style='overflow-x:auto'>{markup}</div>"
+    if max_rows is not None and len(frame) > max_rows:
+        markup += f"<p><em>first {max_rows:,} of {len(frame):,} {html.escape(note)}</em></p>"
+    return markup
+
+
+# --------------------------------------------------------------------------- key figures
+
+
+def key_figures_html(counts: Mapping[str, int]) -> str:
+    """Messages and the key rates, each with its numerator and denominator.
+
+    Parameters
+    ----------
+    counts : mapping
+        ``rows``, ``sent``, ``delivered``, ``read``, ``clicked``, ``failed``
+        and ``opted_out`` (see :func:`connectly_nb.metrics.key_figures`).
+
+    Returns
+    -------
+    str
+        An HTML table of one row.
+    """
+    k = counts
+
+    def cell(big: str, label: str, small: str) -> str:
+        return (
+            "<td style='padding:0 1.2em 0 0;vertical-align:top'>"
+            f"<b style='font-size:1.3em'>{html.escape(big)}</b><br>{html.escape(label)}"
+            f"<br><small>{html.escape(small)}</small></td>"
+        )
+
+    def rate(name: str, label: str) -> str:
+        num, den = RATES[name]
+        value = k[num] / k[den] if k[den] else float("nan")
+        return cell(format_percent(value), label, f"{k[num]:,} of {k[den]:,} {den}")
+
+    cells = (
+        cell(format_count(k["rows"]), "messages", f"{k['sent']:,} sent")
+        + rate("delivery_rate", "delivered")
+        + rate("read_rate", "read (lower bound)")
+        + rate("click_rate", "clicked")
+        + rate("opt_out_rate", "opted out")
+        + rate("failure_rate", "failed")
+    )
+    return f"<table><tr>{cells}</tr></table>"
+
+
+# --------------------------------------------------------------------------- an export
+
+
+def _span(summary: Mapping[str, Any], tz: str, fmt: str, sep: str) -> str:
+    if summary["first_sent"] is None:
+        return "no sent messages"
+    return f"{summary['first_sent']:{fmt}}{sep}{summary['last_sent']:{fmt}} ({tz})"
+
+
+def export_summary_text(summary: Mapping[str, Any], tz: str) -> str:
+    """One line saying what an Export holds (its ``repr``).
+
+    Parameters
+    ----------
+    summary : mapping
+        :meth:`connectly_nb.Export.summary`'s result.
+    tz : str
+        The Export's time zone.
+
+    Returns
+    -------
+    str
+    """
+    s = summary
+    probs = ", ".join(f"{k} {v:,}" for k, v in s["problems"].items()) or "none"
+    return (
+        f"<Export: {s['rows']:,} messages, {s['campaigns']} campaigns, "
+        f"{s['sendouts']} sendouts, {s['clicks']:,} clicks; "
+        f"sent {_span(s, tz, '%Y-%m-%d %H:%M', ' .. ')}; "
+        f"from {s['files']} file(s), {s['records_read']:,} records read, "
+        f"{s['duplicates_merged']:,} merged; problems: {probs}>"
+    )
+
+
+def export_summary_html(summary: Mapping[str, Any], tz: str) -> str:
+    """What an Export holds, as a small HTML table (how a notebook shows it).
+
+    Parameters
+    ----------
+    summary : mapping
+        :meth:`connectly_nb.Export.summary`'s result.
+    tz : str
+        The Export's time zone.
+
+    Returns
+    -------
+    str
+    """
+    s = summary
+    e = html.escape
+    rows = [
+        ("Messages", format_count(s["rows"])),
+        ("Campaigns", format_count(s["campaigns"])),
+        ("Sendouts", format_count(s["sendouts"])),
+        ("Clicks", format_count(s["clicks"])),
+        ("Sent", _span(s, tz, "%Y-%m-%d %H:%M", " – ")),
+        (
+            "Files",
+            f"{s['files']:,} ({s['records_read']:,} records, "
+            f"{s['duplicates_merged']:,} merged duplicates)",
+        ),
+    ]
+    body = "".join(
+        f"<tr><th style='text-align:left'>{e(k)}</th><td style='text-align:left'>{e(v)}</td></tr>"
+        for k, v in rows
+    )
+    if s["problems"]:
+        items = "".join(
+            f"<li><code>{e(str(k))}</code> "
+            f"({e(PROBLEM_CODES[str(k)].severity if str(k) in PROBLEM_CODES else '')}): {v:,}</li>"
+            for k, v in s["problems"].items()
+        )
+        probs = f"<ul style='margin:0'>{items}</ul>"
+    else:
+        probs = "none"
+    body += (
+        f"<tr><th style='text-align:left'>Problems</th>"
+        f"<td style='text-align:left'>{probs}</td></tr>"
+    )
+    return f"<div><strong>Connectly export</strong><table>{body}</table></div>"
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def message_sample(
+    messages: pd.DataFrame,
+    *,
+    start: int = 0,
+    rows: int = 10,
+    show_phone_numbers: bool = False,
+    columns: Iterable[str] = ("customer", "campaign", "sent_at", "stage", "error_code", "clicks"),
+) -> pd.DataFrame:
+    """A page of messages for reading, phone numbers masked unless asked otherwise.
+
+    Parameters
+    ----------
+    messages : pandas.DataFrame
+        ``Export.messages`` (or a selection of it).
+    start, rows : int
+        Which rows: ``rows`` rows from position ``start``.
+    show_phone_numbers : bool
+        Show full customer ids (masked by default, see :func:`connectly_nb.safety.mask_phone`).
+    columns : iterable of str
+        Which of ``customer``, ``campaign``, ``sendout``, ``sent_at``, ``stage``,
+        ``error_code``, ``clicks`` and ``line`` to show, in order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Text columns, a fresh 0-based index.
+    """
+    m = messages.iloc[start : start + rows]
+    ids = m["customer_external_id"]
+    makers = {
+        "customer": lambda: ids.astype(object) if show_phone_numbers else mask_phone(ids),
+        "campaign": lambda: m["campaign_name"].astype(object),
+        "sendout": lambda: m["sendout_id"].astype(str).str[:8] + "…",
+        "sent_at": lambda: m["sent_at"].dt.strftime("%Y-%m-%d %H:%M"),
+        "stage": lambda: m["stage"].astype(str),
+        "error_code": lambda: m["error_code"].astype(object).fillna(""),
+        "clicks": lambda: m["n_clicks"],
+        "line": lambda: m["line"],
+    }
+    out = pd.DataFrame({name: makers[name]() for name in columns})
+    return out.reset_index(drop=True)

@@ -1,0 +1,64 @@
+"""Every exception and warning connectly_nb raises on purpose, in one place.
+
+Data problems are not exceptions: they are rows of ``Export.problems``. The
+classes here are for the cases where the code cannot go on. Each one derives
+from :class:`ConnectlyError` and from the builtin it resembles, so
+``except ValueError`` keeps working where that is the natural reading:
+
+>>> issubclass(ExportFormatError, ValueError)
+True
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApiAuthError",
+    "ApiError",
+    "CacheWarning",
+    "ConnectlyError",
+    "ExportFormatError",
+    "ExportNotFoundError",
+    "ReportError",
+    "ReportNotReadyError",
+    "TimeZoneError",
+]
+
+
+class ConnectlyError(Exception):
+    """Base class of every error connectly_nb raises on purpose."""
+
+
+class ExportFormatError(ConnectlyError, ValueError):
+    """A source cannot be read as a Connectly campaign export.
+
+    The message names the file, what was expected, what was found and how to
+    fix it.
+    """
+
+
+class ExportNotFoundError(ConnectlyError, FileNotFoundError):
+    """A path, folder or pattern named no readable export file."""
+
+
+class TimeZoneError(ConnectlyError, ValueError):
+    """A time zone name that the zone database does not know."""
+
+
+class ReportError(ConnectlyError, RuntimeError):
+    """The report could not be rendered (the notebook failed, or the page is unsafe)."""
+
+
+class ApiError(ConnectlyError, RuntimeError):
+    """The Reports API could not be used (network, server, unexpected answer)."""
+
+
+class ApiAuthError(ApiError, PermissionError):
+    """The API key was missing or refused (HTTP 401 / 403)."""
+
+
+class ReportNotReadyError(ApiError):
+    """The report's latest run is still processing, or failed."""
+
+
+class CacheWarning(UserWarning):
+    """A cache entry could not be used and was rebuilt."""

@@ -1,0 +1,339 @@
+"""The :class:`Export`: a campaign export, tidy, as an immutable container of DataFrames.
+
+Methods that select return a new Export and never change this one:
+:meth:`Export.filter` by campaign, sendout, error code and sent date,
+:meth:`Export.subset` by a boolean mask over ``messages`` (all tables cut
+consistently), :meth:`Export.replace` to swap whole tables.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from connectly_nb import display
+from connectly_nb._problems import problem_summary
+from connectly_nb._time import Bound, check_tz, parse_bound
+
+__all__ = ["Export"]
+
+Table = pd.DataFrame | Callable[[], pd.DataFrame]
+
+
+class Export:
+    """A campaign export, tidy: four tables and the accounting of what was read.
+
+    Attributes
+    ----------
+    messages : pandas.DataFrame
+        One row per customer per sendout, indexed by ``message_id``: the 15
+        export columns typed (ids as text; business, campaign, sendout and
+        error code categorical; timestamps tz-aware), extra columns as text,
+        the stage flags of DESIGN.md section 2 (``is_sent`` ... ``is_opted_out``),
+        ``stage`` (the furthest stage reached, an ordered category), click
+        counts, ``first_click_at``, the latencies ``time_to_deliver``,
+        ``time_to_read`` and ``time_to_first_click`` (from ``sent_at``), and
+        ``source`` + ``line``: the file and 1-based line of the record.
+    clicks : pandas.DataFrame
+        One row per button or link click: ``message_id``, ``kind``
+        (``"button"`` or ``"link"``), ``id``, ``name``, ``ts``, ``source``, ``line``.
+    variables : pandas.DataFrame
+        One row per (message, direction, key): ``message_id``, ``direction``
+        (``"input"`` or ``"output"``), ``key``, ``value`` (text), ``source``, ``line``.
+    problems : pandas.DataFrame
+        One row per data problem: ``source``, ``line``, ``column``, ``value``,
+        ``problem`` (a code of :data:`connectly_nb.schema.PROBLEM_CODES`),
+        ``severity``, ``message`` and the ``message_id`` it concerns (if any).
+    accounting : pandas.DataFrame
+        Per file: ``records_read`` = ``rows_kept`` + ``duplicates_merged``, and
+        the header and blank lines skipped.
+    tz : str
+        Time zone the timestamps are shown in.
+
+    Notes
+    -----
+    Treat the tables as read-only: methods return new Exports and never
+    change this one. The variables cells are parsed on first access to
+    ``variables`` or ``problems`` (whichever comes first), not during
+    :func:`read_export`: they are the costliest cells to read and many
+    analyses never use them. ``problems`` is therefore always complete, and
+    its first access may take a moment on a large export.
+    """
+
+    __slots__ = ("_lock", "_problems", "_variables", "accounting", "clicks", "messages", "tz")
+
+    messages: pd.DataFrame
+    clicks: pd.DataFrame
+    accounting: pd.DataFrame
+    tz: str
+
+    def __init__(
+        self,
+        messages: pd.DataFrame,
+        clicks: pd.DataFrame,
+        variables: Table,
+        problems: Table,
+        accounting: pd.DataFrame,
+        tz: str = "UTC",
+    ) -> None:
+        check_tz(tz)
+        for name, value in (
+            ("messages", messages),
+            ("clicks", clicks),
+            ("_variables", variables),
+            ("_problems", problems),
+            ("accounting", accounting),
+            ("tz", tz),
+            ("_lock", threading.Lock()),
+        ):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Export is immutable; use filter() or build a new Export ({name!r})")
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle the five tables (the deferred ones are built first)."""
+        return (
+            Export,
+            (self.messages, self.clicks, self.variables, self.problems, self.accounting, self.tz),
+        )
+
+    def _built(self, slot: str) -> pd.DataFrame:
+        """The table in ``slot``, built (once) if it is still a function."""
+        table = getattr(self, slot)
+        if callable(table):
+            with self._lock:
+                table = getattr(self, slot)
+                if callable(table):
+                    table = table()
+                    object.__setattr__(self, slot, table)
+        return table
+
+    @property
+    def variables(self) -> pd.DataFrame:
+        """One row per (message, direction, key); see the class docstring."""
+        return self._built("_variables")
+
+    @property
+    def problems(self) -> pd.DataFrame:
+        """One row per data problem; see the class docstring."""
+        return self._built("_problems")
+
+    def replace(self, **changes: Any) -> Export:
+        """A new Export with some tables (or ``tz``) replaced; the others are shared.
+
+        Parameters
+        ----------
+        **changes
+            ``messages``, ``clicks``, ``variables``, ``problems``,
+            ``accounting`` or ``tz``. ``variables`` and ``problems`` may be
+            functions that build the table on first access.
+
+        Returns
+        -------
+        Export
+        """
+        fields = {
+            "messages": self.messages,
+            "clicks": self.clicks,
+            "variables": self._variables,
+            "problems": self._problems,
+            "accounting": self.accounting,
+            "tz": self.tz,
+        }
+        fields.update(changes)
+        return Export(**fields)
+
+    # ----------------------------------------------------------------- selection
+
+    def filter(
+        self,
+        *,
+        campaigns: Iterable[str] | str | None = None,
+        sendouts: Iterable[str] | str | None = None,
+        error_codes: Iterable[str | None] | str | None = None,
+        start: Bound | None = None,
+        end: Bound | None = None,
+    ) -> Export:
+        """Return a new Export cut to a selection, all four tables consistently.
+
+        Parameters
+        ----------
+        campaigns, sendouts : str or iterable of str, optional
+            Keep these campaign names / sendout ids. ``None`` keeps all.
+        error_codes : str or iterable of str or None, optional
+            Keep messages with these error codes; ``None`` inside the list
+            stands for "no error code". ``None`` (the default) keeps all.
+        start, end : date, datetime or ISO string, optional
+            Keep messages whose ``sent_at`` falls in ``[start, end]``. A bare
+            date (no time) for ``end`` includes that whole day. Naive values are
+            read in the Export's time zone. Messages never sent are dropped when
+            either bound is given.
+
+        Returns
+        -------
+        Export
+            The selection; problems not tied to a message (file-level ones)
+            are kept.
+        """
+        return self.subset(
+            self.selection(
+                campaigns=campaigns,
+                sendouts=sendouts,
+                error_codes=error_codes,
+                start=start,
+                end=end,
+            )
+        )
+
+    def selection(
+        self,
+        *,
+        campaigns: Iterable[str] | str | None = None,
+        sendouts: Iterable[str] | str | None = None,
+        error_codes: Iterable[str | None] | str | None = None,
+        start: Bound | None = None,
+        end: Bound | None = None,
+    ) -> np.ndarray:
+        """The rows of ``messages`` that :meth:`filter` would keep, as a boolean array.
+
+        Cheaper than filtering when only counts are needed:
+        ``funnel(export, where=export.selection(campaigns="A"))``.
+
+        Parameters
+        ----------
+        campaigns, sendouts, error_codes, start, end
+            As for :meth:`filter`.
+
+        Returns
+        -------
+        numpy.ndarray of bool
+            One value per row of ``messages``.
+        """
+        m = self.messages
+        mask = np.ones(len(m), dtype=bool)
+        if campaigns is not None:
+            mask &= _isin(m["campaign_name"], _as_list(campaigns))
+        if sendouts is not None:
+            mask &= _isin(m["sendout_id"], _as_list(sendouts))
+        if error_codes is not None:
+            codes = _as_list(error_codes)
+            sel = _isin(m["error_code"], [c for c in codes if c is not None])
+            if any(c is None for c in codes):
+                sel |= m["error_code"].cat.codes.to_numpy() < 0
+            mask &= sel
+        if start is not None or end is not None:
+            sent = m["sent_at"]
+            if start is not None:
+                mask &= (sent >= parse_bound(start, self.tz, end=False)).to_numpy()
+            if end is not None:
+                mask &= (sent < parse_bound(end, self.tz, end=True)).to_numpy()
+        return mask
+
+    def subset(self, mask: Any) -> Export:
+        """A new Export holding the messages where ``mask`` is true, all tables cut alike.
+
+        Parameters
+        ----------
+        mask : array-like of bool
+            One value per row of ``messages`` (e.g. from :meth:`selection`).
+
+        Returns
+        -------
+        Export
+            Clicks and variables of the kept messages; problems tied to them
+            plus the file-level ones. ``self`` when every row is kept.
+
+        Raises
+        ------
+        ValueError
+            ``mask`` does not have one boolean per message.
+        """
+        mask = np.asarray(mask)
+        if mask.dtype != bool or mask.shape != (len(self.messages),):
+            raise ValueError(
+                f"mask must hold one boolean per row of messages ({len(self.messages):,}); "
+                f"got {mask.dtype} of shape {mask.shape}"
+            )
+        if mask.all():
+            return self
+        messages = self.messages[mask]
+        ids = messages.index.to_numpy()
+        keep_clicks = np.isin(self.clicks["message_id"].to_numpy(), ids)
+        source = self
+
+        def variables() -> pd.DataFrame:
+            v = source.variables
+            return v[np.isin(v["message_id"].to_numpy(), ids)]
+
+        def problems() -> pd.DataFrame:
+            p = source.problems
+            pid = p["message_id"]
+            return p[(pid.isna() | pid.isin(ids)).to_numpy()]
+
+        return self.replace(
+            messages=messages,
+            clicks=self.clicks[keep_clicks],
+            variables=variables,
+            problems=problems if callable(self._problems) else problems(),
+        )
+
+    # ----------------------------------------------------------------- summaries
+
+    def summary(self) -> dict[str, Any]:
+        """Key facts: rows, campaigns, sendouts, clicks, date range and problem counts.
+
+        Returns
+        -------
+        dict
+            ``rows``, ``campaigns``, ``sendouts``, ``clicks``, ``first_sent``,
+            ``last_sent`` (Timestamps or None), ``files``, ``records_read``,
+            ``duplicates_merged`` and ``problems`` (code -> count).
+        """
+        m = self.messages
+        sent = m["sent_at"].dropna()
+        return {
+            "rows": len(m),
+            "campaigns": int(m["campaign_name"].nunique()),
+            "sendouts": int(m["sendout_id"].nunique()),
+            "clicks": len(self.clicks),
+            "first_sent": sent.min() if len(sent) else None,
+            "last_sent": sent.max() if len(sent) else None,
+            "files": len(self.accounting),
+            "records_read": int(self.accounting["records_read"].sum()),
+            "duplicates_merged": int(self.accounting["duplicates_merged"].sum()),
+            "problems": self.problems["problem"].value_counts().loc[lambda s: s > 0].to_dict(),
+        }
+
+    def problem_summary(self) -> pd.DataFrame:
+        """How many problems of each kind, most severe first, with what each means.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``severity``, ``problem``, ``rows``, ``meaning``.
+        """
+        return problem_summary(self.problems)
+
+    def __repr__(self) -> str:
+        return display.export_summary_text(self.summary(), self.tz)
+
+    def _repr_html_(self) -> str:
+        return display.export_summary_html(self.summary(), self.tz)
+
+
+def _isin(column: pd.Series, values: list[Any]) -> np.ndarray:
+    """Membership test through the category codes (no string comparison per row)."""
+    lookup = np.zeros(len(column.cat.categories) + 1, dtype=bool)  # last slot: blank (-1)
+    lookup[:-1] = column.cat.categories.isin(values)
+    return lookup[column.cat.codes.to_numpy()]
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None or isinstance(value, str):
+        return [value]
+    return list(value)

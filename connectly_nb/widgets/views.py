@@ -1,0 +1,192 @@
+"""What each tab of the dashboard shows: an Export in, tables and a Figure out.
+
+One function per tab, no widgets: each takes a (filtered) Export and returns
+a :class:`View` holding the result frames it shows and the matplotlib
+:class:`~matplotlib.figure.Figure` it draws (object API, no pyplot state).
+The :class:`~connectly_nb.widgets.dashboard.Dashboard` only puts views into
+Output widgets; tests call these functions and check the numbers drawn.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from connectly_nb import display
+from connectly_nb import metrics as M
+from connectly_nb import plots as P
+from connectly_nb.export import Export
+
+__all__ = [
+    "DPI",
+    "View",
+    "clicks_view",
+    "engagement_view",
+    "errors_view",
+    "figure_png",
+    "funnel_view",
+    "messages_view",
+    "segment_view",
+    "variables_view",
+]
+
+DPI = 80
+
+#: Columns of the per-sendout funnel table.
+_FUNNEL_TABLE = (
+    "campaign_name",
+    "sendout_id",
+    "sent",
+    "delivered",
+    "read",
+    "clicked",
+    "failed",
+    "opted_out",
+    "delivery_rate",
+    "read_rate",
+    "click_rate",
+    "opt_out_rate",
+)
+
+
+@dataclass
+class View:
+    """What one tab shows.
+
+    Attributes
+    ----------
+    figure : matplotlib.figure.Figure or None
+        The chart(s), or None when the tab has none.
+    tables : dict of str to pandas.DataFrame
+        Result frames, by heading ("" for none), in the order shown.
+    alt : str
+        A text description of the figure.
+    """
+
+    figure: Figure | None
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    alt: str = ""
+
+
+def new_figure(
+    height: float, rows: int = 1, cols: int = 1, *, left: float | None = None
+) -> tuple[Figure, Any]:
+    """A Figure (no pyplot) 10 inches wide and its Axes.
+
+    With ``left``, fixed margins instead of the "tight" layout engine, whose
+    extra drawing pass costs about a third of a redraw.
+    """
+    fig = Figure(figsize=(10, height), layout=None if left is not None else "tight")
+    axes = fig.subplots(rows, cols)
+    if left is not None:
+        fig.subplots_adjust(
+            left=left,
+            right=0.97,
+            top=1 - 0.45 / height,
+            bottom=0.55 / height,
+            hspace=0.9 / height * rows,
+        )
+    return fig, axes
+
+
+def figure_png(fig: Figure) -> bytes:
+    """The figure as PNG bytes at :data:`DPI`."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    return buf.getvalue()
+
+
+def figure_output(fig: Figure, alt: str) -> dict[str, Any]:
+    """A display_data output holding the figure as PNG (for ``Output.outputs``)."""
+    return {
+        "output_type": "display_data",
+        "data": {"image/png": base64.b64encode(figure_png(fig)).decode(), "text/plain": alt},
+        "metadata": {},
+    }
+
+
+def funnel_view(ex: Export) -> View:
+    """The funnel per campaign (chart) and per sendout (table)."""
+    f = M.funnel(ex)
+    fig, ax = new_figure(4)  # rotated campaign names: let the layout engine fit them
+    if len(f):
+        P.plot_funnel(f, ax=ax)
+    by_sendout = M.funnel(ex, by=["campaign_name", "sendout_id"])
+    by_sendout["sendout_id"] = by_sendout["sendout_id"].astype(str).str[:8] + "…"
+    return View(fig, {"": by_sendout[list(_FUNNEL_TABLE)]}, "funnel chart")
+
+
+def errors_view(ex: Export) -> View:
+    """Failures per error code: chart and table."""
+    e = M.errors(ex)
+    fig, ax = new_figure(max(2.5, 0.35 * min(len(e), 10) + 1))
+    if len(e):
+        P.plot_errors(e, ax=ax)
+    else:
+        ax.set_axis_off()
+        ax.set_title("No failures in this selection")
+    return View(fig, {"": e}, "errors chart")
+
+
+def engagement_view(ex: Export) -> View:
+    """The timeline since sending, the read heatmap, and the latency table."""
+    fig, axes = new_figure(7.5, 2, 1, left=0.09)
+    P.plot_timeline(M.timeline(ex), ax=axes[0])
+    P.plot_activity_heatmap(M.activity_heatmap(ex, event="read"), ax=axes[1])
+    lat = M.latency(ex, by=None).drop(columns="group")
+    return View(fig, {"Time from sending (negative times left out)": lat}, "engagement charts")
+
+
+def clicks_view(ex: Export) -> View:
+    """Buttons and links: charts and tables."""
+    b, ln = M.buttons(ex), M.links(ex)
+    fig, axes = new_figure(4.5, 1, 2)
+    P.plot_buttons(b, ax=axes[0])
+    P.plot_links(ln, ax=axes[1])
+    return View(fig, {"Buttons": b, "Links": ln}, "button and link charts")
+
+
+def variables_view(ex: Export) -> View:
+    """The variables seen, with coverage and top values."""
+    return View(None, {"": M.variables(ex)})
+
+
+def segment_view(ex: Export, key: str) -> View:
+    """Click rate by the values of one input variable."""
+    seg = M.segment(ex, key, top=12)
+    fig, ax = new_figure(max(2.5, 0.35 * len(seg) + 1), left=0.3)
+    P.plot_segment(seg, rate="click_rate", ax=ax)
+    ax.set_title(f"Click rate by {key} (input variable)")
+    return View(fig, {}, f"click rate by {key}")
+
+
+def messages_view(
+    ex: Export, *, page: int, page_size: int, show_phone_numbers: bool
+) -> tuple[View, str]:
+    """One page of messages, and the line saying which rows it shows."""
+    m = ex.messages
+    start = page * page_size
+    shown = display.message_sample(
+        m,
+        start=start,
+        rows=page_size,
+        show_phone_numbers=show_phone_numbers,
+        columns=(
+            "customer",
+            "campaign",
+            "sendout",
+            "sent_at",
+            "stage",
+            "error_code",
+            "clicks",
+            "line",
+        ),
+    )
+    last = min(start + page_size, len(m))
+    label = f"rows {start + 1 if len(m) else 0:,}–{last:,} of {len(m):,}"
+    return View(None, {"": shown}), label
