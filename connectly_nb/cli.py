@@ -10,9 +10,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from connectly_nb._problems import problem_summary
 from connectly_nb.exceptions import ConnectlyError
 
 __all__ = ["main"]
@@ -27,7 +29,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Analyse Connectly WhatsApp campaign exports.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_validate, _add_report, _add_fetch, _add_sample):
+        add(sub)
+    return parser
 
+
+def _add_validate(sub: Any) -> None:
     v = sub.add_parser(
         "validate",
         help="load exports and report their problems",
@@ -46,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
         help="lines shown per kind of problem (default: 3)",
     )
 
+
+def _add_report(sub: Any) -> None:
     r = sub.add_parser(
         "report",
         help="render an HTML report of exports",
@@ -79,6 +88,8 @@ def _parser() -> argparse.ArgumentParser:
         help="show full phone numbers (masked by default)",
     )
 
+
+def _add_fetch(sub: Any) -> None:
     f = sub.add_parser(
         "fetch",
         help="download the latest reports from the Connectly Reports API",
@@ -92,6 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--report", metavar="ID", help="only this report")
     f.add_argument("-o", "--output", required=True, type=Path, help="folder to write into")
 
+
+def _add_sample(sub: Any) -> None:
     s = sub.add_parser(
         "sample",
         help="write a generated export of any size",
@@ -101,7 +114,6 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
     s.add_argument("--no-quirks", action="store_true", help="leave out the real-world problems")
     s.add_argument("-o", "--output", required=True, type=Path, help="CSV file to write")
-    return parser
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -148,14 +160,14 @@ def _problem_report(problems: pd.DataFrame, *, examples: int) -> str:
     if problems.empty:
         return "No problems found."
     lines = [f"{len(problems):,} problem(s):"]
-    grouped = problems.groupby(["severity", "problem"], observed=True, sort=True)
-    for (severity, code), group in grouped:
-        lines.append(f"  {severity:<7} {code:<20} {len(group):>8,}")
-        for row in group.head(examples).itertuples(index=False):
-            where = f"{row.source}:{row.line}" if pd.notna(row.line) else f"{row.source}"
-            column = f" [{row.column}]" if isinstance(row.column, str) else ""
-            value = f" {row.value!r}" if isinstance(row.value, str) else ""
-            lines.append(f"      {where}{column}{value}: {row.message}")
+    for row in problem_summary(problems).itertuples(index=False):
+        lines.append(f"  {row.severity:<7} {row.problem:<20} {row.rows:>8,}  ({row.meaning})")
+        group = problems[(problems["problem"] == row.problem).to_numpy()]
+        for p in group.head(examples).itertuples(index=False):
+            where = f"{p.source}:{p.line}" if pd.notna(p.line) else f"{p.source}"
+            column = f" [{p.column}]" if isinstance(p.column, str) else ""
+            value = f" {p.value!r}" if isinstance(p.value, str) else ""
+            lines.append(f"      {where}{column}{value}: {p.message}")
         if len(group) > examples:
             lines.append(f"      ... and {len(group) - examples:,} more")
     return "\n".join(lines)

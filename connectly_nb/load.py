@@ -287,80 +287,75 @@ class _Header:
 
 
 def _map_header(header: list[str], name: str) -> _Header:
-    names: list[str] = []
-    extras: list[str] = []
-    problems: list[dict[str, Any]] = []
+    """Each field of the header as an export column (spaces and case aside) or an extra."""
+    mapped = _Header([], [], [])
     used: set[str] = set()
     for pos, raw in enumerate(header):
         norm = _normalise(raw)
         if norm in EXPORT_COLUMNS and norm not in used:
             used.add(norm)
-            names.append(norm)
+            mapped.names.append(norm)
             if raw != norm:
-                problems.append(
-                    _problem(
-                        name,
-                        1,
-                        norm,
-                        raw,
-                        "renamed_column",
-                        f"header {raw!r} read as column {norm!r}",
-                    )
-                )
+                message = f"header {raw!r} read as column {norm!r}"
+                mapped.problems.append(_problem(name, 1, norm, raw, "renamed_column", message))
             continue
-        base = raw.strip() or f"column_{pos + 1}"
-        final = base
-        k = 1
-        while final in used or final in EXPORT_COLUMNS:
-            final = f"{base}.{k}"
-            k += 1
+        final = _extra_name(raw, pos, used)
         used.add(final)
-        names.append(final)
-        extras.append(final)
-        if norm in EXPORT_COLUMNS:
-            problems.append(
-                _problem(
-                    name,
-                    1,
-                    final,
-                    raw,
-                    "duplicate_column",
-                    f"column {norm!r} appears more than once; the first is used, "
-                    f"this copy (field {pos + 1}) is kept as {final!r}",
-                )
-            )
-        else:
-            problems.append(
-                _problem(
-                    name,
-                    1,
-                    final,
-                    raw,
-                    "extra_column",
-                    f"column {raw!r} is not one of the 15 export columns; kept as text",
-                )
-            )
-    missing_required = [c for c in REQUIRED_COLUMNS if c not in used]
-    if missing_required:
+        mapped.names.append(final)
+        mapped.extras.append(final)
+        mapped.problems.append(_extra_problem(name, raw, norm, final, pos))
+    _check_required(header, used, name)
+    mapped.problems += [
+        _problem(
+            name, 1, c, None, "missing_column", f"optional column {c!r} is absent; added as empty"
+        )
+        for c in EXPORT_COLUMNS
+        if c not in used
+    ]
+    return mapped
+
+
+def _extra_name(raw: str, pos: int, used: set[str]) -> str:
+    """A name for a column kept as extra: as written, made unique with ``.1``, ``.2`` ..."""
+    base = raw.strip() or f"column_{pos + 1}"
+    final = base
+    k = 1
+    while final in used or final in EXPORT_COLUMNS:
+        final = f"{base}.{k}"
+        k += 1
+    return final
+
+
+def _extra_problem(name: str, raw: str, norm: str, final: str, pos: int) -> dict[str, Any]:
+    if norm in EXPORT_COLUMNS:
+        return _problem(
+            name,
+            1,
+            final,
+            raw,
+            "duplicate_column",
+            f"column {norm!r} appears more than once; the first is used, "
+            f"this copy (field {pos + 1}) is kept as {final!r}",
+        )
+    return _problem(
+        name,
+        1,
+        final,
+        raw,
+        "extra_column",
+        f"column {raw!r} is not one of the 15 export columns; kept as text",
+    )
+
+
+def _check_required(header: list[str], used: set[str], name: str) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in used]
+    if missing:
         found = ", ".join(repr(h) for h in header[:20]) + (" ..." if len(header) > 20 else "")
         raise ExportFormatError(
             f"{name}: not a Connectly campaign export: missing required column(s) "
-            f"{', '.join(missing_required)}. Found columns: {found}. "
+            f"{', '.join(missing)}. Found columns: {found}. "
             f"The export's columns are: {', '.join(EXPORT_COLUMNS)}."
         )
-    for c in EXPORT_COLUMNS:
-        if c not in used:
-            problems.append(
-                _problem(
-                    name,
-                    1,
-                    c,
-                    None,
-                    "missing_column",
-                    f"optional column {c!r} is absent; added as empty",
-                )
-            )
-    return _Header(names, extras, problems)
 
 
 # --------------------------------------------------------------------------- parsers

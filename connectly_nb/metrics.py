@@ -338,8 +338,8 @@ def suppression_list(export: Export, *, repeats: int = 2) -> pd.DataFrame:
     for (cid, code), n in counts.items():
         info = describe_error(str(code))
         if info.suppress == "always" or (info.suppress == "after repeats" and n >= repeats):
-            times = f", {n} times" if info.suppress == "after repeats" else ""
-            reasons.setdefault(str(cid), []).append(f"{code} {info.title}{times}")
+            again = f" ({repeats}+ failures)" if info.suppress == "after repeats" else ""
+            reasons.setdefault(str(cid), []).append(f"{code} {info.title}{again}")
     ids = sorted(reasons)
     per_customer = m.groupby("customer_external_id", observed=True).agg(
         messages=("sent_at", "size"), last_sent_at=("sent_at", "max")

@@ -194,68 +194,73 @@ class ErrorInfo:
     suppress: str = ""
 
 
+#: (code, title, category letters, retry advice), from DESIGN.md section 3.
+_CATALOGUE_ROWS: list[tuple[str, str, str, str]] = [
+    ("131026", "Message undeliverable", "R", "not at once; suppress after repeats"),
+    ("131047", "Re-engagement message (24 h window closed)", "B", "no; send a template"),
+    ("131049", "Meta chose not to deliver (marketing limit)", "R/P", "after 24 h or more"),
+    ("131050", "User stopped marketing messages", "R", "never: treat as an opt-out"),
+    ("130472", "Number is part of an experiment", "R/P", "no"),
+    ("131000", "Something went wrong", "M", "yes; ticket if it persists"),
+    ("131048", "Spam rate limit hit", "P/L", "not soon"),
+    ("130429", "Rate limit hit", "L", "yes, back off"),
+    ("131016", "Service unavailable", "M", "yes"),
+    ("131021", "Recipient cannot be sender", "B", "no"),
+    ("131031", "Account has been locked", "P", "no"),
+    ("131042", "Business eligibility payment issue", "B", "after fixing billing"),
+    ("131051", "Unsupported message type", "B", "no"),
+    ("131053", "Media upload error", "B", "after fixing the media"),
+    ("132000", "Template parameter count mismatch", "B", "no"),
+    ("132001", "Template does not exist", "B", "no"),
+    ("132005", "Template hydrated text too long", "B", "no"),
+    ("132007", "Template format character policy violated", "B/P", "no"),
+    ("132012", "Template parameter format mismatch", "B", "no"),
+    ("132015", "Template is paused", "P", "later"),
+    ("132016", "Template is disabled", "P", "no; new template"),
+    ("132068", "Flow is blocked", "B", "no"),
+    ("132069", "Flow is throttled", "L", "later"),
+    ("133010", "Phone number not registered", "B", "no"),
+    ("130497", "Business restricted from messaging this country", "P", "no"),
+    ("368", "Temporarily blocked for policy violations", "P", "no"),
+    ("470", "Re-engagement message (On-Premises)", "B", "no"),
+    ("1013", "User is not valid (On-Premises)", "R", "no"),
+]
+_CATALOGUE_ROWS += [
+    (c, "Authentication or permission problem", "B", "no; fix access")
+    for c in ("0", "3", "10", "131005")
+]
+_CATALOGUE_ROWS += [(c, "Unknown or service error", "M", "maybe") for c in ("1", "2", "135000")]
+_CATALOGUE_ROWS += [(c, "API call or account rate limit", "L", "later") for c in ("4", "80007")]
+_CATALOGUE_ROWS += [
+    (c, "Invalid or missing parameter", "B", "no") for c in ("100", "131008", "131009")
+]
+_CATALOGUE_ROWS += [
+    ("ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT", "Customer opted out", "R", "never"),
+    (
+        "ERROR_CODE_BUSINESS_REACHED_LIMITS",
+        "Business reached its messaging limits",
+        "L",
+        "later",
+    ),
+    (
+        "ERROR_CODE_MESSAGE_OUTSIDE_OF_ELIGIBILITY_WINDOW",
+        "Outside the 24 h eligibility window",
+        "B",
+        "no; send a template",
+    ),
+    ("ERROR_CODE_MESSAGE_TEMPLATE_NOT_FOUND", "Template not found", "B", "no"),
+    (
+        "ERROR_CODE_PHONE_NUMBER_BAD_FORMAT",
+        "Phone number badly formatted",
+        "R",
+        "no; fix the number",
+    ),
+]
+
+
 def _catalogue() -> dict[str, ErrorInfo]:
-    rows = [
-        ("131026", "Message undeliverable", "R", "not at once; suppress after repeats"),
-        ("131047", "Re-engagement message (24 h window closed)", "B", "no; send a template"),
-        ("131049", "Meta chose not to deliver (marketing limit)", "R/P", "after 24 h or more"),
-        ("131050", "User stopped marketing messages", "R", "never: treat as an opt-out"),
-        ("130472", "Number is part of an experiment", "R/P", "no"),
-        ("131000", "Something went wrong", "M", "yes; ticket if it persists"),
-        ("131048", "Spam rate limit hit", "P/L", "not soon"),
-        ("130429", "Rate limit hit", "L", "yes, back off"),
-        ("131016", "Service unavailable", "M", "yes"),
-        ("131021", "Recipient cannot be sender", "B", "no"),
-        ("131031", "Account has been locked", "P", "no"),
-        ("131042", "Business eligibility payment issue", "B", "after fixing billing"),
-        ("131051", "Unsupported message type", "B", "no"),
-        ("131053", "Media upload error", "B", "after fixing the media"),
-        ("132000", "Template parameter count mismatch", "B", "no"),
-        ("132001", "Template does not exist", "B", "no"),
-        ("132005", "Template hydrated text too long", "B", "no"),
-        ("132007", "Template format character policy violated", "B/P", "no"),
-        ("132012", "Template parameter format mismatch", "B", "no"),
-        ("132015", "Template is paused", "P", "later"),
-        ("132016", "Template is disabled", "P", "no; new template"),
-        ("132068", "Flow is blocked", "B", "no"),
-        ("132069", "Flow is throttled", "L", "later"),
-        ("133010", "Phone number not registered", "B", "no"),
-        ("130497", "Business restricted from messaging this country", "P", "no"),
-        ("368", "Temporarily blocked for policy violations", "P", "no"),
-        ("470", "Re-engagement message (On-Premises)", "B", "no"),
-        ("1013", "User is not valid (On-Premises)", "R", "no"),
-    ]
-    rows += [
-        (c, "Authentication or permission problem", "B", "no; fix access")
-        for c in ("0", "3", "10", "131005")
-    ]
-    rows += [(c, "Unknown or service error", "M", "maybe") for c in ("1", "2", "135000")]
-    rows += [(c, "API call or account rate limit", "L", "later") for c in ("4", "80007")]
-    rows += [(c, "Invalid or missing parameter", "B", "no") for c in ("100", "131008", "131009")]
-    rows += [
-        ("ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT", "Customer opted out", "R", "never"),
-        (
-            "ERROR_CODE_BUSINESS_REACHED_LIMITS",
-            "Business reached its messaging limits",
-            "L",
-            "later",
-        ),
-        (
-            "ERROR_CODE_MESSAGE_OUTSIDE_OF_ELIGIBILITY_WINDOW",
-            "Outside the 24 h eligibility window",
-            "B",
-            "no; send a template",
-        ),
-        ("ERROR_CODE_MESSAGE_TEMPLATE_NOT_FOUND", "Template not found", "B", "no"),
-        (
-            "ERROR_CODE_PHONE_NUMBER_BAD_FORMAT",
-            "Phone number badly formatted",
-            "R",
-            "no; fix the number",
-        ),
-    ]
     out = {}
-    for code, title, cat, retry in rows:
+    for code, title, cat, retry in _CATALOGUE_ROWS:
         category = "/".join(ERROR_CATEGORIES[c] for c in cat.split("/"))
         out[code] = ErrorInfo(code, title, category, retry, _SUPPRESS.get(code, ""))
     return out

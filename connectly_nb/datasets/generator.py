@@ -138,11 +138,29 @@ def generate_export(
         raise ValueError(f"rows must be >= 0, got {rows}")
     structure = np.random.default_rng(seed)
     rng = np.random.default_rng([seed, part])
-    n = rows
     business = str(uuid.UUID(bytes=structure.bytes(16), version=4))
+    sendouts = _sendouts(structure)
+    camp, sendout_idx = _assign_sendouts(rng, sendouts, rows)
+    pool = max(1, int(rows * 0.45))  # customers: each is reached by about two sendouts
+    customer, previous, phone, country = _audience(rng, sendouts, sendout_idx, pool, part)
+    session = _uuids(rng, rows)
+    events = _events(rng, sendouts, sendout_idx, previous)
+    extra = _draws(rng, customer, events["read_ok"], pool=pool, n=rows)
+    records = [list(EXPORT_COLUMNS)]
+    records += _records(
+        business, sendouts, camp, sendout_idx, phone, country, session, events, extra
+    )
+    if quirks and rows >= 40:
+        _add_quirks(records, rng)
+    return records
 
-    # campaigns and sendouts
-    sendouts: list[tuple[int, str, np.datetime64]] = []
+
+_Sendout = tuple[int, str, np.datetime64]  # (campaign index, sendout id, first send time)
+
+
+def _sendouts(structure: np.random.Generator) -> list[_Sendout]:
+    """The campaigns' sendouts, a few days apart, from the structure seed."""
+    sendouts: list[_Sendout] = []
     start = np.datetime64("2024-11-04T13:00:00", "us")
     for ci, k in enumerate(_SENDOUTS_PER_CAMPAIGN):
         for j in range(k):
@@ -150,6 +168,13 @@ def generate_export(
             hour = int(structure.integers(0, 8))
             t0 = start + np.timedelta64(day, "D") + np.timedelta64(hour, "h")
             sendouts.append((ci, str(uuid.UUID(bytes=structure.bytes(16), version=4)), t0))
+    return sendouts
+
+
+def _assign_sendouts(
+    rng: np.random.Generator, sendouts: list[_Sendout], n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A campaign and one of its sendouts for each of ``n`` messages."""
     camp_w = np.array(_CAMPAIGN_WEIGHTS)
     camp = rng.choice(len(_CAMPAIGNS), size=n, p=camp_w / camp_w.sum())
     sendout_idx = np.empty(n, dtype=np.int64)
@@ -157,10 +182,23 @@ def generate_export(
         options = [i for i, s in enumerate(sendouts) if s[0] == ci]
         mask = camp == ci
         sendout_idx[mask] = rng.choice(options, size=int(mask.sum()))
+    return camp, sendout_idx
 
-    # The audience: a pool of customers, each sendout reaching some of them
-    # once; the same customer hears from several campaigns (see fatigue).
-    pool = max(1, int(n * 0.45))
+
+def _audience(
+    rng: np.random.Generator,
+    sendouts: list[_Sendout],
+    sendout_idx: np.ndarray,
+    pool: int,
+    part: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Who receives each message: a pool of customers, each sendout reaching some once.
+
+    The same customer hears from several campaigns (see fatigue). Returns the
+    customer (pool index), how many messages they had before this one, the
+    phone number and the country prefix.
+    """
+    n = len(sendout_idx)
     pool_phone, pool_country = _phones(rng, pool, start=part * CHUNK_ROWS)
     customer = np.empty(n, dtype=np.int64)
     previous = np.zeros(n, dtype=np.int64)  # messages the customer had before this one
@@ -174,12 +212,18 @@ def generate_export(
         customer[rows_s] = picks
         previous[rows_s] = seen[picks]
         seen[picks] += 1
-    phone, country = pool_phone[customer], pool_country[customer]
-    session = _uuids(rng, n)
+    return customer, previous, pool_phone[customer], pool_country[customer]
 
-    # event times
+
+def _events(
+    rng: np.random.Generator,
+    sendouts: list[_Sendout],
+    sendout_idx: np.ndarray,
+    previous: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """When each message was sent, delivered, read and opted out (or not), and its outcome."""
+    n = len(sendout_idx)
     t0 = np.array([sendouts[i][2] for i in sendout_idx], dtype="datetime64[us]")
-    sec = np.timedelta64(1_000_000, "us")
     sent = t0 + (rng.uniform(0, 1800, n) * 1e6).astype("timedelta64[us]")
     is_sent = rng.random(n) < 0.995
     failed = is_sent & (rng.random(n) < 0.04)
@@ -196,76 +240,104 @@ def generate_export(
     opt_at = np.where(read_ok, read, delivered) + (rng.lognormal(4, 1, n) * 1e6).astype(
         "timedelta64[us]"
     )
-
     nat = np.datetime64("NaT", "us")
-    sent_at = np.where(is_sent, sent, nat)
-    delivered_at = np.where(delivered_ok, delivered, nat)
-    read_at = np.where(read_ok & ~receipts_off, read, nat)
-    opt_out_at = np.where(opted, opt_at, nat)
+    return {
+        "read": read,
+        "read_ok": read_ok,
+        "failed": failed,
+        "clicked": clicked,
+        "sent_at": np.where(is_sent, sent, nat),
+        "delivered_at": np.where(delivered_ok, delivered, nat),
+        "read_at": np.where(read_ok & ~receipts_off, read, nat),
+        "opt_out_at": np.where(opted, opt_at, nat),
+    }
 
+
+def _draws(
+    rng: np.random.Generator, customer: np.ndarray, read_ok: np.ndarray, *, pool: int, n: int
+) -> dict[str, np.ndarray]:
+    """Error codes, customers' variables, replies and click choices."""
     err_w = np.array([w for *_, w in _ERRORS])
-    err_i = rng.choice(len(_ERRORS), size=n, p=err_w / err_w.sum())
+    return {
+        "error": rng.choice(len(_ERRORS), size=n, p=err_w / err_w.sum()),
+        "name": rng.choice(len(_NAMES), size=pool)[customer],
+        "segment": rng.choice(len(_SEGMENTS), size=pool, p=[0.15, 0.6, 0.25])[customer],
+        "city": rng.integers(0, 100, size=pool)[customer],
+        "replied": read_ok & (rng.random(n) < 0.3),
+        "click_lag": rng.lognormal(3.5, 1.0, n),
+        "second_click": rng.random(n) < 0.15,
+        "link_instead": rng.random(n) < 0.35,
+        "button": rng.random(n),
+    }
 
-    names = rng.choice(len(_NAMES), size=pool)[customer]
-    segs = rng.choice(len(_SEGMENTS), size=pool, p=[0.15, 0.6, 0.25])[customer]
-    city_pick = rng.integers(0, 100, size=pool)[customer]
-    replied = read_ok & (rng.random(n) < 0.3)
-    click_lag = rng.lognormal(3.5, 1.0, n)
-    second_click = rng.random(n) < 0.15
-    link_instead = rng.random(n) < 0.35
-    button_pick = rng.random(n)
 
-    sent_s, deliv_s, read_s, opt_s = (_fmt(a) for a in (sent_at, delivered_at, read_at, opt_out_at))
-    records: list[list[str]] = [list(EXPORT_COLUMNS)]
-    for i in range(n):
-        ci = camp[i]
-        cname, buttons, link = _CAMPAIGNS[ci]
-        bclicks: list[str] = []
-        lclicks: list[str] = []
-        if clicked[i]:
-            ts = read[i] + np.timedelta64(int(click_lag[i] * 1e6), "us")
-            ts_s = str(ts).replace("T", " ")
-            if link_instead[i]:
-                lclicks.append(f'{{"id": "link_1", "name": "{link}", "ts": "{ts_s}"}}')
-            else:
-                b = min(int(button_pick[i] * len(buttons)), len(buttons) - 1)
-                bclicks.append(f'{{"id": "btn_{b + 1}", "name": "{buttons[b]}", "ts": "{ts_s}"}}')
-            if second_click[i]:
-                ts2 = str(ts + 40 * sec).replace("T", " ")
-                lclicks.append(f'{{"id": "link_1", "name": "{link}", "ts": "{ts2}"}}')
-        c = country[i]
-        cities = _CITIES[c]
-        city = cities[city_pick[i] % len(cities)]
+def _records(
+    business: str,
+    sendouts: list[_Sendout],
+    camp: np.ndarray,
+    sendout_idx: np.ndarray,
+    phone: np.ndarray,
+    country: np.ndarray,
+    session: np.ndarray,
+    ev: dict[str, np.ndarray],
+    x: dict[str, np.ndarray],
+) -> list[list[str]]:
+    """One list of 15 strings per message."""
+    stamps = {c: _fmt(ev[c]) for c in ("sent_at", "delivered_at", "read_at", "opt_out_at")}
+    out: list[list[str]] = []
+    for i in range(len(camp)):
+        cname, buttons, link = _CAMPAIGNS[camp[i]]
+        bclicks, lclicks = _clicks(i, ev, x, buttons, link)
+        cities = _CITIES[country[i]]
         inputs = (
-            f'{{"first_name": "{_NAMES[names[i]]}", "city": "{city}", '
-            f'"segment": "{_SEGMENTS[segs[i]]}"}}'
+            f'{{"first_name": "{_NAMES[x["name"][i]]}", '
+            f'"city": "{cities[x["city"][i] % len(cities)]}", '
+            f'"segment": "{_SEGMENTS[x["segment"][i]]}"}}'
         )
-        outputs = '{"replied": true}' if replied[i] else "{}"
         code, msg = ("", "")
-        if failed[i]:
-            code, msg, _ = _ERRORS[err_i[i]]
-        records.append(
+        if ev["failed"][i]:
+            code, msg, _ = _ERRORS[x["error"][i]]
+        out.append(
             [
                 phone[i],
                 business,
                 cname,
                 sendouts[sendout_idx[i]][1],
                 session[i],
-                sent_s[i],
-                deliv_s[i],
-                read_s[i],
-                opt_s[i],
+                stamps["sent_at"][i],
+                stamps["delivered_at"][i],
+                stamps["read_at"][i],
+                stamps["opt_out_at"][i],
                 code,
                 msg,
                 "[" + ", ".join(bclicks) + "]",
                 "[" + ", ".join(lclicks) + "]",
                 inputs,
-                outputs,
+                '{"replied": true}' if x["replied"][i] else "{}",
             ]
         )
-    if quirks and n >= 40:
-        _add_quirks(records, rng)
-    return records
+    return out
+
+
+def _clicks(
+    i: int, ev: dict[str, np.ndarray], x: dict[str, np.ndarray], buttons: tuple[str, ...], link: str
+) -> tuple[list[str], list[str]]:
+    """The button and link clicks of message ``i``, as JSON objects."""
+    bclicks: list[str] = []
+    lclicks: list[str] = []
+    if not ev["clicked"][i]:
+        return bclicks, lclicks
+    ts = ev["read"][i] + np.timedelta64(int(x["click_lag"][i] * 1e6), "us")
+    ts_s = str(ts).replace("T", " ")
+    if x["link_instead"][i]:
+        lclicks.append(f'{{"id": "link_1", "name": "{link}", "ts": "{ts_s}"}}')
+    else:
+        b = min(int(x["button"][i] * len(buttons)), len(buttons) - 1)
+        bclicks.append(f'{{"id": "btn_{b + 1}", "name": "{buttons[b]}", "ts": "{ts_s}"}}')
+    if x["second_click"][i]:
+        ts2 = str(ts + np.timedelta64(40_000_000, "us")).replace("T", " ")
+        lclicks.append(f'{{"id": "link_1", "name": "{link}", "ts": "{ts2}"}}')
+    return bclicks, lclicks
 
 
 def _add_quirks(records: list[list[str]], rng: np.random.Generator) -> None:
