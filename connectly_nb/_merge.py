@@ -38,6 +38,7 @@ __all__ = [
     "merge_plan",
     "repeat_candidates",
     "text_hash",
+    "unmatched_mangled",
 ]
 
 #: The text dtype of the tidy tables (Arrow-backed, NaN for blank).
@@ -156,14 +157,29 @@ def repeat_candidates(sendout_codes: np.ndarray, customers: pa.ChunkedArray) -> 
 
 
 def merge_plan(
-    sendout_codes: np.ndarray, customers: pa.ChunkedArray, candidates: np.ndarray
+    sendout_codes: np.ndarray,
+    customers: pa.ChunkedArray,
+    candidates: np.ndarray,
+    *,
+    seq: np.ndarray | None = None,
+    mangled: np.ndarray | None = None,
+    sessions: pa.ChunkedArray | None = None,
 ) -> MergePlan | None:
     """Group the records by (sendout_id, customer_external_id); ``None`` when no key repeats.
 
     ``candidates`` (from :func:`repeat_candidates`) holds every record that
     may repeat a key; the groups are formed from their exact texts, so a hash
-    collision never merges.
+    collision never merges. A record whose id Excel mangled (``mangled``) is
+    one of many customers sharing that text: it merges only with records of
+    the same sendout, the same mangled text and the same non-blank
+    ``cnt_session_id`` (``sessions``); without a session it merges with none.
+    ``seq`` orders the records from the oldest report to the newest (default:
+    record order); ``latest`` is the newest record of each group.
     """
+    if mangled is not None and sessions is not None and len(candidates):
+        candidates, session = _sessions_of_mangled(candidates, mangled, sessions)
+    else:
+        session = None
     if not len(candidates):
         return None
     exact = pd.DataFrame(
@@ -172,17 +188,79 @@ def merge_plan(
             "customer": take_rows(customers, candidates).to_numpy(zero_copy_only=False),
         }
     )
-    group = exact.groupby(["sendout", "customer"], sort=False).ngroup().to_numpy()
+    keys = ["sendout", "customer"]
+    if session is not None:
+        exact["session"] = session
+        keys.append("session")
+    group = exact.groupby(keys, sort=False).ngroup().to_numpy()
     repeated = pd.Series(group).duplicated(keep=False).to_numpy()
     if not repeated.any():
         return None
     members = candidates[repeated]  # ascending: candidates are
-    grouped = pd.Series(members).groupby(group[repeated])
+    group = group[repeated]
+    order = np.arange(len(members)) if seq is None else np.argsort(seq[members], kind="stable")
+    members, group = members[order], group[order]  # oldest report first
+    grouped = pd.Series(members).groupby(group)
     return MergePlan(
         members=members,
         first=grouped.transform("min").to_numpy(),
-        latest=grouped.transform("max").to_numpy(),
+        latest=grouped.transform("last").to_numpy(),
     )
+
+
+def _sessions_of_mangled(
+    candidates: np.ndarray, mangled: np.ndarray, sessions: pa.ChunkedArray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The candidates that may merge, and the extra key of each: the session of a mangled id."""
+    bad = np.flatnonzero(mangled[candidates])
+    session = np.full(len(candidates), "", dtype=object)
+    if not len(bad):
+        return candidates, session
+    texts = take_rows(sessions, candidates[bad]).to_pylist()
+    keep = np.ones(len(candidates), dtype=bool)
+    for i, text in zip(bad.tolist(), texts, strict=True):
+        if text is None or not text.strip():
+            keep[i] = False  # nothing else tells these customers apart
+        else:
+            session[i] = "\0" + text  # never equal to a plain record's ""
+    return candidates[keep], session[keep]
+
+
+def unmatched_mangled(
+    sendout_codes: np.ndarray,
+    customers: pa.ChunkedArray,
+    candidates: np.ndarray,
+    mangled: np.ndarray,
+    where: RecordMap,
+) -> list[tuple[int, list[int]]]:
+    """Mangled-id records kept apart from other records showing the same text.
+
+    Returns
+    -------
+    list of (record, others)
+        Each record with a mangled id that shares (sendout_id, id text) with
+        other records it was not merged with, and those other records.
+    """
+    bad = candidates[mangled[candidates]] if len(candidates) else candidates
+    if not len(bad):
+        return []
+    same = pd.DataFrame(
+        {
+            "rid": candidates,
+            "sendout": sendout_codes[candidates],
+            "customer": take_rows(customers, candidates).to_numpy(zero_copy_only=False),
+        }
+    )
+    out = []
+    for _, group in same.groupby(["sendout", "customer"], sort=False):
+        if len(group) < 2:
+            continue
+        rids = group["rid"].to_numpy()
+        for r in rids[mangled[rids]]:
+            others = [int(o) for o in rids if where.survivor[o] != where.survivor[r]]
+            if others:
+                out.append((int(r), others))
+    return sorted(out)
 
 
 def apply_merge(raw: pa.Table, arrays: dict[str, np.ndarray], plan: MergePlan) -> pa.Table:
@@ -193,10 +271,12 @@ def apply_merge(raw: pa.Table, arrays: dict[str, np.ndarray], plan: MergePlan) -
     """
     survivors = np.unique(plan.first)
     sub = take_rows(raw, plan.members).to_pandas(types_mapper=STR_TYPES.get)
+    sub.index = np.arange(len(sub))
     for c, values in arrays.items():
         v = values[plan.members]
         sub[c] = v if v.dtype.kind == "M" else np.where(v < 0, np.nan, v)
-    # members are in record order, so groupby's last() is the last non-blank value
+    # members go from the oldest report to the newest: groupby's last() is the newest
+    # non-blank value
     last = sub.groupby(plan.first, sort=True).last().reindex(survivors)
     for c, values in arrays.items():
         merged = last[c].to_numpy()
@@ -239,11 +319,19 @@ class ChildRows:
         self.columns = columns
         self.keep = np.ones(len(rid), dtype=bool)
 
-    def merge(self, rid_to_survivor: np.ndarray, subset: list[str], *, keep: str) -> None:
+    def merge(
+        self,
+        rid_to_survivor: np.ndarray,
+        subset: list[str],
+        *,
+        keep: str,
+        seq: np.ndarray | None = None,
+    ) -> None:
         """Point rows at survivors and drop the repeats among them.
 
-        ``keep="first"`` unites (clicks); ``keep="last"`` lets the later
-        record win (variables merged by key): rows are in record order.
+        ``keep="first"`` unites (clicks); ``keep="last"`` lets the newer
+        record win (variables merged by key), records ordered by ``seq``
+        (oldest report first; default: record order).
         """
         new_rid = rid_to_survivor[self.rid]
         moved = new_rid != self.rid
@@ -251,7 +339,8 @@ class ChildRows:
         if not moved.any():
             return
         involved = np.flatnonzero(np.isin(new_rid, np.unique(new_rid[moved])))
-        order = involved[np.argsort(self.read_from[involved], kind="stable")]
+        when = self.read_from[involved] if seq is None else seq[self.read_from[involved]]
+        order = involved[np.argsort(when, kind="stable")]
         part = pd.DataFrame({"rid": new_rid[order]})
         for name in subset:
             col = self.columns[name]

@@ -16,7 +16,7 @@ import pandas as pd
 
 from connectly_nb.schema import COUNT_COLUMNS, STAGE_FLAGS
 
-__all__ = ["count_stages", "key_figures", "stage_bits"]
+__all__ = ["count_stages", "key_figures", "stage_bits", "stage_flags", "stage_instants"]
 
 _N_STATES = 1 << len(STAGE_FLAGS)  # 64
 #: state x stage: whether the state has the stage's bit set
@@ -100,3 +100,66 @@ def key_figures(bits: np.ndarray, mask: np.ndarray | None = None) -> dict[str, i
     """
     counts = count_stages(bits if mask is None else bits[mask])
     return {name: int(counts[name][0]) for name in COUNT_COLUMNS}
+
+
+def stage_flags(
+    stamps: dict[str, np.ndarray], clicked: np.ndarray, has_error: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The stage flags of each message, by the proof rule of ``docs/metrics.md``.
+
+    A later stage proves every earlier one: a click proves a read, a read or
+    an opt-out proves a delivery, a delivery proves a send. A message is
+    failed when it carries an error and was not delivered (a later delivery
+    clears an earlier failure). So on every row and in every group
+    sent >= delivered >= read >= clicked, and delivered >= opted out.
+
+    Parameters
+    ----------
+    stamps : dict
+        ``sent_at``, ``delivered_at``, ``read_at``, ``opt_out_at`` as
+        ``datetime64[us]`` arrays (NaT when absent).
+    clicked : numpy.ndarray of bool
+        At least one valid click.
+    has_error : numpy.ndarray of bool
+        A non-blank ``error_code`` or ``error_msg``.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray of bool
+        The :data:`connectly_nb.schema.STAGE_FLAGS` columns.
+    """
+    read = ~np.isnat(stamps["read_at"]) | clicked
+    opted = ~np.isnat(stamps["opt_out_at"])
+    delivered = ~np.isnat(stamps["delivered_at"]) | read | opted
+    sent = ~np.isnat(stamps["sent_at"]) | delivered
+    return {
+        "is_sent": sent,
+        "is_delivered": delivered,
+        "is_read": read,
+        "is_clicked": clicked,
+        "is_failed": has_error & ~delivered,
+        "is_opted_out": opted,
+    }
+
+
+def stage_instants(stamps: dict[str, np.ndarray], first_click: np.ndarray) -> dict[str, np.ndarray]:
+    """When each message reached each stage: the earliest event that proves it.
+
+    Parameters
+    ----------
+    stamps : dict
+        ``delivered_at``, ``read_at``, ``opt_out_at`` as ``datetime64[us]``
+        arrays (NaT when absent).
+    first_click : numpy.ndarray of datetime64[us]
+        The earliest click of each message.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``delivered``, ``read``, ``clicked``: ``datetime64[us]``, NaT where the
+        stage was not reached. A read is proved by the receipt or a click, a
+        delivery by its receipt, a read or an opt-out.
+    """
+    read = np.fmin(stamps["read_at"], first_click)
+    delivered = np.fmin(np.fmin(stamps["delivered_at"], read), stamps["opt_out_at"])
+    return {"delivered": delivered, "read": read, "clicked": first_click}

@@ -32,6 +32,7 @@ __all__ = [
     "NAT_INT",
     "Bound",
     "check_tz",
+    "floor_local",
     "local_day_start",
     "localize",
     "naive_utc",
@@ -208,3 +209,50 @@ def as_int64(values: Any) -> np.ndarray:
     arr = np.asarray(values)
     unit = "timedelta64[us]" if arr.dtype.kind == "m" else "datetime64[us]"
     return arr.astype(unit).view(np.int64)
+
+
+def floor_local(times: pd.Series, freq: str, tz: str) -> pd.Series:
+    """Each instant's clock-time bucket in ``tz``: the start of its ``freq`` period.
+
+    The floor is taken on the local wall clock (so ``"1D"`` means local days),
+    and the bucket is placed back on the time line by the instant's own
+    daylight-saving flag: on the autumn change the two 01:00 hours stay two
+    buckets, and on the spring change no bucket starts in the skipped hour.
+
+    Parameters
+    ----------
+    times : pandas.Series of tz-aware datetimes
+        No NaT.
+    freq : str
+        A pandas fixed frequency (``"15min"``, ``"1h"``, ``"1D"``).
+    tz : str
+        The zone whose clock the buckets follow.
+
+    Returns
+    -------
+    pandas.Series
+        Bucket starts, tz-aware in ``tz``, aligned with ``times``.
+
+    Raises
+    ------
+    ValueError
+        ``freq`` is not a fixed pandas frequency.
+    """
+    local = times.dt.tz_convert(tz)
+    try:
+        wall = local.dt.tz_localize(None).dt.floor(freq)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"freq {freq!r} is not a pandas frequency such as '1h' or '1D'") from exc
+    offset = _offset(local)
+    first = wall.dt.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
+    # a wall time that occurs twice: keep the occurrence with the instant's own offset
+    later = (_offset(first) != offset).to_numpy()
+    if later.any():
+        second = wall.dt.tz_localize(tz, ambiguous=False, nonexistent="shift_forward")
+        first = first.where(~later, second)
+    return first
+
+
+def _offset(local: pd.Series) -> pd.Series:
+    """Each tz-aware time's offset from UTC."""
+    return local.dt.tz_localize(None) - local.dt.tz_convert("UTC").dt.tz_localize(None)

@@ -24,6 +24,7 @@ __all__ = [
     "export_summary_text",
     "format_count",
     "format_duration",
+    "format_p_value",
     "format_percent",
     "html_table",
     "is_rate_column",
@@ -94,6 +95,39 @@ def format_duration(value: Any) -> str:
     if seconds < 172800:
         return f"{sign}{seconds / 3600:.1f} h"
     return f"{sign}{seconds / 86400:.1f} days"
+
+
+def format_p_value(p: float, alpha: float = 0.05) -> str:
+    """A p-value with as many digits as it takes not to round across ``alpha``.
+
+    ``0.0496`` at 5% reads ``p = 0.0496``, never ``p = 0.05``; below 0.001 it
+    reads ``p < 0.001``.
+
+    Parameters
+    ----------
+    p : float
+        The p-value.
+    alpha : float
+        The significance level the reader will compare it with.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> format_p_value(0.0496), format_p_value(0.013), format_p_value(0.0004)
+    ('p = 0.0496', 'p = 0.013', 'p < 0.001')
+    """
+    if not np.isfinite(p):
+        return "p not defined"
+    if p < 0.001:
+        return "p < 0.001"
+    for digits in range(2, 7):
+        shown = float(f"{p:.{digits}g}")
+        if shown != alpha and (shown < alpha) == (p < alpha):
+            return f"p = {p:.{digits}g}"
+    return f"p = {p:.6g}"
 
 
 def is_rate_column(name: str) -> bool:

@@ -20,6 +20,7 @@ __all__ = [
     "ExportNotFoundError",
     "ReportError",
     "ReportNotReadyError",
+    "SelectionError",
     "TimeZoneError",
 ]
 
@@ -42,6 +43,31 @@ class ExportNotFoundError(ConnectlyError, FileNotFoundError):
 
 class TimeZoneError(ConnectlyError, ValueError):
     """A time zone name that the zone database does not know."""
+
+
+class SelectionError(ConnectlyError, KeyError):
+    """A filter names a campaign, sendout or error code that the export does not have.
+
+    Attributes
+    ----------
+    column : str
+        The column filtered on (``"campaign_name"`` ...).
+    unknown : list of str
+        The values that matched nothing.
+    suggestions : dict of str to list of str
+        For each unknown value, the closest known ones.
+    """
+
+    def __init__(
+        self, message: str, *, column: str, unknown: list[str], suggestions: dict[str, list[str]]
+    ) -> None:
+        super().__init__(message)
+        self.column = column
+        self.unknown = unknown
+        self.suggestions = suggestions
+
+    def __str__(self) -> str:
+        return str(self.args[0])  # KeyError would quote the message
 
 
 class ReportError(ConnectlyError, RuntimeError):

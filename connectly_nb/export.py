@@ -8,7 +8,9 @@ consistently), :meth:`Export.replace` to swap whole tables.
 
 from __future__ import annotations
 
+import difflib
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -18,6 +20,8 @@ import pandas as pd
 from connectly_nb import display
 from connectly_nb._problems import problem_summary
 from connectly_nb._time import Bound, check_tz, parse_bound
+from connectly_nb.exceptions import SelectionError
+from connectly_nb.schema import ERROR_CATALOGUE
 
 __all__ = ["Export"]
 
@@ -217,21 +221,34 @@ class Export:
         m = self.messages
         mask = np.ones(len(m), dtype=bool)
         if campaigns is not None:
-            mask &= _isin(m["campaign_name"], _as_list(campaigns))
+            mask &= _isin(m["campaign_name"], _as_list(campaigns), "campaign")
         if sendouts is not None:
-            mask &= _isin(m["sendout_id"], _as_list(sendouts))
+            mask &= _isin(m["sendout_id"], _as_list(sendouts), "sendout")
         if error_codes is not None:
             codes = _as_list(error_codes)
-            sel = _isin(m["error_code"], [c for c in codes if c is not None])
+            named = [c for c in codes if c is not None]
+            sel = _isin(m["error_code"], named, "error code", also_known=ERROR_CATALOGUE)
             if any(c is None for c in codes):
                 sel |= m["error_code"].cat.codes.to_numpy() < 0
             mask &= sel
         if start is not None or end is not None:
-            sent = m["sent_at"]
-            if start is not None:
-                mask &= (sent >= parse_bound(start, self.tz, end=False)).to_numpy()
-            if end is not None:
-                mask &= (sent < parse_bound(end, self.tz, end=True)).to_numpy()
+            mask &= self._sent_between(start, end)
+        return mask
+
+    def _sent_between(self, start: Bound | None, end: Bound | None) -> np.ndarray:
+        sent = self.messages["sent_at"]
+        lo = parse_bound(start, self.tz, end=False) if start is not None else None
+        hi = parse_bound(end, self.tz, end=True) if end is not None else None
+        if lo is not None and hi is not None and hi <= lo:
+            raise ValueError(
+                f"end {end} is before start {start}: no day can be in between "
+                "(an end date includes its whole day)"
+            )
+        mask = np.ones(len(sent), dtype=bool)
+        if lo is not None:
+            mask &= (sent >= lo).to_numpy()
+        if hi is not None:
+            mask &= (sent < hi).to_numpy()
         return mask
 
     def subset(self, mask: Any) -> Export:
@@ -326,11 +343,56 @@ class Export:
         return display.export_summary_html(self.summary(), self.tz)
 
 
-def _isin(column: pd.Series, values: list[Any]) -> np.ndarray:
-    """Membership test through the category codes (no string comparison per row)."""
-    lookup = np.zeros(len(column.cat.categories) + 1, dtype=bool)  # last slot: blank (-1)
-    lookup[:-1] = column.cat.categories.isin(values)
+def _key(text: Any) -> str:
+    """How a name is matched: Unicode's composed form, surrounding spaces and case ignored."""
+    return unicodedata.normalize("NFC", str(text)).strip().casefold()
+
+
+def _isin(
+    column: pd.Series, values: list[Any], what: str, *, also_known: Iterable[str] = ()
+) -> np.ndarray:
+    """Rows whose category matches one of ``values`` (through the category codes).
+
+    A value matches every category equal to it but for letter case,
+    surrounding spaces and Unicode normalisation form. A value matching
+    nothing, and not in ``also_known`` (e.g. a catalogue code simply absent
+    from this export), is an error naming the closest known values.
+    """
+    categories = [str(c) for c in column.cat.categories]
+    by_key: dict[str, list[int]] = {}
+    for i, c in enumerate(categories):
+        by_key.setdefault(_key(c), []).append(i)
+    lookup = np.zeros(len(categories) + 1, dtype=bool)  # last slot: blank (-1)
+    unknown = []
+    for value in values:
+        if _key(value) in by_key:
+            lookup[by_key[_key(value)]] = True
+        elif str(value).strip() not in also_known:
+            unknown.append(str(value))
+    if unknown:
+        raise _unknown(unknown, categories, what, column.name)
     return lookup[column.cat.codes.to_numpy()]
+
+
+def _unknown(unknown: list[str], categories: list[str], what: str, column: Any) -> SelectionError:
+    keys = {_key(c): c for c in categories}
+    suggestions = {}
+    for value in unknown:
+        key = _key(value)
+        near = [keys[k] for k in difflib.get_close_matches(key, list(keys), n=3, cutoff=0.6)]
+        near += [c for k, c in keys.items() if key and key in k and c not in near]
+        suggestions[value] = near[:3]
+    parts = []
+    for value, near in suggestions.items():
+        hint = f" (did you mean {' or '.join(repr(n) for n in near)}?)" if near else ""
+        parts.append(f"{value!r}{hint}")
+    listed = ", ".join(repr(c) for c in categories[:10]) + (" ..." if len(categories) > 10 else "")
+    message = (
+        f"unknown {what}{'s' if len(unknown) > 1 else ''}: {'; '.join(parts)}. "
+        f"The export has {len(categories):,} {what}(s): {listed or 'none'} "
+        "(connectly-nb validate lists them)"
+    )
+    return SelectionError(message, column=str(column), unknown=unknown, suggestions=suggestions)
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -38,7 +38,15 @@ from connectly_nb._problems import problem as _problem
 from connectly_nb.exceptions import ExportFormatError, ExportNotFoundError
 from connectly_nb.schema import EXPORT_COLUMNS, REQUIRED_COLUMNS
 
-__all__ = ["ExportNotFoundError", "Input", "RawFile", "Source", "read_raw", "resolve_sources"]
+__all__ = [
+    "ExportNotFoundError",
+    "Input",
+    "RawFile",
+    "Source",
+    "natural_key",
+    "read_raw",
+    "resolve_sources",
+]
 
 #: What ``read_export`` accepts as a source.
 Source: TypeAlias = Union[str, os.PathLike, IO[bytes], IO[str], Iterable["Source"]]  # noqa: UP007
@@ -146,6 +154,28 @@ class Input:
                 digest.update(hashlib.file_digest(fh, "sha1").digest())
 
 
+def natural_key(name: str) -> tuple[tuple[int, Any], ...]:
+    """Sort key that reads numbers as numbers: ``day2.csv`` before ``day10.csv``.
+
+    Parameters
+    ----------
+    name : str
+        A file name.
+
+    Returns
+    -------
+    tuple
+        Compares like the name, but runs of digits compare by their value.
+
+    Examples
+    --------
+    >>> sorted(["day10.csv", "day2.csv", "Day1.csv"], key=natural_key)
+    ['Day1.csv', 'day2.csv', 'day10.csv']
+    """
+    parts = re.split(r"(\d+)", name)
+    return tuple((0, int(p)) if p.isdigit() else (1, p.casefold()) for p in parts if p)
+
+
 def _is_glob(text: str) -> bool:
     return any(ch in text for ch in "*?[")
 
@@ -156,9 +186,9 @@ def resolve_sources(source: Source) -> list[Input]:
     Parameters
     ----------
     source : path, str, folder, glob pattern, file object, or a list of these
-        A folder contributes every ``*.csv`` in it, sorted by name; a glob
-        pattern its matches, sorted. A file object is read whole (text is
-        encoded as UTF-8).
+        A folder contributes every ``*.csv`` in it, a glob pattern its
+        matches, both in natural order of the names (``day2`` before
+        ``day10``). A file object is read whole (text is encoded as UTF-8).
 
     Returns
     -------
@@ -191,7 +221,7 @@ def resolve_sources(source: Source) -> list[Input]:
             if p.is_dir():
                 files = sorted(
                     (f for f in p.iterdir() if f.is_file() and f.suffix.lower() == ".csv"),
-                    key=lambda f: f.name,
+                    key=lambda f: natural_key(f.name),
                 )
                 if not files:
                     raise ExportNotFoundError(
@@ -203,7 +233,10 @@ def resolve_sources(source: Source) -> list[Input]:
             elif p.is_file():
                 add_path(p)
             elif _is_glob(str(src)):
-                matches = sorted(Path(m) for m in glob.glob(os.fspath(p)) if Path(m).is_file())
+                matches = sorted(
+                    (Path(m) for m in glob.glob(os.fspath(p)) if Path(m).is_file()),
+                    key=lambda m: natural_key(str(m)),
+                )
                 if not matches:
                     raise ExportNotFoundError(f"{src}: the pattern matches no file")
                 for m in matches:

@@ -29,15 +29,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from connectly_nb._stages import count_stages, stage_bits
+from connectly_nb._stages import count_stages, stage_bits, stage_instants
 from connectly_nb._stages import key_figures as stage_key_figures
-from connectly_nb._stats import Z95, two_proportion_test, wilson_interval
-from connectly_nb._time import NAT_INT, naive_utc
+from connectly_nb._stats import Z95, fisher_exact, holm, two_proportion_test, wilson_interval
+from connectly_nb._time import NAT_INT, floor_local, naive_utc, since
+from connectly_nb.display import format_p_value
 from connectly_nb.export import Export
 from connectly_nb.schema import (
     COUNT_COLUMNS,
@@ -56,6 +58,7 @@ __all__ = [
     "activity_heatmap",
     "buttons",
     "compare",
+    "compare_rates",
     "countries",
     "errors",
     "fatigue",
@@ -76,6 +79,8 @@ By = str | Sequence[str] | None
 #: Count columns of a funnel, in funnel order.
 COUNTS = COUNT_COLUMNS
 ALL = "all"
+#: The group of messages whose grouping value is blank (every message is in a group).
+BLANK = "(blank)"
 
 
 # --------------------------------------------------------------------------- grouping
@@ -87,18 +92,39 @@ def _by_list(by: By) -> list[str]:
     return [by] if isinstance(by, str) else list(by)
 
 
+def _blank_filled(col: pd.Series) -> pd.Series:
+    """A grouping column whose blank values are the one group :data:`BLANK`."""
+    if not col.hasnans:
+        return col
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        if BLANK not in col.cat.categories:
+            col = col.cat.add_categories([BLANK])
+        return col.fillna(BLANK)
+    return col.astype(object).where(col.notna(), BLANK)
+
+
+def _group_keys(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """The ``by`` columns of ``frame``, blanks filled (every row belongs to a group)."""
+    return pd.DataFrame({c: _blank_filled(frame[c]) for c in by}, index=frame.index)
+
+
 def _group_codes(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
-    """Integer group of each row (-1 for a blank key) and the groups' key values."""
+    """Integer group of each row and the groups' key values; a blank key is :data:`BLANK`."""
     if not by:
         return np.zeros(len(frame), dtype=np.int64), pd.DataFrame(index=[0])
     if len(by) == 1 and isinstance(frame[by[0]].dtype, pd.CategoricalDtype):
         col = frame[by[0]]
         codes = col.cat.codes.to_numpy().astype(np.int64)
-        keys = pd.DataFrame(
-            {by[0]: pd.Categorical(col.cat.categories, categories=col.cat.categories)}
-        )
+        names = list(col.cat.categories)
+        spaces = np.array([not str(c).strip() for c in names] + [True])  # last: code -1
+        blank = spaces[codes]
+        if blank.any():  # one more group, last: the blank keys
+            if BLANK not in names:
+                names.append(BLANK)
+            codes[blank] = names.index(BLANK)
+        keys = pd.DataFrame({by[0]: pd.Categorical(names, categories=names)})
         return codes, keys
-    grouped = frame.groupby(by, observed=True, sort=True, dropna=False)
+    grouped = _group_keys(frame, by).groupby(by, observed=True, sort=True)
     codes = grouped.ngroup().to_numpy().astype(np.int64)
     keys = grouped.size().index.to_frame(index=False)
     return codes, keys
@@ -264,7 +290,7 @@ def _failures(m: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """The failed messages' group keys, error code (or "(no code)") and message."""
     failed = m[m["is_failed"].to_numpy()]
     code = failed["error_code"].astype(object).where(failed["error_code"].notna(), NO_CODE)
-    frame = pd.DataFrame({c: failed[c].to_numpy() for c in by})
+    frame = _group_keys(failed, by).reset_index(drop=True)
     frame["error_code"] = code.to_numpy()
     frame["error_msg"] = failed["error_msg"].to_numpy()
     return frame
@@ -292,7 +318,9 @@ def _with_shares(out: pd.DataFrame, m: pd.DataFrame, by: list[str]) -> pd.DataFr
     """Each code's share of its group's failures and of its group's rows."""
     if by:
         group_failed = out.groupby(by, observed=True)["count"].transform("sum")
-        group_rows = m.groupby(by, observed=True).size().rename("_rows").reset_index()
+        group_rows = (
+            _group_keys(m, by).groupby(by, observed=True).size().rename("_rows").reset_index()
+        )
         out = out.merge(group_rows, on=by, how="left")
         rows = out.pop("_rows").to_numpy()
     else:
@@ -387,14 +415,16 @@ TIMELINE_POINTS = tuple(
 )
 
 
-def _event_times(m: pd.DataFrame) -> dict[str, pd.Series]:
-    """When each message reached each stage (the earliest proof of it)."""
-    click = m["first_click_at"]
-    read = m["read_at"].where(m["read_at"].notna(), click)
-    read = read.where(~(click.notna() & read.notna() & (click < read)), click)
-    delivered = m["delivered_at"].where(m["delivered_at"].notna(), read)
-    delivered = delivered.where(~(read.notna() & delivered.notna() & (read < delivered)), read)
-    return {"delivered": delivered, "read": read, "clicked": click}
+def _reached_since_sent(m: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Time from ``sent_at`` to the earliest event proving each stage (timedelta64[us]).
+
+    The rule of :func:`connectly_nb._stages.stage_instants`: a click proves a
+    read at the click's time, a read or an opt-out proves a delivery.
+    """
+    stamps = {c: naive_utc(m[c]) for c in ("delivered_at", "read_at", "opt_out_at")}
+    when = stage_instants(stamps, naive_utc(m["first_click_at"]))
+    sent_at = naive_utc(m["sent_at"])
+    return {stage: since(values, sent_at) for stage, values in when.items()}
 
 
 def timeline(
@@ -430,16 +460,14 @@ def timeline(
         return _clock_counts(m, by_cols, freq, tz or export.tz)
     grid = pd.to_timedelta(list(points) if points is not None else list(TIMELINE_POINTS))
     grid = grid.sort_values()
-    sent = m["is_sent"].to_numpy()
+    sent = m["sent_at"].notna().to_numpy()  # the time origin: messages with a sent time
     codes, keys = _group_codes(m, by_cols)
     codes = codes[sent]
     n_groups = len(keys)
     n_sent = np.bincount(codes[codes >= 0], minlength=n_groups)
     frames = []
-    times = _event_times(m)
-    sent_at = m["sent_at"][sent]
-    for stage, when in times.items():
-        elapsed = (when[sent] - sent_at).to_numpy()
+    for stage, since_sent in _reached_since_sent(m).items():
+        elapsed = since_sent[sent]
         reached = ~np.isnat(elapsed)
         el = np.maximum(elapsed[reached].astype("timedelta64[us]").astype(np.int64), 0)
         g = codes[reached]
@@ -466,7 +494,7 @@ def timeline(
     with np.errstate(invalid="ignore", divide="ignore"):
         out["share"] = np.where(out["sent"] > 0, out["reached"] / out["sent"], np.nan)
     out = out[out["sent"] > 0] if by_cols else out
-    out["stage"] = pd.Categorical(out["stage"], categories=list(times), ordered=True)
+    out["stage"] = pd.Categorical(out["stage"], categories=list(LATENCY_COLUMNS), ordered=True)
     order = [*(by_cols or ["group"]), "stage", "elapsed"]
     return out.sort_values(order, kind="stable").reset_index(drop=True)
 
@@ -476,23 +504,14 @@ _CLOCK_EVENTS = EVENT_TIMES
 
 def _clock_counts(m: pd.DataFrame, by: list[str], freq: str, tz: str) -> pd.DataFrame:
     frames = []
+    keys = _group_keys(m, by)
     for event, column in _CLOCK_EVENTS.items():
         t = m[column]
         keep = t.notna().to_numpy()
         if not keep.any():
             continue
-        try:
-            local = (
-                t[keep]
-                .dt.tz_convert(tz)
-                .dt.floor(freq, ambiguous=True, nonexistent="shift_forward")
-            )
-        except (ValueError, TypeError) as exc:
-            raise ValueError(
-                f"freq {freq!r} is not a pandas frequency such as '1h' or '1D'"
-            ) from exc
-        frame = pd.DataFrame({c: m[c][keep] for c in by})
-        frame["time"] = local
+        frame = keys[keep].copy()
+        frame["time"] = floor_local(t[keep], freq, tz)
         counts = frame.groupby([*by, "time"], observed=True).size().rename("count").reset_index()
         counts["event"] = event
         frames.append(counts)
@@ -567,11 +586,10 @@ def activity_heatmap(
     pandas.DataFrame
         All 168 cells: ``weekday`` (ordered Mon..Sun), ``hour`` (0-23), ``count``.
     """
-    columns = {e: EVENT_TIMES[e] for e in ("sent", "delivered", "read")}
     if event == "clicked":
         times = export.clicks["ts"].dropna()
-    elif event in columns:
-        times = export.messages[columns[event]].dropna()
+    elif event in ("sent", "delivered", "read"):
+        times = export.messages[EVENT_TIMES[event]].dropna()
     else:
         raise ValueError(f"event must be one of sent, delivered, read, clicked; got {event!r}")
     times = times.dt.tz_convert(tz or export.tz)
@@ -589,24 +607,34 @@ def activity_heatmap(
 # --------------------------------------------------------------------------- clicks
 
 
+_CLICK_COLUMNS = (
+    "id",
+    "name",
+    "clicks",
+    "unique_clickers",
+    "messages",
+    "share_of_delivered",
+    "share_of_read",
+    "median_time_to_click",
+)
+
+
 def _click_table(export: Export, kind: str, by: list[str]) -> pd.DataFrame:
     m = export.messages
     c = export.clicks[(export.clicks["kind"] == kind).to_numpy()]
     mid = c["message_id"].to_numpy()
     pos = m.index.get_indexer(mid)
-    frame = pd.DataFrame(
-        {
-            "id": c["id"].fillna("(no id)").to_numpy(),
-            "name": c["name"].fillna("(no name)").to_numpy(),
-            "message_id": mid,
-            "customer": m["customer_external_id"].iloc[pos].to_numpy(),
-            "to_click": naive_utc(c["ts"]) - naive_utc(m["sent_at"].iloc[pos]),
-        }
-    )
-    for col in by:
-        frame[col] = m[col].iloc[pos].to_numpy()
-    keys = [*by, "id", "name"]
-    grouped = frame.groupby(keys, observed=True, sort=False, dropna=False)
+    to_click = naive_utc(c["ts"]) - naive_utc(m["sent_at"].iloc[pos])
+    # one definition of time to click (docs/metrics.md): from sent_at, and a click
+    # stamped before the send is left out of durations
+    to_click[to_click < np.timedelta64(0, "us")] = np.timedelta64("NaT")
+    frame = _group_keys(m.iloc[pos], by).reset_index(drop=True)
+    frame["id"] = c["id"].fillna("(no id)").to_numpy()
+    frame["name"] = c["name"].fillna("(no name)").to_numpy()
+    frame["message_id"] = mid
+    frame["customer"] = m["customer_external_id"].iloc[pos].to_numpy()
+    frame["to_click"] = to_click
+    grouped = frame.groupby([*by, "id", "name"], observed=True, sort=False, dropna=False)
     out = grouped.agg(
         clicks=("message_id", "size"),
         unique_clickers=("customer", "nunique"),
@@ -614,7 +642,8 @@ def _click_table(export: Export, kind: str, by: list[str]) -> pd.DataFrame:
         median_time_to_click=("to_click", "median"),
     ).reset_index()
     if by:
-        den = m.groupby(by, observed=True)[["is_delivered", "is_read"]].sum().reset_index()
+        den = _group_keys(m, by).join(m[["is_delivered", "is_read"]])
+        den = den.groupby(by, observed=True)[["is_delivered", "is_read"]].sum().reset_index()
         out = out.merge(den, on=by, how="left")
         delivered, read = out.pop("is_delivered").to_numpy(), out.pop("is_read").to_numpy()
     else:
@@ -627,18 +656,7 @@ def _click_table(export: Export, kind: str, by: list[str]) -> pd.DataFrame:
         ascending=[True] * len(by) + [False, True, True],
         kind="stable",
     )
-    cols = [
-        *by,
-        "id",
-        "name",
-        "clicks",
-        "unique_clickers",
-        "messages",
-        "share_of_delivered",
-        "share_of_read",
-        "median_time_to_click",
-    ]
-    return out[cols].reset_index(drop=True)
+    return out[[*by, *_CLICK_COLUMNS]].reset_index(drop=True)
 
 
 def buttons(export: Export, *, by: By = None) -> pd.DataFrame:
@@ -787,36 +805,106 @@ def compare(
         ``verdict``. The verdict refuses to call a winner with fewer than 100
         messages or 10 successes in a group.
     """
+    sides = _sides(export, a, b, labels)
+    return pd.DataFrame([_comparison(sides, rate, alpha)])
+
+
+def compare_rates(
+    export: Export,
+    a: Any,
+    b: Any,
+    *,
+    rates: Sequence[str] | None = None,
+    labels: tuple[str, str] | None = None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Compare two groups on several rates at once, adjusted for the multiple tests.
+
+    Testing six rates at 5% each finds a "difference" by chance far more often
+    than 5% of the time; Holm's method adjusts the p-values so that the chance
+    of any false winner among them stays at ``alpha``.
+
+    Parameters
+    ----------
+    export : Export
+        The messages both groups are drawn from.
+    a, b : dict, str, boolean mask or Export
+        As for :func:`compare`.
+    rates : sequence of str, optional
+        Which rates (default: every rate of :data:`RATES`).
+    labels : (str, str), optional
+        Names shown for the groups.
+    alpha : float
+        Family-wise significance level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per rate: the columns of :func:`compare`, plus ``p_adjusted``
+        (Holm); ``verdict`` is decided on ``p_adjusted``.
+    """
+    sides = _sides(export, a, b, labels)
+    rows = [_comparison(sides, rate, alpha) for rate in (rates or list(RATES))]
+    adjusted = holm([r["p_value"] for r in rows])
+    for row, p in zip(rows, adjusted, strict=True):
+        row["p_adjusted"] = p
+        row["verdict"] = _verdict(row, row["rate"], alpha, p=p, family=len(rows))
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class _Side:
+    label: str
+    messages: pd.DataFrame
+
+
+def _sides(export: Export, a: Any, b: Any, labels: tuple[str, str] | None) -> list[_Side]:
+    """The two groups' messages, checked to share none."""
+    sides = []
+    for i, (spec, default) in enumerate(((a, "A"), (b, "B"))):
+        label = (labels[i] if labels else None) or _label(spec, default)
+        sides.append(_Side(label, _select(export, spec).messages))
+    shared = np.intersect1d(sides[0].messages.index, sides[1].messages.index)
+    if len(shared):
+        raise ValueError(
+            f"{sides[0].label!r} and {sides[1].label!r} share {len(shared):,} messages: a test "
+            "needs two separate groups (e.g. campaign B against every other campaign, not "
+            "against all campaigns)"
+        )
+    return sides
+
+
+def _comparison(sides: list[_Side], rate: str, alpha: float) -> dict[str, Any]:
     if rate not in RATES:
         raise ValueError(f"rate must be one of {', '.join(RATES)}; got {rate!r}")
     num, den = RATES[rate]
     row: dict[str, Any] = {"rate": rate}
     counts = []
-    for side, spec, default in (("a", a, "A"), ("b", b, "B")):
-        sub = _select(export, spec)
-        f = _funnel_frame(sub.messages, [])
+    for name, side in zip("ab", sides, strict=True):
+        f = _funnel_frame(side.messages, [])
         k, n = int(f[num].iloc[0]), int(f[den].iloc[0])
         r, lo, hi = wilson_interval(k, n)
-        label = (labels[0 if side == "a" else 1] if labels else None) or _label(spec, default)
         row.update(
             {
-                f"label_{side}": label,
-                f"n_{side}": n,
-                f"k_{side}": k,
-                f"rate_{side}": float(r),
-                f"low_{side}": float(lo),
-                f"high_{side}": float(hi),
+                f"label_{name}": side.label,
+                f"n_{name}": n,
+                f"k_{name}": k,
+                f"rate_{name}": float(r),
+                f"low_{name}": float(lo),
+                f"high_{name}": float(hi),
             }
         )
         counts.append((k, n))
     (k1, n1), (k2, n2) = counts
-    z, p = two_proportion_test(k2, n2, k1, n1)
+    z, _ = two_proportion_test(k2, n2, k1, n1)
     ra, rb = row["rate_a"], row["rate_b"]
     row["abs_lift"] = rb - ra
     row["rel_lift"] = (rb - ra) / ra if ra else math.nan
-    row["z"], row["p_value"] = z, p
+    row["z"] = z
+    row["p_value"] = fisher_exact(k1, n1, k2, n2)
+    row["test"] = "Fisher's exact test (two-sided)"
     row["verdict"] = _verdict(row, rate, alpha)
-    return pd.DataFrame([row])
+    return row
 
 
 def _select(export: Export, spec: Any) -> Export:
@@ -841,7 +929,9 @@ def _label(spec: Any, default: str) -> str:
     return default
 
 
-def _verdict(row: dict[str, Any], rate: str, alpha: float) -> str:
+def _verdict(
+    row: dict[str, Any], rate: str, alpha: float, *, p: float | None = None, family: int = 1
+) -> str:
     small = [
         row[f"label_{s}"]
         for s in "ab"
@@ -854,17 +944,20 @@ def _verdict(row: dict[str, Any], rate: str, alpha: float) -> str:
             f"{MIN_MESSAGES} in the denominator and {MIN_SUCCESSES} each of successes and "
             "failures)."
         )
-    p = row["p_value"]
+    p = row["p_value"] if p is None else p
+    what = rate.replace("_", " ")
+    shown = format_p_value(p, alpha)
+    adjusted = f", Holm-adjusted for {family} comparisons" if family > 1 else ""
     if not p < alpha:
         return (
-            f"No significant difference in {rate.replace('_', ' ')}: "
-            f"{row['rate_a']:.1%} vs {row['rate_b']:.1%} (p = {p:.2g})."
+            f"No significant difference in {what}: {row['rate_a']:.1%} vs "
+            f"{row['rate_b']:.1%} ({shown}{adjusted})."
         )
     winner, loser = ("b", "a") if row["rate_b"] > row["rate_a"] else ("a", "b")
     return (
-        f"{row[f'label_{winner}']} has the higher {rate.replace('_', ' ')}: "
+        f"{row[f'label_{winner}']} has the higher {what}: "
         f"{row[f'rate_{winner}']:.1%} vs {row[f'rate_{loser}']:.1%} "
-        f"(p = {p:.2g}, significant at {alpha:.0%})."
+        f"({shown}{adjusted}, significant at {alpha:.0%})."
     )
 
 
@@ -909,6 +1002,8 @@ def _regions(ids: pd.Series) -> pd.Categorical:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if not len(ids):
+        return pd.Categorical([], categories=[UNKNOWN])
     arr = pa.chunked_array([pa.array(ids, type=pa.large_string(), from_pandas=True)])
     phone_like = pc.fill_null(pc.match_substring_regex(arr, r"^\+\d{5,}$"), False)
     prefix = pc.if_else(phone_like, pc.utf8_slice_codeunits(arr, 1, 4), None)
@@ -948,7 +1043,8 @@ def fatigue(export: Export, *, cap: int = 5) -> pd.DataFrame:
         :func:`funnel`.
     """
     m = export.messages
-    is_sent = m["is_sent"].to_numpy()
+    # a position needs a send time and a customer: messages without either are left out
+    is_sent = (m["sent_at"].notna() & m["customer_external_id"].notna()).to_numpy()
     customer, _ = pd.factorize(m["customer_external_id"].iloc[np.flatnonzero(is_sent)])
     when = naive_utc(m["sent_at"])[is_sent].astype(np.int64)
     order = np.lexsort((when, customer))

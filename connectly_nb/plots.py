@@ -25,6 +25,7 @@ from connectly_nb.schema import RATES
 
 __all__ = [
     "STAGE_COLORS",
+    "plain",
     "plot_activity_heatmap",
     "plot_buttons",
     "plot_compare",
@@ -63,14 +64,41 @@ MAX_LABEL = 28
 
 
 def shorten(text: Any, width: int = MAX_LABEL) -> str:
-    """``text`` for an axis label: emoji dropped, cut to ``width`` characters.
+    """``text`` for an axis label: plain text, emoji dropped, cut to ``width`` characters.
 
     Matplotlib's default font has no emoji (they would show as boxes, with a
-    warning each time); the full text stays in the data.
+    warning each time); the full text stays in the data. A ``$`` is escaped,
+    so ``"R$ 20 off, R$ 50 min"`` is drawn as written, never as mathtext.
+
+    Parameters
+    ----------
+    text : object
+        A name from the data.
+    width : int
+        The longest label, in characters (``…`` marks a cut).
+
+    Returns
+    -------
+    str
     """
     s = "".join(c for c in str(text) if not _is_emoji(c)).strip()
     s = " ".join(s.split())
-    return s if len(s) <= width else s[: width - 1] + "…"
+    s = s if len(s) <= width else s[: width - 1] + "…"
+    return plain(s)
+
+
+def plain(text: str) -> str:
+    """Text drawn as written: every ``$`` escaped, so matplotlib never parses mathtext.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    str
+    """
+    return str(text).replace("\\$", "$").replace("$", "\\$")
 
 
 def _is_emoji(char: str) -> bool:
@@ -93,8 +121,29 @@ def _labels(frame: pd.DataFrame, exclude: Sequence[str] = ()) -> tuple[list[str]
     keys = [c for c in cols[:stop] if c not in exclude]
     if not keys:
         return ["all"] * len(frame), ""
-    labels = frame[keys].astype(str).agg(" · ".join, axis=1).tolist()
-    return [shorten(x) for x in labels], " · ".join(keys).replace("_", " ")
+    return _joined(frame, keys), " · ".join(keys).replace("_", " ")
+
+
+def _joined(frame: pd.DataFrame, keys: list[str]) -> list[str]:
+    """Each row's ``keys`` values joined with " · ", shortened for an axis."""
+    texts = [" · ".join(map(str, row)) for row in zip(*(frame[k] for k in keys), strict=True)]
+    return [shorten(t) for t in texts]
+
+
+def _legend(ax: Axes, **kwargs: Any) -> None:
+    """A legend, when something drawn has a label."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(handles, labels, **kwargs)
+
+
+def _no_data(ax: Axes, title: str) -> Axes:
+    """An empty chart that says so, with its title."""
+    ax.text(0.5, 0.5, "No messages to show", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(plain(title))
+    return ax
 
 
 def _percent_axis(axis: Any) -> None:
@@ -125,6 +174,9 @@ def plot_funnel(
     """
     ax = _ax(ax)
     labels, title_by = _labels(funnel)
+    title = "Campaign funnel" + (f" by {title_by}" if title_by else "")
+    if funnel.empty:
+        return _no_data(ax, title)
     x = np.arange(len(funnel))
     width = 0.8 / max(len(stages), 1)
     for i, stage in enumerate(stages):
@@ -153,8 +205,8 @@ def plot_funnel(
         ax.set_ylabel("messages")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.set_title("Campaign funnel" + (f" by {title_by}" if title_by else ""))
-    ax.legend(title="stage", frameon=False)
+    ax.set_title(title)
+    _legend(ax, title="stage", frameon=False)
     return ax
 
 
@@ -166,6 +218,8 @@ def plot_errors(
     Takes :func:`connectly_nb.metrics.errors`'s result (without ``by``).
     """
     ax = _ax(ax)
+    if errors.empty:
+        return _no_data(ax, "Delivery failures by error code")
     data = (
         errors.groupby(["error_code", "title", "category"], sort=False, observed=True)["count"]
         .sum()
@@ -175,7 +229,8 @@ def plot_errors(
     )
     data = data.iloc[::-1]
     labels = [
-        f"{c} · {shorten(t, 34)}" for c, t in zip(data["error_code"], data["title"], strict=True)
+        f"{shorten(c, 40)} · {shorten(t, 34)}"
+        for c, t in zip(data["error_code"], data["title"], strict=True)
     ]
     colors = [CATEGORY_COLORS.get(str(c).split("/")[0], UNKNOWN_COLOR) for c in data["category"]]
     bars = ax.barh(np.arange(len(data)), data["count"], color=colors, **kwargs)
@@ -188,7 +243,9 @@ def plot_errors(
         plt.Rectangle((0, 0), 1, 1, color=CATEGORY_COLORS.get(c, UNKNOWN_COLOR)) for c in seen
     ]
     if handles:
-        ax.legend(handles, list(seen), title="category", frameon=False, loc="lower right")
+        ax.legend(
+            handles, [plain(c) for c in seen], title="category", frameon=False, loc="lower right"
+        )
     return ax
 
 
@@ -198,6 +255,8 @@ def plot_timeline(timeline: pd.DataFrame, *, ax: Axes | None = None, **kwargs: A
     With a clock-time result (``timeline(..., freq=...)``), events per bucket.
     """
     ax = _ax(ax)
+    if timeline.empty or ("sent" in timeline.columns and not timeline["sent"].gt(0).any()):
+        return _no_data(ax, "When messages are delivered, read and clicked")
     if "time" in timeline.columns:
         for event, g in timeline.groupby("event", observed=True, sort=True):
             g = g.groupby("time")["count"].sum()
@@ -213,7 +272,7 @@ def plot_timeline(timeline: pd.DataFrame, *, ax: Axes | None = None, **kwargs: A
         ax.set_ylabel("messages per bucket")
         ax.set_xlabel(f"time ({timeline['time'].dt.tz})" if len(timeline) else "time")
         ax.set_title("Events over time")
-        ax.legend(frameon=False)
+        _legend(ax, frameon=False)
         plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
         return ax
     group_cols = [
@@ -240,13 +299,15 @@ def plot_timeline(timeline: pd.DataFrame, *, ax: Axes | None = None, **kwargs: A
     ax.set_ylim(0, 1)
     ax.set_ylabel("share of sent messages")
     ax.set_title("When messages are delivered, read and clicked")
-    ax.legend(frameon=False, fontsize="small")
+    _legend(ax, frameon=False, fontsize="small")
     return ax
 
 
 def plot_latency(latency: pd.DataFrame, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
     """Median (bar) and 90th percentile (tick) of time to deliver, read and first click."""
     ax = _ax(ax)
+    if not latency["n"].gt(0).any():
+        return _no_data(ax, "Time to deliver, read and first click")
     group_cols = [
         c for c in latency.columns if c not in ("stage", "n", "median", "p90", "mean", "n_negative")
     ]
@@ -279,7 +340,7 @@ def plot_latency(latency: pd.DataFrame, *, ax: Axes | None = None, **kwargs: Any
     ax.set_xscale("symlog", linthresh=1)
     ax.set_xlabel("minutes after sending (log scale)")
     ax.set_title("Time to deliver, read and first click")
-    ax.legend(frameon=False, fontsize="small")
+    _legend(ax, frameon=False, fontsize="small")
     return ax
 
 
@@ -288,6 +349,8 @@ def plot_activity_heatmap(
 ) -> Axes:
     """Weekday x hour grid of event counts (:func:`metrics.activity_heatmap`)."""
     ax = _ax(ax)
+    if not heatmap["count"].sum():
+        return _no_data(ax, "Activity by weekday and hour")
     grid = heatmap.pivot_table(
         index="weekday", columns="hour", values="count", observed=False, aggfunc="sum"
     ).reindex(columns=range(24), fill_value=0)
@@ -302,6 +365,8 @@ def plot_activity_heatmap(
 
 def _plot_clicks(table: pd.DataFrame, what: str, top: int, ax: Axes | None, **kwargs: Any) -> Axes:
     ax = _ax(ax)
+    if table.empty:
+        return _no_data(ax, f"{what} clicks: total and unique clickers")
     data = table.head(top).iloc[::-1]
     y = np.arange(len(data))
     labels = [shorten(n) for n in data["name"]]
@@ -314,7 +379,7 @@ def _plot_clicks(table: pd.DataFrame, what: str, top: int, ax: Axes | None, **kw
     ax.set_yticks(y, labels)
     ax.set_xlabel("clicks / customers")
     ax.set_title(f"{what} clicks: total and unique clickers")
-    ax.legend(frameon=False)
+    _legend(ax, frameon=False)
     return ax
 
 
@@ -389,11 +454,13 @@ def plot_rates(
     """
     ax = _ax(ax)
     data = frame if top is None else frame.head(top)
+    if data.empty:
+        return _no_data(ax, title or f"{rate.replace('_', ' ').capitalize()}")
     if by is None:
         names, by_text = _labels(data)
     else:
         cols = [by] if isinstance(by, str) else list(by)
-        names = [shorten(x) for x in data[cols].astype(str).agg(" · ".join, axis=1)]
+        names = _joined(data, cols)
         by_text = " · ".join(cols).replace("_", " ")
     labels = [
         f"{shorten(name)} (n={n:,})"
@@ -401,7 +468,7 @@ def plot_rates(
     ]
     _rate_bars(data.iloc[::-1], labels[::-1], rate, ax, STAGE_COLORS[_NUMERATOR[rate]], **kwargs)
     default = f"{rate.replace('_', ' ').capitalize()} by {by_text or 'group'}"
-    ax.set_title(title if title is not None else default)
+    ax.set_title(plain(title) if title is not None else default)
     return ax
 
 
@@ -454,7 +521,8 @@ def plot_countries(
     {axes}
     """
     data = countries.head(top).copy()
-    data["country"] = (data["country"] + " " + data["calling_code"]).str.strip()
+    if len(data):
+        data["country"] = (data["country"] + " " + data["calling_code"]).str.strip()
     return plot_rates(data, rate=rate, by="country", title=None, ax=ax, **kwargs)
 
 

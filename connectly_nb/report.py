@@ -27,9 +27,9 @@ from connectly_nb import display
 from connectly_nb._fs import atomic_write, check_writable
 from connectly_nb._stages import key_figures, stage_bits
 from connectly_nb._time import check_tz, parse_date
+from connectly_nb.datasets import load_or_sample
 from connectly_nb.exceptions import ReportError
 from connectly_nb.export import Export
-from connectly_nb.read import read_export
 
 __all__ = [
     "ReportError",
@@ -84,10 +84,16 @@ def header_html(export: Export, *, title: str) -> str:
     else:
         span = "no sent messages"
     files = ", ".join(os.path.basename(str(x)) for x in export.accounting["source"])
+    empty = (
+        "<p><strong>No messages match the selection.</strong> The sections below are "
+        "empty; check the campaigns, error codes and dates asked for.</p>"
+        if not s["rows"]
+        else ""
+    )
     return (
         f"<h1>{html.escape(title)}</h1>"
         f"<p>{s['rows']:,} messages in {s['campaigns']} campaign(s) and {s['sendouts']} "
-        f"sendout(s); {html.escape(span)}. From: {html.escape(files)}.</p>"
+        f"sendout(s); {html.escape(span)}. From: {html.escape(files)}.</p>{empty}"
     )
 
 
@@ -235,8 +241,15 @@ def _parameters(
     if sources is not None:
         items = [sources] if isinstance(sources, str | os.PathLike) else list(sources)
         paths = [str(Path(p).resolve()) if Path(p).exists() else str(p) for p in items]
-        read_export(paths, tz=tz, progress=False)  # a bad export fails here, clearly
+    # a bad export, an unknown campaign or error code fail here, clearly, before any work
+    export = load_or_sample(paths, tz=tz, progress=False)
     start, end = options["start"], options["end"]
+    export.selection(
+        campaigns=options["campaigns"] or None,
+        error_codes=options["error_codes"] or None,
+        start=start,
+        end=end,
+    )
     return {
         "EXPORT": paths,
         "CAMPAIGNS": list(options["campaigns"]) if options["campaigns"] else None,

@@ -129,6 +129,7 @@ ACCOUNTING_COLUMNS: Final = (
     "encoding",
     "delimiter",
     "parser",
+    "as_of",
 )
 
 SEVERITIES: Final = ("error", "warning", "info")
@@ -165,9 +166,24 @@ PROBLEM_CODES: Final = {
         ProblemCode("bad_timestamp", "warning", "timestamp cannot be parsed; treated as absent"),
         ProblemCode("bad_json", "warning", "cell is not valid JSON; treated as empty"),
         ProblemCode("bad_click", "warning", "click entry is not a JSON object; ignored"),
-        ProblemCode("event_without_sent", "warning", "delivery, read or click without sent_at"),
+        ProblemCode(
+            "event_without_sent",
+            "warning",
+            "delivered, read, clicked or opted out without a readable sent_at; counted as sent",
+        ),
         ProblemCode("too_large", "warning", "cell exceeds the size or nesting limit; ignored"),
         ProblemCode("merged_duplicate", "info", "record repeats a message; merged into it"),
+        ProblemCode(
+            "not_merged",
+            "warning",
+            "record may repeat a message, but its id was mangled by Excel; kept apart",
+        ),
+        ProblemCode(
+            "renamed_value",
+            "info",
+            "name written in Unicode's decomposed form; read as the composed one",
+        ),
+        ProblemCode("similar_names", "info", "names that differ only in letter case; kept apart"),
     )
 }
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import threading
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,7 @@ import pyarrow.compute as pc
 from connectly_nb import _merge, _parse
 from connectly_nb._merge import STR_TYPES, ChildRows, RecordMap
 from connectly_nb._problems import ProblemCollector
+from connectly_nb._stages import stage_flags
 from connectly_nb._time import NAT_INT, check_tz, localize, since
 from connectly_nb.exceptions import TimeZoneError
 from connectly_nb.export import Export
@@ -107,9 +109,11 @@ def tidy(
     problems.add_rows(p for r in raws for p in r.problems)
     note("checking and parsing cells")
     cells = _parse_cells(records, problems, dedupe=dedupe)
+    _normalise_categories(cells, records.names, problems)
+    as_of, seq = _report_order(cells.stamps, records)
     var_cells = _keep_text_only(records)
     note("merging duplicates")
-    where = _merge_repeats(records, cells, problems, dedupe=dedupe)
+    where = _merge_repeats(records, cells, problems, dedupe=dedupe, seq=seq)
     release_memory()
     note("building tables")
     rid_to_message = where.to_message()
@@ -117,13 +121,13 @@ def tidy(
     messages = _messages_frame(records, cells, where, clicks, click_utc, tz)
     _report_events_without_sent(messages, where.kept, problems)
     note("finishing")
-    deferred = _Deferred(var_cells, problems, where.survivor, rid_to_message)
+    deferred = _Deferred(var_cells, problems, where.survivor, rid_to_message, seq)
     return Export(
         messages=messages,
         clicks=clicks,
         variables=deferred.variables,
         problems=deferred.problems,
-        accounting=_accounting(raws, records.src, where.merged_away, messages),
+        accounting=_accounting(raws, records.src, where.merged_away, messages, as_of, tz),
         tz=tz,
     )
 
@@ -184,6 +188,7 @@ class _Cells:
     stamps: dict[str, np.ndarray]  # timestamp column -> datetime64[us] UTC (NaT blank)
     clicks: ChildRows
     repeats: np.ndarray | None  # records whose key may repeat (None: dedupe off)
+    mangled: np.ndarray  # records whose customer id Excel rewrote
 
 
 def _parse_cells(records: _Records, problems: ProblemCollector, *, dedupe: bool) -> _Cells:
@@ -227,7 +232,7 @@ def _parse_cells(records: _Records, problems: ProblemCollector, *, dedupe: bool)
         },
     )
     stamps = {c: done.pop(c) for c in TIMESTAMP_COLUMNS}
-    return _Cells(codes, categories, stamps, clicks, repeats)
+    return _Cells(codes, categories, stamps, clicks, repeats, done.pop("ids"))
 
 
 def _run(tasks: dict[str, Callable[[], Any]], *, threads: int) -> dict[str, Any]:
@@ -258,8 +263,11 @@ def _flag(
         problems.add_cells(rid, column, _parse.take_rows(cells, rid).to_pylist(), code, message)
 
 
-def _check_ids(records: pa.Table, extras: list[str], problems: ProblemCollector) -> None:
-    """Blank required ids, ids Excel rewrote, and text cells over the size cap."""
+def _check_ids(records: pa.Table, extras: list[str], problems: ProblemCollector) -> np.ndarray:
+    """Blank required ids, ids Excel rewrote, and text cells over the size cap.
+
+    Returns the records whose customer id Excel rewrote (never a merge key alone).
+    """
     for c in ("customer_external_id", "campaign_name", "sendout_id"):
         col = records[c]
         blank = _parse.to_numpy_bool(pc.or_kleene(pc.is_null(col), pc.utf8_is_space(col)))
@@ -291,6 +299,7 @@ def _check_ids(records: pa.Table, extras: list[str], problems: ProblemCollector)
                 "too_large",
                 f"{c} holds more than {_parse.MAX_JSON_CHARS:,} bytes; kept as written",
             )
+    return mangled
 
 
 def _parse_timestamps(cells: pa.ChunkedArray, column: str, problems: ProblemCollector) -> Any:
@@ -351,6 +360,96 @@ def _encode_and_repeats(
     return encoded, _merge.repeat_candidates(encoded[0], customers) if dedupe else None
 
 
+def _normalise_categories(cells: _Cells, names: list[str], problems: ProblemCollector) -> None:
+    """One category per name: the NFD and NFC spellings of a name are one value.
+
+    ``"Reativação"`` typed on a Mac (decomposed) and on Windows (composed) is
+    one campaign, written in the composed form (an info problem names each
+    variant). Names that differ only in letter case or surrounding spaces stay
+    apart as written, with an info problem saying so; a filter naming one
+    matches all of them.
+    """
+    for column, categories in cells.categories.items():
+        clean = [unicodedata.normalize("NFC", c) for c in categories]
+        if clean != categories:
+            _merge_variants(cells, column, clean, problems)
+        _report_case_variants(cells, column, problems)
+
+
+def _merge_variants(
+    cells: _Cells, column: str, clean: list[str], problems: ProblemCollector
+) -> None:
+    categories = cells.categories[column]
+    kept = sorted(set(clean))
+    position = {c: i for i, c in enumerate(kept)}
+    remap = np.array([position[c] for c in clean] + [-1], dtype=np.int32)
+    codes = cells.codes[column]
+    for old, (raw, new) in enumerate(zip(categories, clean, strict=True)):
+        if raw != new:
+            rows = np.flatnonzero(codes == old)
+            problems.add_cells(
+                rows[:1],
+                column,
+                [raw],
+                "renamed_value",
+                f"{column} {raw!r} written in Unicode's decomposed form: read as the composed "
+                f"{new!r}, one value with it; {len(rows):,} record(s)",
+            )
+    cells.codes[column] = remap[codes]  # -1 (blank) indexes the last slot: stays -1
+    cells.categories[column] = kept
+
+
+def _report_case_variants(cells: _Cells, column: str, problems: ProblemCollector) -> None:
+    by_key: dict[str, list[int]] = {}
+    for i, c in enumerate(cells.categories[column]):
+        if c.strip():
+            by_key.setdefault(c.strip().casefold(), []).append(i)
+    codes = cells.codes[column]
+    for group in by_key.values():
+        if len(group) < 2:
+            continue
+        spellings = [cells.categories[column][i] for i in group]
+        for i in group[1:]:
+            rows = np.flatnonzero(codes == i)[:1]
+            problems.add_cells(
+                rows,
+                column,
+                [cells.categories[column][i]],
+                "similar_names",
+                f"{column} values {', '.join(map(repr, spellings))} differ only in letter case "
+                "or surrounding spaces; kept apart as written (a filter naming one matches all)",
+            )
+
+
+def _report_order(
+    stamps: dict[str, np.ndarray], records: _Records
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Each file's latest event, and the order that makes the newest report win a merge.
+
+    Daily reports are snapshots: the one whose latest event is later holds the
+    more advanced state, whatever the files are called or the order they were
+    given in. Returns the latest event per file (``datetime64[us]``, NaT for a
+    file without any) and, when that order differs from the reading order,
+    each record's place in it (``None`` otherwise).
+    """
+    k = len(records.names)
+    latest = np.full(k, NAT_INT, dtype=np.int64)
+    counts = np.bincount(records.src, minlength=k)
+    nonempty = np.flatnonzero(counts > 0)
+    if len(nonempty):
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[nonempty]
+        for values in stamps.values():
+            found = np.maximum.reduceat(values.view(np.int64), starts)
+            latest[nonempty] = np.maximum(latest[nonempty], found)
+    rank = np.argsort(latest, kind="stable")  # NaT (the smallest int64) first
+    as_of = latest.view("datetime64[us]")
+    if (rank == np.arange(k)).all():
+        return as_of, None
+    position = np.empty(k, dtype=np.int64)
+    position[rank] = np.arange(k)
+    return as_of, position[records.src] * max(records.n, 1) + np.arange(records.n)
+
+
 def _keep_text_only(records: _Records) -> dict[str, pa.ChunkedArray]:
     """Drop the typed columns' text; the rest as ``large_string``; the variables cells.
 
@@ -381,7 +480,12 @@ def _keep_text_only(records: _Records) -> dict[str, pa.ChunkedArray]:
 
 
 def _merge_repeats(
-    records: _Records, cells: _Cells, problems: ProblemCollector, *, dedupe: bool
+    records: _Records,
+    cells: _Cells,
+    problems: ProblemCollector,
+    *,
+    dedupe: bool,
+    seq: np.ndarray | None,
 ) -> RecordMap:
     """Merge repeated records (see :mod:`connectly_nb._merge`) and drop the merged rows.
 
@@ -389,15 +493,23 @@ def _merge_repeats(
     surviving record of each group gets the merged values, the others go.
     """
     plan = None
-    if dedupe and records.n and cells.repeats is not None:
+    candidates = cells.repeats if cells.repeats is not None else np.empty(0, np.int64)
+    if dedupe and records.n and len(candidates):
         plan = _merge.merge_plan(
-            cells.codes["sendout_id"], records.table["customer_external_id"], cells.repeats
+            cells.codes["sendout_id"],
+            records.table["customer_external_id"],
+            candidates,
+            seq=seq,
+            mangled=cells.mangled,
+            sessions=records.table["cnt_session_id"],
         )
     where = RecordMap.of(records.n, plan)
     if plan is not None:
         records.table = _merge.apply_merge(records.table, {**cells.stamps, **cells.codes}, plan)
-        cells.clicks.merge(where.survivor, ["kind", "id", "name", "ts"], keep="first")
+        cells.clicks.merge(where.survivor, ["kind", "id", "name", "ts"], keep="first", seq=seq)
         _report_merged(where, records, problems)
+    if dedupe and cells.mangled[candidates].any():
+        _report_not_merged(cells, candidates, where, records, problems)
     kept = where.kept
     if len(kept) < records.n:
         records.table = _merge.drop_rows(records.table, where.dropped)
@@ -406,13 +518,49 @@ def _merge_repeats(
     return where
 
 
+def _report_not_merged(
+    cells: _Cells,
+    candidates: np.ndarray,
+    where: RecordMap,
+    records: _Records,
+    problems: ProblemCollector,
+) -> None:
+    """A warning for each mangled-id record kept apart from records showing the same id."""
+    kept_apart = _merge.unmatched_mangled(
+        cells.codes["sendout_id"],
+        records.table["customer_external_id"],
+        candidates,
+        cells.mangled,
+        where,
+    )
+    if not kept_apart:
+        return
+    rids = np.asarray([r for r, _ in kept_apart], dtype=np.int64)
+    messages = [
+        "customer_external_id was rewritten by Excel, and "
+        + _lines_text(others, records)
+        + " of this sendout show the same text; without a matching cnt_session_id "
+        "the customers cannot be told apart, so this record is kept as its own message"
+        for _, others in kept_apart
+    ]
+    values = _parse.take_rows(records.table["customer_external_id"], rids).to_pylist()
+    problems.add_cells(rids, "customer_external_id", values, "not_merged", messages)
+
+
+def _lines_text(rids: list[int], records: _Records, most: int = 5) -> str:
+    """ "file line 7, line 9 and 2 more" for a few records."""
+    shown = [f"{records.names[records.src[r]]} line {records.line[r]}" for r in rids[:most]]
+    more = f" and {len(rids) - most} more" if len(rids) > most else ""
+    return ", ".join(shown) + more
+
+
 def _report_merged(where: RecordMap, records: _Records, problems: ProblemCollector) -> None:
     """An info problem for each record folded into a later one, naming where it went."""
     lost = np.flatnonzero(where.merged_away)
     into = where.shown[lost]
     messages = [
         f"merged into {records.names[s]} line {ln} (same sendout_id and customer_external_id; "
-        "later files win)"
+        "the newest report wins)"
         for s, ln in zip(records.src[into], records.line[into], strict=True)
     ]
     # no value: the line is enough to find it, and the id is a phone number
@@ -461,10 +609,12 @@ def _messages_frame(
         else:
             data[c] = text[c].array
     del text
-    failed = (cells.codes["error_code"] >= 0) | _parse.to_numpy_bool(
-        pc.is_valid(records.table["error_msg"])
+    msg = records.table["error_msg"]
+    code_present = np.array([bool(c.strip()) for c in cells.categories["error_code"]] + [False])
+    has_error = code_present[cells.codes["error_code"]] | ~_parse.to_numpy_bool(
+        pc.or_kleene(pc.is_null(msg), pc.utf8_is_space(msg))
     )
-    data.update(_derive(cells.stamps, failed, clicks, click_utc, tz))
+    data.update(_derive(cells.stamps, has_error, clicks, click_utc, tz))
     kept = where.kept
     data["source"] = pd.Categorical.from_codes(
         records.src[where.shown[kept]], categories=records.names
@@ -475,7 +625,7 @@ def _messages_frame(
 
 def _derive(
     stamps: dict[str, np.ndarray],
-    failed: np.ndarray,
+    has_error: np.ndarray,
     clicks: pd.DataFrame,
     click_utc: np.ndarray,
     tz: str,
@@ -483,31 +633,24 @@ def _derive(
     """The derived columns of ``messages``: stage flags, stage, click counts, latencies.
 
     Works on the UTC arrays (datetime64[us], NaT when blank) rather than on
-    the frame, so the frame is built once with every column.
+    the frame, so the frame is built once with every column. The flags follow
+    the proof rule of :func:`connectly_nb._stages.stage_flags`; the latencies
+    are between reported events (receipts and clicks), never a proof's time.
     """
-    m = len(failed)
+    m = len(has_error)
     click_message = clicks["message_id"].to_numpy()
     is_button = np.asarray(clicks["kind"] == "button", dtype=bool)
     n_button = np.bincount(click_message[is_button], minlength=m)[:m]
     n_link = np.bincount(click_message[~is_button], minlength=m)[:m]
     first = _first_click(click_message, click_utc, m)
     n_clicks = n_button + n_link
-    sent_at = stamps["sent_at"]
-    sent = ~np.isnat(sent_at)
-    clicked = n_clicks > 0
-    read = ~np.isnat(stamps["read_at"]) | clicked
-    delivered = ~np.isnat(stamps["delivered_at"]) | read
-    opted = ~np.isnat(stamps["opt_out_at"])
+    flags = stage_flags(stamps, n_clicks > 0, has_error)
     stage_code = np.zeros(m, dtype=np.int8)
-    for code, reached in ((1, sent), (2, delivered), (3, read), (4, clicked)):
-        stage_code[reached] = code
+    for code, flag in ((1, "is_sent"), (2, "is_delivered"), (3, "is_read"), (4, "is_clicked")):
+        stage_code[flags[flag]] = code
+    sent_at = stamps["sent_at"]
     return {
-        "is_sent": sent,
-        "is_delivered": delivered,
-        "is_read": read,
-        "is_clicked": clicked,
-        "is_failed": failed,
-        "is_opted_out": opted,
+        **flags,
         "stage": pd.Categorical.from_codes(stage_code, categories=list(STAGES), ordered=True),
         "n_button_clicks": n_button.astype(np.int32),
         "n_link_clicks": n_link.astype(np.int32),
@@ -536,24 +679,29 @@ def _first_click(click_message: np.ndarray, click_utc: np.ndarray, m: int) -> np
 def _report_events_without_sent(
     messages: pd.DataFrame, kept: np.ndarray, problems: ProblemCollector
 ) -> None:
-    """A warning for each message delivered, read, clicked or opted out without ``sent_at``."""
-    no_sent = (messages["is_delivered"] | messages["is_opted_out"]) & ~messages["is_sent"]
-    rows = np.flatnonzero(no_sent.to_numpy())
+    """A warning for each message proved sent by a later event but without a ``sent_at``."""
+    no_sent = messages["is_delivered"].to_numpy() & messages["sent_at"].isna().to_numpy()
+    rows = np.flatnonzero(no_sent)
     if len(rows):
         problems.add_cells(
             kept[rows],
             "sent_at",
             [None] * len(rows),
             "event_without_sent",
-            "delivered, read, clicked or opted out but sent_at is blank; "
-            "counted at those stages, not as sent",
+            "delivered, read, clicked or opted out but sent_at is blank or unreadable; "
+            "counted as sent (a later stage proves it), with no time to measure from",
         )
 
 
 def _accounting(
-    raws: Sequence[RawFile], src: np.ndarray, merged_away: np.ndarray, msgs: pd.DataFrame
+    raws: Sequence[RawFile],
+    src: np.ndarray,
+    merged_away: np.ndarray,
+    msgs: pd.DataFrame,
+    as_of: np.ndarray,
+    tz: str,
 ) -> pd.DataFrame:
-    """Per file: records read = rows kept + duplicates merged, and what was skipped."""
+    """Per file: records read = rows kept + duplicates merged, what was skipped, its date."""
     k = len(raws)
     return pd.DataFrame(
         {
@@ -566,6 +714,7 @@ def _accounting(
             "encoding": [r.encoding for r in raws],
             "delimiter": [r.delimiter for r in raws],
             "parser": [r.parser for r in raws],
+            "as_of": localize(as_of, tz),
         },
         columns=list(ACCOUNTING_COLUMNS),
     )
@@ -587,11 +736,13 @@ class _Deferred:
         problems: ProblemCollector,
         rid_to_survivor: np.ndarray,
         rid_to_message: np.ndarray,
+        seq: np.ndarray | None,
     ) -> None:
         self.cells: dict[str, pa.ChunkedArray] | None = cells
         self.collected = problems
         self.rid_to_survivor = rid_to_survivor
         self.rid_to_message = rid_to_message
+        self.seq = seq
         self.table: ChildRows | None = None
         self.key_categories: list[str] = []
         self.lock = threading.Lock()
@@ -636,7 +787,7 @@ class _Deferred:
                 "value": pa.concat_arrays(var_values),
             },
         )
-        table.merge(self.rid_to_survivor, ["direction", "key"], keep="last")
+        table.merge(self.rid_to_survivor, ["direction", "key"], keep="last", seq=self.seq)
         self.key_categories = [key_names[i] for i in key_order]
         self.cells = None  # the text is not needed again
         return table

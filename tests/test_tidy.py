@@ -81,10 +81,12 @@ def test_click_counts_first_click_and_latencies(write_export):
     assert ex.clicks["kind"].tolist() == ["button", "link"]
 
 
-def test_events_without_sent_at_are_flagged_but_counted(write_export):
+def test_events_without_sent_at_are_flagged_and_counted_as_sent(write_export):
+    # a delivery proves the send: delivery rate can never exceed 100% (issue 13, item 2)
     ex = read_export(write_export([row(sent_at="", delivered_at="2024-05-10 20:14:00")]))
     assert ex.messages["is_delivered"].tolist() == [True]
-    assert ex.messages["is_sent"].tolist() == [False]
+    assert ex.messages["is_sent"].tolist() == [True]
+    assert ex.messages["time_to_deliver"].isna().all()  # no time to measure from
     assert ex.problems["problem"].tolist() == ["event_without_sent"]
 
 
