@@ -34,6 +34,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from connectly_nb._docs import shared_docs
 from connectly_nb._stages import count_stages, stage_bits
 from connectly_nb._stages import key_figures as stage_key_figures
 from connectly_nb._stats import Z95, two_proportion_test, wilson_interval
@@ -136,18 +137,17 @@ def _funnel_frame(
 # --------------------------------------------------------------------------- funnel
 
 
+@shared_docs
 def funnel(export: Export, *, by: By = "campaign_name", where: Any = None) -> pd.DataFrame:
     """Counts at each stage and the rates between them, per group.
 
+    By default one row per campaign (``by="campaign_name"``).
+
     Parameters
     ----------
-    export : Export
-    by : str, list of str or None, default "campaign_name"
-        Message columns to group by; ``None`` gives one overall row.
-    where : boolean array or dict, optional
-        Count only these messages: a mask aligned with ``export.messages`` or
-        the arguments of :meth:`Export.filter` (``{"campaigns": "A"}``). The
-        same as filtering first, without copying the tables.
+    {export}
+    {by}
+    {where}
 
     Returns
     -------
@@ -156,6 +156,12 @@ def funnel(export: Export, *, by: By = "campaign_name", where: Any = None) -> pd
         ``delivered``, ``read``, ``clicked``, ``failed``, ``opted_out``, then each
         rate of :data:`RATES` with ``*_low`` and ``*_high`` (95% Wilson). Sorted
         by the ``by`` columns; groups without rows are left out.
+
+    Raises
+    ------
+    ValueError
+        A ``where`` mask without one boolean per message, or a bad
+        ``start``/``end`` among ``where``'s filter arguments.
 
     Examples
     --------
@@ -167,21 +173,25 @@ def funnel(export: Export, *, by: By = "campaign_name", where: Any = None) -> pd
     return _funnel_frame(export.messages, _by_list(by), _where(export, where))
 
 
+@shared_docs
 def key_figures(export: Export, *, where: Any = None) -> dict[str, int]:
     """Rows and the count of each stage, as plain ints: the dashboard's header.
 
     Parameters
     ----------
-    export : Export
-        The messages to count.
-    where : boolean array or dict, optional
-        As for :func:`funnel`.
+    {export}
+    {where}
 
     Returns
     -------
     dict of str to int
         ``rows``, ``sent``, ``delivered``, ``read``, ``clicked``, ``failed``,
         ``opted_out``.
+
+    Raises
+    ------
+    ValueError
+        As for :func:`funnel`.
 
     Examples
     --------
@@ -217,20 +227,20 @@ _ERROR_COLUMNS = (
 )
 
 
+@shared_docs
 def errors(export: Export, *, by: By = None, category: str | None = None) -> pd.DataFrame:
     """Failures per error code, with what the code means and whether to retry.
 
     A failed message without a code (only ``error_msg``) counts under
     ``"(no code)"``. Title, category and retry advice come from the catalogue
     in :mod:`connectly_nb.schema`; a code it does not know says "unknown".
+    By default the codes of all messages together (``by=None``); with ``by``
+    (e.g. ``"campaign_name"``) the shares are within each group.
 
     Parameters
     ----------
-    export : Export
-        The messages to count.
-    by : str, list of str or None, default None
-        Message columns to split by (e.g. ``"campaign_name"``); shares are
-        within each group.
+    {export}
+    {by}
     category : str, optional
         Keep only codes of this catalogue category (``"business-template"``,
         ``"recipient"``, ``"rate-limit"``, ``"system"``, ``"policy"`` or
@@ -304,6 +314,7 @@ def _with_shares(out: pd.DataFrame, m: pd.DataFrame, by: list[str]) -> pd.DataFr
     return out
 
 
+@shared_docs
 def suppression_list(export: Export, *, repeats: int = 2) -> pd.DataFrame:
     """Customers not to message again, each with the reason, from the error catalogue.
 
@@ -312,12 +323,12 @@ def suppression_list(export: Export, *, repeats: int = 2) -> pd.DataFrame:
     marketing messages", Connectly's opted-out code), or failed at least
     ``repeats`` times with a code marked "suppress after repeats" (131026
     "message undeliverable": not on WhatsApp). See
-    :attr:`connectly_nb.schema.ErrorInfo.suppress`.
+    :attr:`connectly_nb.schema.ErrorInfo.suppress`. Give it every campaign
+    loaded, usually: a filtered export misses the other campaigns' failures.
 
     Parameters
     ----------
-    export : Export
-        The messages to look at (all campaigns loaded, usually).
+    {export}
     repeats : int, default 2
         Failures needed for a "suppress after repeats" code.
 
@@ -397,6 +408,7 @@ def _event_times(m: pd.DataFrame) -> dict[str, pd.Series]:
     return {"delivered": delivered, "read": read, "clicked": click}
 
 
+@shared_docs
 def timeline(
     export: Export,
     *,
@@ -415,14 +427,34 @@ def timeline(
 
     With ``freq`` (``"1h"``, ``"1D"`` ...): counts of messages sent,
     delivered, read, first clicked and opted out per clock-time bucket, in
-    ``tz`` (default: the Export's time zone).
+    ``tz`` (default: the Export's time zone). By default all messages
+    together (``by=None``).
+
+    Parameters
+    ----------
+    {export}
+    {by}
+    freq : str, optional
+        A pandas frequency (``"1h"``, ``"1D"``): count events per clock-time
+        bucket instead of following them since sending.
+    tz : str, optional
+        Time zone of the buckets; the Export's by default. Only with ``freq``.
+    points : sequence of Timedelta or str, optional
+        The times since sending at which the shares are given (sorted here);
+        by default :data:`TIMELINE_POINTS`, 0 s to 7 days. Not used with ``freq``.
 
     Returns
     -------
     pandas.DataFrame
-        Since sending: ``by`` columns, ``stage``, ``elapsed`` (Timedelta),
-        ``reached`` (count), ``sent`` (denominator), ``share``.
+        Since sending: ``by`` columns (or ``group`` = "all"), ``stage``,
+        ``elapsed`` (Timedelta), ``reached`` (count), ``sent`` (denominator),
+        ``share``.
         Per bucket: ``by`` columns, ``time`` (bucket start), ``event``, ``count``.
+
+    Raises
+    ------
+    ValueError
+        ``freq`` is not a pandas frequency.
     """
     by_cols = _by_list(by)
     m = export.messages
@@ -504,12 +536,18 @@ def _clock_counts(m: pd.DataFrame, by: list[str], freq: str, tz: str) -> pd.Data
     return out[[*by, "time", "event", "count"]]
 
 
+@shared_docs
 def latency(export: Export, *, by: By = "campaign_name") -> pd.DataFrame:
     """Median, 90th percentile and mean of time to deliver, to read and to first click.
 
     Times are from ``sent_at``; negative values (events stamped before the
     send, which WhatsApp's out-of-order reports produce) are left out and
-    counted in ``n_negative``.
+    counted in ``n_negative``. By default per campaign (``by="campaign_name"``).
+
+    Parameters
+    ----------
+    {export}
+    {by}
 
     Returns
     -------
@@ -552,6 +590,7 @@ def latency(export: Export, *, by: By = "campaign_name") -> pd.DataFrame:
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
+@shared_docs
 def activity_heatmap(
     export: Export,
     *,
@@ -562,10 +601,23 @@ def activity_heatmap(
 
     ``event="clicked"`` counts every click (not only first clicks).
 
+    Parameters
+    ----------
+    {export}
+    event : {"sent", "delivered", "read", "clicked"}, default "read"
+        Which event to count, at the time it was stamped.
+    tz : str, optional
+        Time zone of the weekdays and hours; the Export's by default.
+
     Returns
     -------
     pandas.DataFrame
         All 168 cells: ``weekday`` (ordered Mon..Sun), ``hour`` (0-23), ``count``.
+
+    Raises
+    ------
+    ValueError
+        ``event`` is none of the four.
     """
     columns = {e: EVENT_TIMES[e] for e in ("sent", "delivered", "read")}
     if event == "clicked":
@@ -641,19 +693,48 @@ def _click_table(export: Export, kind: str, by: list[str]) -> pd.DataFrame:
     return out[cols].reset_index(drop=True)
 
 
+@shared_docs
 def buttons(export: Export, *, by: By = None) -> pd.DataFrame:
     """Per button (id and name): total clicks, unique clickers and reach.
 
     ``unique_clickers`` counts customers; ``messages`` counts messages with at
     least one click on it; ``share_of_delivered`` and ``share_of_read`` are
     ``messages`` over the delivered / read messages of the group;
-    ``median_time_to_click`` is from ``sent_at``.
+    ``median_time_to_click`` is from ``sent_at``. By default all messages
+    together (``by=None``).
+
+    Parameters
+    ----------
+    {export}
+    {by}
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by`` columns, ``id``, ``name`` (``"(no id)"`` / ``"(no name)"`` when
+        blank), ``clicks``, ``unique_clickers``, ``messages``,
+        ``share_of_delivered``, ``share_of_read``, ``median_time_to_click``;
+        sorted by group, then clicks (descending), id and name.
     """
     return _click_table(export, "button", _by_list(by))
 
 
+@shared_docs
 def links(export: Export, *, by: By = None) -> pd.DataFrame:
-    """Per link (id and name, usually the URL): as :func:`buttons`."""
+    """Per link (id and name, usually the URL): as :func:`buttons`.
+
+    By default all messages together (``by=None``).
+
+    Parameters
+    ----------
+    {export}
+    {by}
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`buttons`, one row per link (and group).
+    """
     return _click_table(export, "link", _by_list(by))
 
 
@@ -663,8 +744,15 @@ MISSING = "(missing)"
 OTHER = "(other)"
 
 
+@shared_docs
 def variables(export: Export, *, top: int = 3) -> pd.DataFrame:
     """The keys seen in input and output variables, with coverage and top values.
+
+    Parameters
+    ----------
+    {export}
+    top : int, default 3
+        How many of each key's most common values to list.
 
     Returns
     -------
@@ -699,6 +787,7 @@ def variables(export: Export, *, top: int = 3) -> pd.DataFrame:
     return out[columns] if len(out) else pd.DataFrame(columns=columns)
 
 
+@shared_docs
 def segment(
     export: Export,
     key: str,
@@ -710,15 +799,17 @@ def segment(
     """The funnel split by the value of one variable (e.g. click rate by city).
 
     Messages without the key fall in ``"(missing)"``. Output answers count
-    the same way: ``segment(ex, "replied", direction="output")``.
+    the same way: ``segment(ex, "replied", direction="output")``. ``by``
+    splits further (e.g. by campaign); by default it does not (``by=None``).
 
     Parameters
     ----------
+    {export}
     key : str
         Variable name, e.g. ``"city"``.
-    direction : {"input", "output"}
-    by : str, list of str or None
-        Further split (e.g. by campaign).
+    direction : {"input", "output"}, default "input"
+        Whether ``key`` is an input or an output variable.
+    {by}
     top : int, optional
         Keep the ``top`` values with the most rows; the rest become "(other)".
 
@@ -754,6 +845,7 @@ MIN_MESSAGES = 100
 MIN_SUCCESSES = 10
 
 
+@shared_docs
 def compare(
     export: Export,
     a: Any,
@@ -767,15 +859,17 @@ def compare(
 
     Parameters
     ----------
+    {export}
     a, b : dict, str, boolean mask or Export
         A dict of :meth:`Export.filter` arguments (``{"campaigns": "A"}``),
         a campaign name, a boolean mask aligned with ``export.messages``, or
         an already filtered Export.
-    rate : str
+    rate : str, default "click_rate"
         One of :data:`RATES` (``"click_rate"``, ``"read_rate"`` ...).
     labels : (str, str), optional
-        Names shown for the groups.
-    alpha : float
+        Names shown for the groups; by default the campaign name (or the one
+        filter value) given, else "A" and "B".
+    alpha : float, default 0.05
         Significance level of the two-sided two-proportion z-test.
 
     Returns
@@ -785,7 +879,14 @@ def compare(
         ``k_*`` (numerator), ``rate_*``, ``low_*``, ``high_*``; then
         ``abs_lift`` (b - a), ``rel_lift`` ((b - a) / a), ``z``, ``p_value`` and
         ``verdict``. The verdict refuses to call a winner with fewer than 100
-        messages or 10 successes in a group.
+        messages (in the rate's denominator), or fewer than 10 successes or
+        10 failures, in a group.
+
+    Raises
+    ------
+    ValueError
+        ``rate`` is not one of :data:`RATES`, or a mask does not have one
+        boolean per message.
     """
     if rate not in RATES:
         raise ValueError(f"rate must be one of {', '.join(RATES)}; got {rate!r}")
@@ -871,14 +972,21 @@ def _verdict(row: dict[str, Any], rate: str, alpha: float) -> str:
 # --------------------------------------------------------------------------- audience
 
 
+@shared_docs
 def countries(export: Export, *, by: By = None) -> pd.DataFrame:
     """The funnel by the recipient's country, from the phone number's calling code.
 
     The country calling code (``+55`` -> BR) is read with the ``phonenumbers``
     library's metadata; ids that are not ``+<digits>`` (mangled by Excel,
     missing the ``+``) or whose code is unknown go to "unknown". Codes shared
-    by several countries (``+1``: US, CA and the Caribbean; ``+7``) are shown
-    as the code's main country with the code, e.g. ``US (+1)``.
+    by several countries (``+1``: US, CA and the Caribbean; ``+7``) are
+    counted under the code's main country, e.g. ``US`` with calling code
+    ``+1``. By default all messages together (``by=None``).
+
+    Parameters
+    ----------
+    {export}
+    {by}
 
     Returns
     -------
@@ -934,12 +1042,19 @@ def _regions(ids: pd.Series) -> pd.Categorical:
     return pd.Categorical.from_codes(code_of[indices], categories=categories)
 
 
+@shared_docs
 def fatigue(export: Export, *, cap: int = 5) -> pd.DataFrame:
     """Read and opt-out rates by how many messages the customer had received before.
 
     Across the loaded sendouts, each sent message is numbered per customer by
     ``sent_at``: 0 for the customer's first message in the export, 1 for the
-    second ... ``cap`` and more are pooled.
+    second ... ``cap`` and more are pooled. Messages never sent are left out.
+
+    Parameters
+    ----------
+    {export}
+    cap : int, default 5
+        From this many previous messages on, customers are pooled (``"5+"``).
 
     Returns
     -------

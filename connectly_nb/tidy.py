@@ -94,6 +94,15 @@ def tidy(
     Returns
     -------
     Export
+        The tidy tables; ``variables`` and ``problems`` are completed on
+        first access (see :class:`~connectly_nb.export.Export`).
+
+    Raises
+    ------
+    TimeZoneError
+        ``tz`` is not a time zone name.
+    ValueError
+        ``raws`` is empty.
 
     Notes
     -----
