@@ -24,8 +24,9 @@ export : Export
     "by": """\
 by : str, list of str or None
     Message columns to group by (``"campaign_name"``, ``["campaign_name",
-    "sendout_id"]``, ``"error_code"`` ...); ``None`` gives one row for all
-    messages.""",
+    "sendout_id"]``, ``"error_code"`` ...); ``None`` groups by none of them:
+    one row for all messages, or one per value of what the function itself
+    splits by.""",
     "where": """\
 where : boolean array or dict, optional
     Count only these messages: a mask aligned with ``export.messages`` or the

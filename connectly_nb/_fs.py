@@ -44,6 +44,7 @@ def check_writable(path: str | os.PathLike[str], *, what: str = "output") -> Pat
     Returns
     -------
     pathlib.Path
+        ``path``, as a :class:`~pathlib.Path`.
 
     Raises
     ------
@@ -84,6 +85,13 @@ def atomic_write(
     file object
         Write to it; when the ``with`` block ends without an exception the
         file is complete and renamed. On an exception it is deleted.
+
+    Raises
+    ------
+    IsADirectoryError
+        ``path`` is a folder (checked before anything is written).
+    FileNotFoundError
+        The folder of ``path`` does not exist.
     """
     target = check_writable(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
@@ -105,6 +113,11 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     If ``path`` already exists when the folder is complete (another process
     wrote it meanwhile), the existing one is kept and the new one discarded:
     callers use this for content-addressed entries, where both are the same.
+
+    Parameters
+    ----------
+    path : path-like
+        The folder to create. Its parent folders are created if missing.
 
     Yields
     ------

@@ -66,7 +66,20 @@ def _patch(col: pa.ChunkedArray, rows: np.ndarray, values: pa.Array) -> pa.Chunk
 
 
 def drop_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
-    """``table`` without ``rows``; zero-copy slices when they are few."""
+    """``table`` without ``rows``; zero-copy slices when they are few.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        The table to drop rows from.
+    rows : numpy.ndarray of int
+        Positions of the rows to drop, ascending and without repeats.
+
+    Returns
+    -------
+    pyarrow.Table
+        The other rows, in their order.
+    """
     if len(rows) > 10_000:
         keep = np.ones(table.num_rows, dtype=bool)
         keep[rows] = False
@@ -82,6 +95,16 @@ class MergePlan:
 
     ``members`` are those records in order; ``first`` and ``latest`` give, for
     each, the first and the last record of its group.
+
+    Parameters
+    ----------
+    members : numpy.ndarray of int64
+        The records (positions in the raw table) whose key repeats, ascending.
+    first : numpy.ndarray of int64
+        For each member, the first record of its group (the one that keeps the row).
+    latest : numpy.ndarray of int64
+        For each member, the last record of its group (whose source and line
+        the row shows).
     """
 
     members: np.ndarray
@@ -111,6 +134,18 @@ def text_hash(arr: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     cells also mix in a dictionary code. Equal texts always get equal hashes;
     unequal texts may rarely collide, so callers confirm what a hash groups.
     About 3x faster than dictionary-encoding a column of phone numbers.
+
+    Parameters
+    ----------
+    arr : pyarrow.ChunkedArray or pyarrow.Array
+        A ``string`` or ``large_string`` column.
+
+    Returns
+    -------
+    hash : numpy.ndarray of uint64
+        The hash of each cell (meaningless where the cell is null).
+    null : numpy.ndarray of bool
+        Which cells are null.
     """
     a = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     n = len(a)
@@ -149,6 +184,18 @@ def repeat_candidates(sendout_codes: np.ndarray, customers: pa.ChunkedArray) -> 
     Every record of a repeated key is among them (equal texts, equal hashes);
     a hash collision can add a few more, which :func:`merge_plan` sorts out.
     A record without its key (either cell blank) never merges.
+
+    Parameters
+    ----------
+    sendout_codes : numpy.ndarray of int
+        Each record's ``sendout_id`` as a category code; negative when blank.
+    customers : pyarrow.ChunkedArray
+        Each record's ``customer_external_id`` text.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Positions of the candidate records, ascending.
     """
     h, null = text_hash(customers)
     h ^= _mix(sendout_codes.astype(np.uint64) + np.uint64(0xD1B54A32D192ED03))
@@ -175,6 +222,27 @@ def merge_plan(
     ``cnt_session_id`` (``sessions``); without a session it merges with none.
     ``seq`` orders the records from the oldest report to the newest (default:
     record order); ``latest`` is the newest record of each group.
+
+    Parameters
+    ----------
+    sendout_codes : numpy.ndarray of int
+        Each record's ``sendout_id`` as a category code, as for
+        :func:`repeat_candidates`.
+    customers : pyarrow.ChunkedArray
+        Each record's ``customer_external_id`` text.
+    candidates : numpy.ndarray of int64
+        :func:`repeat_candidates`'s result (ascending).
+    seq : numpy.ndarray of int64, optional
+        Each record's place from the oldest report to the newest.
+    mangled : numpy.ndarray of bool, optional
+        Records whose customer id Excel rewrote.
+    sessions : pyarrow.ChunkedArray, optional
+        Each record's ``cnt_session_id`` text.
+
+    Returns
+    -------
+    MergePlan or None
+        The records of the repeated keys; ``None`` when no key repeats.
     """
     if mangled is not None and sessions is not None and len(candidates):
         candidates, session = _sessions_of_mangled(candidates, mangled, sessions)
@@ -235,6 +303,19 @@ def unmatched_mangled(
 ) -> list[tuple[int, list[int]]]:
     """Mangled-id records kept apart from other records showing the same text.
 
+    Parameters
+    ----------
+    sendout_codes : numpy.ndarray of int
+        Each record's ``sendout_id`` as a category code.
+    customers : pyarrow.ChunkedArray
+        Each record's ``customer_external_id`` text.
+    candidates : numpy.ndarray of int64
+        :func:`repeat_candidates`'s result (ascending).
+    mangled : numpy.ndarray of bool
+        Records whose customer id Excel rewrote.
+    where : RecordMap
+        Where each record ended up after merging.
+
     Returns
     -------
     list of (record, others)
@@ -268,6 +349,22 @@ def apply_merge(raw: pa.Table, arrays: dict[str, np.ndarray], plan: MergePlan) -
 
     ``arrays`` (timestamps with NaT, category codes with -1) are updated in
     place; the text columns of ``raw`` are patched and the new table returned.
+
+    Parameters
+    ----------
+    raw : pyarrow.Table
+        The records as text; its ``line`` and ``_src`` columns are left as they are.
+    arrays : dict of str to numpy.ndarray
+        Columns already parsed, one value per record, updated in place:
+        ``datetime64`` arrays (NaT for blank) or integer codes (-1 for blank).
+    plan : MergePlan
+        The groups of records to merge (:func:`merge_plan`).
+
+    Returns
+    -------
+    pyarrow.Table
+        ``raw`` with each group's first record holding the merged text values
+        (the other records are still there: drop them with :func:`drop_rows`).
     """
     survivors = np.unique(plan.first)
     sub = take_rows(raw, plan.members).to_pandas(types_mapper=STR_TYPES.get)
@@ -311,6 +408,14 @@ class ChildRows:
     ``rid`` is the record each row was read from; merging points rows at
     their survivor and drops repeats, and :meth:`frame` builds the DataFrame
     with one take per column.
+
+    Parameters
+    ----------
+    rid : numpy.ndarray of int64
+        The record (position in the raw table) each row was read from.
+    columns : dict of str to array
+        The child table's columns, one value per row: numpy arrays or Arrow
+        text arrays.
     """
 
     def __init__(self, rid: np.ndarray, columns: dict[str, Any]) -> None:
@@ -332,6 +437,19 @@ class ChildRows:
         ``keep="first"`` unites (clicks); ``keep="last"`` lets the newer
         record win (variables merged by key), records ordered by ``seq``
         (oldest report first; default: record order).
+
+        Parameters
+        ----------
+        rid_to_survivor : numpy.ndarray of int64
+            Record -> the record whose row holds its message
+            (:attr:`RecordMap.survivor`).
+        subset : list of str
+            Columns that, with the survivor, identify a repeated row.
+        keep : {"first", "last"}
+            Which of the repeated rows stays, records ordered by ``seq``.
+        seq : numpy.ndarray of int64, optional
+            Each record's place from the oldest report to the newest (default:
+            the order the records were read).
         """
         new_rid = rid_to_survivor[self.rid]
         moved = new_rid != self.rid
@@ -359,7 +477,27 @@ class ChildRows:
         *,
         order: tuple[str, ...],
     ) -> pd.DataFrame:
-        """The DataFrame, sorted by message, then ``order`` columns, then record."""
+        """The DataFrame, sorted by message, then ``order`` columns, then record.
+
+        Parameters
+        ----------
+        rid_to_message : numpy.ndarray of int64
+            Record -> ``message_id`` (:meth:`RecordMap.to_message`).
+        src : numpy.ndarray of int
+            Record -> the code of its source file in ``names``.
+        line : numpy.ndarray of int
+            Record -> its line in its source file.
+        names : list of str
+            The source names, the categories of the ``source`` column.
+        order : tuple of str
+            Columns of small non-negative codes to sort by within a message.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``message_id``, the child columns, then ``source`` and ``line`` of
+            the record each row was read from; dropped repeats left out.
+        """
         idx = np.flatnonzero(self.keep)
         mid = rid_to_message[self.rid[idx]]
         key = mid.astype(np.int64)
@@ -382,7 +520,7 @@ class ChildRows:
 class RecordMap:
     """Where each record read ended up, after merging.
 
-    Attributes
+    Parameters
     ----------
     survivor : numpy.ndarray of int64
         Record -> the record whose row holds its message (itself if not merged).
@@ -398,7 +536,20 @@ class RecordMap:
 
     @classmethod
     def of(cls, n: int, plan: MergePlan | None) -> RecordMap:
-        """The map of ``n`` records under ``plan`` (``None``: nothing merged)."""
+        """The map of ``n`` records under ``plan`` (``None``: nothing merged).
+
+        Parameters
+        ----------
+        n : int
+            How many records were read.
+        plan : MergePlan or None
+            :func:`merge_plan`'s result.
+
+        Returns
+        -------
+        RecordMap
+            The map; with ``plan=None`` every record is its own survivor.
+        """
         identity = np.arange(n, dtype=np.int64)
         merged_away = np.zeros(n, dtype=bool)
         if plan is None:
@@ -412,16 +563,34 @@ class RecordMap:
 
     @property
     def dropped(self) -> np.ndarray:
-        """The records merged into an earlier row, ascending."""
+        """The records merged into an earlier row, ascending.
+
+        Returns
+        -------
+        numpy.ndarray of int64
+            Positions of those records.
+        """
         return np.flatnonzero(self.survivor != np.arange(len(self.survivor)))
 
     @property
     def kept(self) -> np.ndarray:
-        """The records that keep a row of their own, ascending."""
+        """The records that keep a row of their own, ascending.
+
+        Returns
+        -------
+        numpy.ndarray of int64
+            Positions of those records.
+        """
         return np.flatnonzero(self.survivor == np.arange(len(self.survivor)))
 
     def to_message(self) -> np.ndarray:
-        """Record -> ``message_id`` (the row of its survivor among the kept records)."""
+        """Record -> ``message_id`` (the row of its survivor among the kept records).
+
+        Returns
+        -------
+        numpy.ndarray of int64
+            One ``message_id`` per record read.
+        """
         out = np.full(len(self.survivor), -1, dtype=np.int64)
         kept = self.kept
         out[kept] = np.arange(len(kept))

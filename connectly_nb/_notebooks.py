@@ -24,7 +24,18 @@ REPORT = "report.ipynb"  # in notebooks/: the packaged template, executed
 
 
 def execute(path: Path, *, timeout: int = 600) -> None:
-    """Run every cell of ``path`` in a fresh kernel and write the outputs back."""
+    """Run every cell of ``path`` in a fresh kernel and write the outputs back.
+
+    ``notebooks/report.ipynb`` is not read: the packaged template is executed
+    in its place. The written notebook is stamped with :func:`source_hash`.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The notebook to execute and overwrite.
+    timeout : int, default 600
+        Seconds each cell may run (nbclient's ``timeout``).
+    """
     import nbformat
     from nbclient import NotebookClient
 
@@ -46,7 +57,16 @@ def execute(path: Path, *, timeout: int = 600) -> None:
 
 
 def strip(path: Path) -> None:
-    """Remove outputs, execution counts and the code stamp (the packaged template)."""
+    """Remove outputs, execution counts and the code stamp (the packaged template).
+
+    Also drops each cell's ``execution`` metadata and the notebook's ``widgets``
+    metadata.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The notebook to strip, in place.
+    """
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
@@ -61,6 +81,21 @@ def strip(path: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
+    """Execute the named notebooks in place (``make notebooks``).
+
+    When ``report.ipynb`` is among them, the packaged template is stripped of
+    outputs first.
+
+    Parameters
+    ----------
+    argv : list of str
+        Paths of the notebooks, as given on the command line.
+
+    Returns
+    -------
+    int
+        The exit status: 0 (a failing notebook raises instead).
+    """
     if any(Path(name).name == REPORT for name in argv):
         from connectly_nb.report import template_path
 

@@ -45,6 +45,18 @@ def take_rows(data: Any, rows: np.ndarray) -> Any:
     For a few rows of a column in many chunks, one slice per row is far
     cheaper than ``take`` (which concatenates the chunks first: 30-160 ms
     for 10 rows of a 1,000,000-row export, against 0.2 ms).
+
+    Parameters
+    ----------
+    data : pyarrow.Table, pyarrow.ChunkedArray or pyarrow.Array
+        The rows to take from.
+    rows : numpy.ndarray of int
+        Positions of the rows to take, in the order wanted.
+
+    Returns
+    -------
+    pyarrow.Table, pyarrow.ChunkedArray or pyarrow.Array
+        Those rows, of the same kind as ``data``.
     """
     chunked = isinstance(data, (pa.ChunkedArray, pa.Table))
     if not chunked or len(rows) > _FEW_ROWS:
@@ -56,6 +68,18 @@ def take_rows(data: Any, rows: np.ndarray) -> Any:
 
 
 def to_numpy_bool(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """An Arrow boolean column as a numpy array, null as ``False``.
+
+    Parameters
+    ----------
+    arr : pyarrow.ChunkedArray or pyarrow.Array
+        Booleans, possibly with nulls.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        One value per cell.
+    """
     return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
@@ -70,6 +94,7 @@ def encode_categories(arr: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
     Returns
     -------
     codes : numpy.ndarray of int32
+        Each cell's position in ``categories``; -1 for a null cell.
     categories : list of str
         Sorted, so equal inputs give equal codes whatever their order.
     """
@@ -95,6 +120,11 @@ def encode_categories(arr: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
 
 def parse_timestamps(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Parse ISO-8601 text to UTC instants.
+
+    Parameters
+    ----------
+    arr : pyarrow.ChunkedArray or pyarrow.Array
+        Text cells; null or blank is blank.
 
     Returns
     -------
@@ -321,7 +351,25 @@ def _in_blocks(cells: pa.Array, rows: np.ndarray, eligible: np.ndarray, parse: A
 
 @dataclass
 class ParsedClicks:
-    """Clicks of one column: one entry per click, and the cells that failed."""
+    """Clicks of one column: one entry per click, and the cells that failed.
+
+    The parsers append to the lists one piece per block of cells parsed;
+    :meth:`arrays` joins them.
+
+    Parameters
+    ----------
+    row : list of numpy.ndarray of int64
+        The row (position in the column) of each click.
+    id, name, ts : list of pyarrow.Array
+        The click's ``id``, ``name`` and ``ts`` as text (null when absent), in
+        step with ``row``.
+    bad_json : list of (int, str)
+        Cells that are not valid JSON: (row, why).
+    bad_click : list of (int, str)
+        Cells or click entries that are not click objects: (row, why).
+    too_large : list of (int, str)
+        Cells too long or nested too deep to parse: (row, why).
+    """
 
     row: list[np.ndarray] = field(default_factory=list)
     id: list[pa.Array] = field(default_factory=list)
@@ -332,6 +380,15 @@ class ParsedClicks:
     too_large: list[tuple[int, str]] = field(default_factory=list)
 
     def arrays(self) -> tuple[np.ndarray, pa.Array, pa.Array, pa.Array]:
+        """The clicks as four arrays, sorted by row (stable).
+
+        Returns
+        -------
+        row : numpy.ndarray of int64
+            The row of each click.
+        id, name, ts : pyarrow.StringArray
+            The click's fields as text.
+        """
         if not self.row:
             empty = pa.array([], type=pa.string())
             return np.empty(0, np.int64), empty, empty, empty
@@ -386,6 +443,17 @@ def parse_clicks(arr: pa.ChunkedArray | pa.Array) -> ParsedClicks:
     objects apart; a block it cannot read (invalid JSON, ids that are
     numbers) is halved until the cells at fault are parsed one by one, so
     they are reported and the rest kept.
+
+    Parameters
+    ----------
+    arr : pyarrow.ChunkedArray or pyarrow.Array
+        The click column as text. Null, blank, ``null`` and ``[]`` cells hold
+        no click.
+
+    Returns
+    -------
+    ParsedClicks
+        The clicks and the cells that could not be read.
     """
     out = ParsedClicks()
     cells, rows, awkward = _split(arr, "[]")
@@ -430,7 +498,26 @@ def _slow_clicks(texts: list[str], rows: np.ndarray, out: ParsedClicks) -> None:
 
 @dataclass
 class ParsedVariables:
-    """Variables of one column in long form, and the cells that failed."""
+    """Variables of one column in long form, and the cells that failed.
+
+    The parsers append to the lists one piece per block of cells parsed;
+    :meth:`arrays` joins them.
+
+    Parameters
+    ----------
+    keys : dict of str to int
+        Key name -> code; may be shared by several columns.
+    row : list of numpy.ndarray of int64
+        The row (position in the column) of each (key, value) pair.
+    key : list of numpy.ndarray of int32
+        The pair's key, as a code into ``keys``.
+    value : list of pyarrow.Array
+        The pair's value as text.
+    bad_json : list of (int, str)
+        Cells that are not valid JSON or not a JSON object: (row, why).
+    too_large : list of (int, str)
+        Cells too long or nested too deep to parse: (row, why).
+    """
 
     keys: dict[str, int] = field(default_factory=dict)  # key name -> code, shared
     row: list[np.ndarray] = field(default_factory=list)
@@ -440,9 +527,32 @@ class ParsedVariables:
     too_large: list[tuple[int, str]] = field(default_factory=list)
 
     def code(self, key: str) -> int:
+        """The code of ``key`` in :attr:`keys`, adding it if new.
+
+        Parameters
+        ----------
+        key : str
+            A variable name.
+
+        Returns
+        -------
+        int
+            Its code.
+        """
         return self.keys.setdefault(key, len(self.keys))
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+        """The pairs as three arrays, in the order they were parsed (not sorted).
+
+        Returns
+        -------
+        row : numpy.ndarray of int64
+            The row of each pair.
+        key : numpy.ndarray of int32
+            The key's code in :attr:`keys`.
+        value : pyarrow.StringArray
+            The value as text.
+        """
         if not self.row:
             return np.empty(0, np.int64), np.empty(0, np.int32), pa.array([], type=pa.string())
         return (
@@ -484,6 +594,20 @@ def parse_variables(
     (Python's repr / compact JSON). A ``null`` value is treated as absent.
     Key codes index ``keys``, which is extended and may be shared between
     columns.
+
+    Parameters
+    ----------
+    arr : pyarrow.ChunkedArray or pyarrow.Array
+        The variables column as text. Null, blank, ``null`` and ``{}`` cells
+        hold no variable.
+    keys : dict of str to int, optional
+        Key name -> code, extended in place with the new keys; a new dict by
+        default.
+
+    Returns
+    -------
+    ParsedVariables
+        The (row, key, value) triples and the cells that could not be read.
     """
     out = ParsedVariables(keys={} if keys is None else keys)
     cells, rows, awkward = _split(arr, "{}")

@@ -32,7 +32,19 @@ VALUE_PREVIEW = 200
 
 
 def preview(value: Any) -> str | None:
-    """A cell's text for a problem row: ``None`` for blank, cut to :data:`VALUE_PREVIEW`."""
+    """A cell's text for a problem row: ``None`` for blank, cut to :data:`VALUE_PREVIEW`.
+
+    Parameters
+    ----------
+    value : object
+        The cell: text, a number, ``None`` or NaN.
+
+    Returns
+    -------
+    str or None
+        ``str(value)``, cut to :data:`VALUE_PREVIEW` characters and an ellipsis
+        when longer; ``None`` for ``None`` or a float NaN.
+    """
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     text = str(value)
@@ -94,7 +106,13 @@ class ProblemCollector:
         self.frames: list[pd.DataFrame] = []
 
     def add_rows(self, rows: Iterable[dict[str, Any]]) -> None:
-        """Add file-level rows made by :func:`problem`."""
+        """Add file-level rows made by :func:`problem`.
+
+        Parameters
+        ----------
+        rows : iterable of dict
+            The rows; they concern no record (``message_id`` stays blank).
+        """
         rows = list(rows)
         if rows:
             df = pd.DataFrame(rows)
@@ -191,7 +209,18 @@ def _typed(df: pd.DataFrame, names: list[str], message_id: Any) -> pd.DataFrame:
 
 
 def empty_problems(source_names: Sequence[str] = ()) -> pd.DataFrame:
-    """A problems table with no rows and the usual columns and types."""
+    """A problems table with no rows and the usual columns and types.
+
+    Parameters
+    ----------
+    source_names : sequence of str, optional
+        The categories of the ``source`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`connectly_nb.schema.PROBLEM_TABLE_COLUMNS`, no rows.
+    """
     return ProblemCollector(list(source_names), np.empty(0, int), np.empty(0, int)).frame(
         np.empty(0, dtype=np.int64)
     )

@@ -57,6 +57,16 @@ _ISO_TEXT = re.compile(
 def check_tz(tz: str) -> str:
     """Return ``tz`` if the zone database knows it.
 
+    Parameters
+    ----------
+    tz : str
+        An IANA time zone name (``"UTC"``, ``"America/Sao_Paulo"``).
+
+    Returns
+    -------
+    str
+        ``tz`` itself.
+
     Raises
     ------
     TimeZoneError
@@ -137,7 +147,20 @@ def _try_date(year: int, month: int, day: int) -> str | None:
 
 
 def local_day_start(day: dt.date, tz: str) -> pd.Timestamp:
-    """The first instant of ``day`` in ``tz`` (midnight, or later if midnight is skipped)."""
+    """The first instant of ``day`` in ``tz`` (midnight, or later if midnight is skipped).
+
+    Parameters
+    ----------
+    day : datetime.date
+        The local day.
+    tz : str
+        The time zone.
+
+    Returns
+    -------
+    pandas.Timestamp
+        Aware, in ``tz``. A midnight that occurs twice is read as the first.
+    """
     return pd.Timestamp(day).tz_localize(tz, nonexistent="shift_forward", ambiguous=True)
 
 
@@ -160,6 +183,11 @@ def parse_bound(value: Bound, tz: str, *, end: bool, option: str | None = None) 
     pandas.Timestamp
         In ``tz``.
 
+    Raises
+    ------
+    ValueError
+        As for :func:`parse_date`.
+
     Examples
     --------
     >>> parse_bound("2024-11-03", "America/New_York", end=True)
@@ -178,7 +206,18 @@ def parse_bound(value: Bound, tz: str, *, end: bool, option: str | None = None) 
 
 
 def naive_utc(times: pd.Series | pd.DatetimeIndex) -> np.ndarray:
-    """tz-aware times as numpy ``datetime64[us]`` in UTC (no per-element objects)."""
+    """tz-aware times as numpy ``datetime64[us]`` in UTC (no per-element objects).
+
+    Parameters
+    ----------
+    times : pandas.Series or pandas.DatetimeIndex
+        Datetimes; naive ones are taken as UTC already.
+
+    Returns
+    -------
+    numpy.ndarray of datetime64[us]
+        The same instants in UTC, without a zone; NaT stays NaT.
+    """
     index = pd.DatetimeIndex(times)
     if index.tz is not None:
         index = index.tz_convert("UTC").tz_localize(None)
@@ -186,7 +225,20 @@ def naive_utc(times: pd.Series | pd.DatetimeIndex) -> np.ndarray:
 
 
 def localize(values: np.ndarray, tz: str) -> pd.DatetimeIndex:
-    """UTC instants (``datetime64[us]``) shown in ``tz``."""
+    """UTC instants (``datetime64[us]``) shown in ``tz``.
+
+    Parameters
+    ----------
+    values : numpy.ndarray of datetime64
+        Naive UTC instants.
+    tz : str
+        The time zone to show them in.
+
+    Returns
+    -------
+    pandas.DatetimeIndex
+        The same instants, aware, in ``tz``.
+    """
     return pd.DatetimeIndex(values).tz_localize("UTC").tz_convert(tz)
 
 
@@ -196,6 +248,16 @@ def since(later: np.ndarray, earlier: np.ndarray) -> np.ndarray:
     Plain int64 arithmetic: pandas' subtraction checks every element for
     overflow and takes several times as long; these instants are years apart
     at most.
+
+    Parameters
+    ----------
+    later, earlier : numpy.ndarray of datetime64[us]
+        Instants of the same length (other units would be misread).
+
+    Returns
+    -------
+    numpy.ndarray of timedelta64[us]
+        The differences; NaT where either instant is NaT.
     """
     a = later.view(np.int64)
     b = earlier.view(np.int64)
@@ -205,7 +267,18 @@ def since(later: np.ndarray, earlier: np.ndarray) -> np.ndarray:
 
 
 def as_int64(values: Any) -> np.ndarray:
-    """Timestamps or durations as int64 microseconds (``NAT_INT`` for NaT)."""
+    """Timestamps or durations as int64 microseconds (``NAT_INT`` for NaT).
+
+    Parameters
+    ----------
+    values : array-like of datetime64 or timedelta64
+        Naive timestamps (microseconds since the epoch) or durations.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Microseconds; :data:`NAT_INT` where a value is NaT.
+    """
     arr = np.asarray(values)
     unit = "timedelta64[us]" if arr.dtype.kind == "m" else "datetime64[us]"
     return arr.astype(unit).view(np.int64)

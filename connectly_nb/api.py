@@ -59,6 +59,14 @@ def _pick(obj: Mapping[str, Any] | None, *names: str) -> Any:
 def parse_reports(payload: Mapping[str, Any]) -> pd.DataFrame:
     """The API's (camelCase) or a webhook's (snake_case) report list as a DataFrame.
 
+    Parameters
+    ----------
+    payload : mapping
+        The decoded JSON: its ``"data"`` holds a list of reports or one
+        report (no ``"data"``: no reports). A report's latest run is under
+        ``lastRun`` / ``last_run``, its file under the run's ``result``;
+        missing fields are left blank.
+
     Returns
     -------
     pandas.DataFrame
@@ -162,12 +170,20 @@ def list_reports(
     Parameters
     ----------
     business_id : str
+        The Connectly business whose reports to list.
     api_key : str, optional
         Defaults to the ``CONNECTLY_API_KEY`` environment variable.
     type : str, optional
         Only reports of this type, e.g. ``"campaign.daily.v1"``.
-    base_url, timeout, retries, backoff
-        Where the API is, and how patiently to ask it.
+    base_url : str, optional
+        Where the API is: by default the ``CONNECTLY_API_URL`` environment
+        variable, else ``https://api.connectly.ai``.
+    timeout : float, default 30
+        Seconds to wait for each answer.
+    retries : int, default 3
+        How many times to retry a network error, a timeout, HTTP 429 or 5xx.
+    backoff : float, default 0.5
+        Seconds before the first retry, doubled for each further one.
 
     Returns
     -------
@@ -179,7 +195,8 @@ def list_reports(
     ApiAuthError
         No key, or the key was refused (401/403).
     ApiError
-        Unknown business (404), or the server could not be reached.
+        Unknown business (404), another HTTP error, an answer that is not the
+        expected JSON, or the server could not be reached.
     """
     key = _key(api_key)
     base_url = base_url or os.environ.get("CONNECTLY_API_URL", BASE_URL)
@@ -222,6 +239,33 @@ def download_report(
     to a ``.partial`` file and renamed when complete, so a broken download
     never looks like a report.
 
+    Parameters
+    ----------
+    business_id : str
+        The Connectly business whose reports to download.
+    folder : path-like
+        Where the CSV files go; created if missing.
+    report_id : str, optional
+        Only this report; by default every report listed.
+    api_key : str, optional
+        Defaults to the ``CONNECTLY_API_KEY`` environment variable.
+    type : str, optional
+        Only reports of this type, e.g. ``"campaign.daily.v1"``.
+    base_url : str, optional
+        As for :func:`list_reports`.
+    timeout : float, default 60
+        Seconds to wait for each answer (listing and download).
+    retries : int, default 3
+        How many times to retry a network error, a timeout, HTTP 429 or 5xx.
+    backoff : float, default 0.5
+        Seconds before the first retry, doubled for each further one.
+    progress : bool, optional
+        Show a progress bar per download; by default tqdm shows one only on
+        a terminal or in a notebook.
+    now : callable, optional
+        Returns the current time (tz-aware), to tell whether a signed URL has
+        expired; ``datetime.now(UTC)`` by default.
+
     Returns
     -------
     list of pathlib.Path
@@ -230,9 +274,11 @@ def download_report(
     Raises
     ------
     ReportNotReadyError
-        The run is still processing, or failed.
+        The run is still processing, or failed (checked for every report
+        before anything is downloaded).
     ApiAuthError, ApiError
-        As for :func:`list_reports`; also a download that kept failing.
+        As for :func:`list_reports`; also no report ``report_id``, or a
+        download that kept failing.
     """
     key = _key(api_key)
     folder = Path(folder)

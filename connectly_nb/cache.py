@@ -43,6 +43,7 @@ def cache_dir(cache: bool | str | os.PathLike[str]) -> Path:
     Returns
     -------
     pathlib.Path
+        The folder (not created here; ``~`` in a given path is not expanded).
     """
     if cache is True:
         default = os.environ.get("CONNECTLY_NB_CACHE") or Path.home() / ".cache" / "connectly_nb"
@@ -58,8 +59,9 @@ def cache_key(inputs: Sequence[Input], *, tz: str, dedupe: bool) -> str:
     inputs : sequence of Input
         From :func:`connectly_nb.load.resolve_sources`.
     tz : str
+        The time zone option of the load.
     dedupe : bool
-        The load options.
+        The ``dedupe`` option of the load.
 
     Returns
     -------
@@ -86,6 +88,13 @@ def load_cached(folder: Path, key: str) -> Export | None:
     Returns
     -------
     Export or None
+        The Export stored by :func:`store`, or None when there is no
+        readable entry.
+
+    Warns
+    -----
+    CacheWarning
+        The entry exists but cannot be read; it is removed.
     """
     entry = folder / key
     if not (entry / "meta.json").exists():

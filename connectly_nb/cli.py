@@ -226,7 +226,27 @@ class _Usage(Exception):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``connectly-nb`` command line; returns the exit code."""
+    """Run the ``connectly-nb`` command line; returns the exit code.
+
+    An unusable input (a bad export, option or file: :class:`ConnectlyError`,
+    ``OSError`` or ``ValueError``) is reported on stderr in one line, without
+    a traceback.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after the program name; ``sys.argv[1:]`` by default.
+
+    Returns
+    -------
+    int
+        0 done, 2 the input cannot be used, 130 interrupted (Ctrl-C).
+
+    Raises
+    ------
+    SystemExit
+        From argparse: ``--help``, or arguments it cannot parse (status 2).
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     commands = {"validate": _validate, "report": _report, "fetch": _fetch, "sample": _sample}

@@ -42,7 +42,18 @@ _NOT_COUNTS = ("line", "message_id", "hour")
 
 
 def format_count(n: Any) -> str:
-    """A count with thousands separators: ``16,650``; blank for a missing value."""
+    """A count with thousands separators: ``16,650``; blank for a missing value.
+
+    Parameters
+    ----------
+    n : int, float or None
+        The count; ``None``, a float NaN and ``pd.NA`` are missing.
+
+    Returns
+    -------
+    str
+        ``f"{int(n):,}"``, or ``""`` when missing.
+    """
     if n is None or (isinstance(n, float) and math.isnan(n)) or n is pd.NA:
         return ""
     return f"{int(n):,}"
@@ -50,6 +61,19 @@ def format_count(n: Any) -> str:
 
 def format_percent(x: Any, digits: int = 1) -> str:
     """A share as a percentage: ``0.1549`` -> ``15.5%``; a dash without a value.
+
+    Parameters
+    ----------
+    x : float or object
+        The share (1.0 is 100%). Anything that is not a finite number shows
+        as a dash.
+    digits : int, default 1
+        Decimals of the percentage.
+
+    Returns
+    -------
+    str
+        The percentage, or :data:`DASH`.
 
     Examples
     --------
@@ -70,6 +94,13 @@ def format_duration(value: Any) -> str:
     ----------
     value : Timedelta, timedelta, numpy.timedelta64 or float seconds
         NaT / NaN give an empty string.
+
+    Returns
+    -------
+    str
+        Seconds under 2 minutes, minutes under 2 hours, hours (one decimal)
+        under 2 days, else days (one decimal); negative durations keep their
+        sign.
 
     Examples
     --------
@@ -131,7 +162,20 @@ def format_p_value(p: float, alpha: float = 0.05) -> str:
 
 
 def is_rate_column(name: str) -> bool:
-    """Whether a result column holds a share (shown as a percentage)."""
+    """Whether a result column holds a share (shown as a percentage).
+
+    Parameters
+    ----------
+    name : str
+        The column name.
+
+    Returns
+    -------
+    bool
+        True for a rate of :data:`connectly_nb.schema.RATES`, and for names
+        containing ``_rate``, ``share``, ``coverage``, ``click_to_read``,
+        ``_low`` or ``_high``.
+    """
     return name in RATES or any(h in name for h in _PERCENT_HINTS)
 
 
@@ -175,6 +219,7 @@ def html_table(
     Parameters
     ----------
     frame : pandas.DataFrame
+        A metric's result.
     max_rows : int, optional
         Show the first rows only, and say how many there are.
     digits : int
@@ -261,6 +306,7 @@ def export_summary_text(summary: Mapping[str, Any], tz: str) -> str:
     Returns
     -------
     str
+        ``<Export: ... messages, ... campaigns, ...; problems: ...>``.
     """
     s = summary
     probs = ", ".join(f"{k} {v:,}" for k, v in s["problems"].items()) or "none"
@@ -286,6 +332,7 @@ def export_summary_html(summary: Mapping[str, Any], tz: str) -> str:
     Returns
     -------
     str
+        A ``div`` holding the table; every value from the data is escaped.
     """
     s = summary
     e = html.escape
@@ -349,7 +396,8 @@ def message_sample(
     Returns
     -------
     pandas.DataFrame
-        Text columns, a fresh 0-based index.
+        Text columns (``clicks`` and ``line`` stay numbers), a fresh 0-based
+        index.
     """
     m = messages.iloc[start : start + rows]
     ids = m["customer_external_id"]

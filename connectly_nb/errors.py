@@ -32,7 +32,7 @@ __all__ = list(_exceptions)
 
 
 class _ErrorsModule(types.ModuleType):
-    """This module, callable as the ``errors`` metric."""
+    """The module itself, callable as the ``errors`` metric."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
         return _errors_metric(*args, **kwargs)

@@ -48,8 +48,10 @@ class TimeZoneError(ConnectlyError, ValueError):
 class SelectionError(ConnectlyError, KeyError):
     """A filter names a campaign, sendout or error code that the export does not have.
 
-    Attributes
+    Parameters
     ----------
+    message : str
+        What was asked for, the closest known values, and how to list them all.
     column : str
         The column filtered on (``"campaign_name"`` ...).
     unknown : list of str

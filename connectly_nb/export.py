@@ -31,6 +31,21 @@ Table = pd.DataFrame | Callable[[], pd.DataFrame]
 class Export:
     """A campaign export, tidy: four tables and the accounting of what was read.
 
+    Made by :func:`~connectly_nb.read.read_export`; build one directly only
+    from tables of the same shapes.
+
+    Parameters
+    ----------
+    messages, clicks : pandas.DataFrame
+        The tables described under Attributes.
+    variables, problems : pandas.DataFrame or callable
+        The tables, or functions without arguments that build them on first
+        access (see Notes).
+    accounting : pandas.DataFrame
+        The table described under Attributes.
+    tz : str, default "UTC"
+        Time zone to show timestamps in.
+
     Attributes
     ----------
     messages : pandas.DataFrame
@@ -57,6 +72,11 @@ class Export:
         the header and blank lines skipped.
     tz : str
         Time zone the timestamps are shown in.
+
+    Raises
+    ------
+    TimeZoneError
+        ``tz`` is not a time zone name.
 
     Notes
     -----
@@ -119,12 +139,24 @@ class Export:
 
     @property
     def variables(self) -> pd.DataFrame:
-        """One row per (message, direction, key); see the class docstring."""
+        """One row per (message, direction, key); see the class docstring.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The variables table, built (once) on first access.
+        """
         return self._built("_variables")
 
     @property
     def problems(self) -> pd.DataFrame:
-        """One row per data problem; see the class docstring."""
+        """One row per data problem; see the class docstring.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The problems table, completed (once) on first access.
+        """
         return self._built("_problems")
 
     def replace(self, **changes: Any) -> Export:
@@ -140,6 +172,12 @@ class Export:
         Returns
         -------
         Export
+            The new Export; ``self`` is unchanged.
+
+        Raises
+        ------
+        TimeZoneError
+            A ``tz`` that is not a time zone name.
         """
         fields = {
             "messages": self.messages,
@@ -183,6 +221,11 @@ class Export:
         Export
             The selection; problems not tied to a message (file-level ones)
             are kept.
+
+        Raises
+        ------
+        ValueError
+            ``start`` or ``end`` is text that is not ISO 8601, or not a real date.
         """
         return self.subset(
             self.selection(
@@ -217,6 +260,11 @@ class Export:
         -------
         numpy.ndarray of bool
             One value per row of ``messages``.
+
+        Raises
+        ------
+        ValueError
+            As for :meth:`filter`.
         """
         m = self.messages
         mask = np.ones(len(m), dtype=bool)

@@ -60,7 +60,7 @@ SAMPLE_BYTES = 1 << 16
 class RawFile:
     """One file's records as text, before typing.
 
-    Attributes
+    Parameters
     ----------
     source : str
         The file's name as given (path, or the file object's ``name``).
@@ -72,10 +72,11 @@ class RawFile:
         File-level problems (encoding, header, field counts, skipped lines).
     extra_columns : list of str
         Names of the columns kept beyond the 15 known ones.
-    repeated_headers, blank_lines : int
+    repeated_headers, blank_lines : int, default 0
         Lines skipped because they repeat the header or hold no value.
     encoding, delimiter, parser : str
-        What was detected and which parser read the file.
+        What was detected and which parser read the file (``"pyarrow"`` or
+        ``"python"``); by default ``"utf-8"``, ``","`` and ``"pyarrow"``.
     """
 
     source: str
@@ -96,13 +97,13 @@ class RawFile:
 class Input:
     """One file to read: a path on disk, or the bytes of a file object.
 
-    Attributes
+    Parameters
     ----------
     name : str
         How the file is named in problems and accounting.
-    path : pathlib.Path or None
+    path : pathlib.Path or None, optional
         The file on disk.
-    data : bytes or None
+    data : bytes or None, optional
         The content, for a file object (``path`` is then None).
     """
 
@@ -112,7 +113,13 @@ class Input:
 
     @property
     def size(self) -> int:
-        """Size in bytes."""
+        """Size in bytes.
+
+        Returns
+        -------
+        int
+            The length of ``data``, or the file's size on disk.
+        """
         if self.data is not None:
             return len(self.data)
         return self._path().stat().st_size
@@ -123,11 +130,27 @@ class Input:
         return self.path
 
     def read_bytes(self) -> bytes:
-        """The whole content."""
+        """The whole content.
+
+        Returns
+        -------
+        bytes
+            ``data``, or the file's bytes read now.
+        """
         return self.data if self.data is not None else self._path().read_bytes()
 
     def head(self, n: int) -> bytes:
         """The first ``n`` bytes.
+
+        Parameters
+        ----------
+        n : int
+            How many bytes at most.
+
+        Returns
+        -------
+        bytes
+            The first ``n`` bytes (fewer for a shorter file).
 
         Raises
         ------
@@ -145,7 +168,16 @@ class Input:
             ) from exc
 
     def update_digest(self, digest: Any) -> None:
-        """Feed the name and the content to a :mod:`hashlib` object."""
+        """Feed the name and the content to a :mod:`hashlib` object.
+
+        A file on disk is fed as the SHA-1 digest of its content, not the
+        content itself.
+
+        Parameters
+        ----------
+        digest : hashlib hash object
+            Updated in place (anything with an ``update(bytes)`` method).
+        """
         digest.update(self.name.encode() + b"\0")
         if self.data is not None:
             digest.update(self.data)
@@ -192,13 +224,17 @@ def resolve_sources(source: Source) -> list[Input]:
 
     Returns
     -------
-    list
-        One entry per file; a file named twice is read once.
+    list of Input
+        One entry per file; a file named twice is read once (file objects
+        are each read).
 
     Raises
     ------
     ExportNotFoundError
-        A path does not exist, or a folder or pattern matches no CSV file.
+        A path does not exist, a folder or pattern matches no CSV file, or
+        the list of sources is empty.
+    TypeError
+        ``source`` (or an item of it) is none of the kinds above.
     """
     out: list[Input] = []
     seen: set[Path] = set()
@@ -426,7 +462,7 @@ def _count_newlines(inp: Input, data: bytes | None = None) -> tuple[int, bool]:
 def _parse_fast(
     inp: Input, data: bytes | None, delimiter: str, width: int
 ) -> tuple[pa.Table, np.ndarray]:
-    """pyarrow parse; returns the records (header row removed) and their lines.
+    """Parse with pyarrow; returns the records (header row removed) and their lines.
 
     The first try assumes no newline inside values, which lets pyarrow parse
     blocks in parallel; a record split by such a newline has the wrong number
@@ -447,9 +483,12 @@ def _parse_fast(
 def _arrow_csv(
     inp: Input, data: bytes | None, delimiter: str, width: int, *, multiline: bool
 ) -> pa.Table:
-    """Every field as text. A record with the wrong number of fields raises
-    ``ArrowInvalid`` (no invalid-row handler: pyarrow decodes a rejected row as
-    UTF-8 before calling it, which fails on Windows-1252 bytes)."""
+    """Every field as text, by pyarrow's CSV reader.
+
+    A record with the wrong number of fields raises ``ArrowInvalid`` (no
+    invalid-row handler: pyarrow decodes a rejected row as UTF-8 before
+    calling it, which fails on Windows-1252 bytes).
+    """
     names = [f"f{i}" for i in range(width)]
     source: Any = pa.BufferReader(data) if data is not None else str(inp.path)
     return pacsv.read_csv(
@@ -490,7 +529,7 @@ def _lines(table: pa.Table, physical: int) -> np.ndarray:
 def _parse_slow(
     text: str, delimiter: str, width: int, name: str, problems: list[dict[str, Any]]
 ) -> tuple[pa.Table, np.ndarray, int]:
-    """Python csv parse: exact line numbers, wrong-width records kept.
+    r"""Python csv parse: exact line numbers, wrong-width records kept.
 
     Lines are counted as ``\n`` characters, as ``wc -l`` and the fast path
     count them; a file whose records end in a bare ``\r`` (old Mac
@@ -578,6 +617,8 @@ def read_raw(inp: Input) -> RawFile:
     Returns
     -------
     RawFile
+        The records as text, with the file-level problems and what was
+        detected.
 
     Raises
     ------

@@ -35,6 +35,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from connectly_nb._docs import shared_docs
 from connectly_nb._stages import count_stages, stage_bits, stage_instants
 from connectly_nb._stages import key_figures as stage_key_figures
 from connectly_nb._stats import Z95, fisher_exact, holm, two_proportion_test, wilson_interval
@@ -162,18 +163,17 @@ def _funnel_frame(
 # --------------------------------------------------------------------------- funnel
 
 
+@shared_docs
 def funnel(export: Export, *, by: By = "campaign_name", where: Any = None) -> pd.DataFrame:
     """Counts at each stage and the rates between them, per group.
 
+    By default one row per campaign (``by="campaign_name"``).
+
     Parameters
     ----------
-    export : Export
-    by : str, list of str or None, default "campaign_name"
-        Message columns to group by; ``None`` gives one overall row.
-    where : boolean array or dict, optional
-        Count only these messages: a mask aligned with ``export.messages`` or
-        the arguments of :meth:`Export.filter` (``{"campaigns": "A"}``). The
-        same as filtering first, without copying the tables.
+    {export}
+    {by}
+    {where}
 
     Returns
     -------
@@ -182,6 +182,12 @@ def funnel(export: Export, *, by: By = "campaign_name", where: Any = None) -> pd
         ``delivered``, ``read``, ``clicked``, ``failed``, ``opted_out``, then each
         rate of :data:`RATES` with ``*_low`` and ``*_high`` (95% Wilson). Sorted
         by the ``by`` columns; groups without rows are left out.
+
+    Raises
+    ------
+    ValueError
+        A ``where`` mask without one boolean per message, or a bad
+        ``start``/``end`` among ``where``'s filter arguments.
 
     Examples
     --------
@@ -193,21 +199,25 @@ def funnel(export: Export, *, by: By = "campaign_name", where: Any = None) -> pd
     return _funnel_frame(export.messages, _by_list(by), _where(export, where))
 
 
+@shared_docs
 def key_figures(export: Export, *, where: Any = None) -> dict[str, int]:
     """Rows and the count of each stage, as plain ints: the dashboard's header.
 
     Parameters
     ----------
-    export : Export
-        The messages to count.
-    where : boolean array or dict, optional
-        As for :func:`funnel`.
+    {export}
+    {where}
 
     Returns
     -------
     dict of str to int
         ``rows``, ``sent``, ``delivered``, ``read``, ``clicked``, ``failed``,
         ``opted_out``.
+
+    Raises
+    ------
+    ValueError
+        As for :func:`funnel`.
 
     Examples
     --------
@@ -243,20 +253,22 @@ _ERROR_COLUMNS = (
 )
 
 
+@shared_docs
 def errors(export: Export, *, by: By = None, category: str | None = None) -> pd.DataFrame:
     """Failures per error code, with what the code means and whether to retry.
 
-    A failed message without a code (only ``error_msg``) counts under
-    ``"(no code)"``. Title, category and retry advice come from the catalogue
+    Failed messages only: an error reported on a message that was delivered
+    (a later report's receipt, say) is not a failure. A failed message without
+    a code (only ``error_msg``) counts under ``"(no code)"``. Title, category
+    and retry advice come from the catalogue
     in :mod:`connectly_nb.schema`; a code it does not know says "unknown".
+    By default the codes of all messages together (``by=None``); with ``by``
+    (e.g. ``"campaign_name"``) the shares are within each group.
 
     Parameters
     ----------
-    export : Export
-        The messages to count.
-    by : str, list of str or None, default None
-        Message columns to split by (e.g. ``"campaign_name"``); shares are
-        within each group.
+    {export}
+    {by}
     category : str, optional
         Keep only codes of this catalogue category (``"business-template"``,
         ``"recipient"``, ``"rate-limit"``, ``"system"``, ``"policy"`` or
@@ -332,6 +344,7 @@ def _with_shares(out: pd.DataFrame, m: pd.DataFrame, by: list[str]) -> pd.DataFr
     return out
 
 
+@shared_docs
 def suppression_list(export: Export, *, repeats: int = 2) -> pd.DataFrame:
     """Customers not to message again, each with the reason, from the error catalogue.
 
@@ -340,12 +353,12 @@ def suppression_list(export: Export, *, repeats: int = 2) -> pd.DataFrame:
     marketing messages", Connectly's opted-out code), or failed at least
     ``repeats`` times with a code marked "suppress after repeats" (131026
     "message undeliverable": not on WhatsApp). See
-    :attr:`connectly_nb.schema.ErrorInfo.suppress`.
+    :attr:`connectly_nb.schema.ErrorInfo.suppress`. Give it every campaign
+    loaded, usually: a filtered export misses the other campaigns' failures.
 
     Parameters
     ----------
-    export : Export
-        The messages to look at (all campaigns loaded, usually).
+    {export}
     repeats : int, default 2
         Failures needed for a "suppress after repeats" code.
 
@@ -427,6 +440,7 @@ def _reached_since_sent(m: pd.DataFrame) -> dict[str, np.ndarray]:
     return {stage: since(values, sent_at) for stage, values in when.items()}
 
 
+@shared_docs
 def timeline(
     export: Export,
     *,
@@ -437,22 +451,44 @@ def timeline(
 ) -> pd.DataFrame:
     """How a campaign unfolds over time.
 
-    Without ``freq``: the cumulative share of *sent* messages delivered, read
-    and clicked as a function of time since sending (when is a campaign
-    "done"?). A stage reached without its own timestamp counts at the time of
-    the event that proves it (a read proves delivery). Events stamped before
-    ``sent_at`` count at 0.
+    Without ``freq``: of the messages with a ``sent_at``, the cumulative share
+    delivered, read and clicked as a function of time since sending (when is
+    a campaign "done"?). A stage counts from the earliest event that proves
+    it (a click proves a read, a read or an opt-out proves a delivery), so the
+    curves end at the funnel's rates. Events stamped before ``sent_at`` count
+    at 0.
 
-    With ``freq`` (``"1h"``, ``"1D"`` ...): counts of messages sent,
-    delivered, read, first clicked and opted out per clock-time bucket, in
-    ``tz`` (default: the Export's time zone).
+    With ``freq`` (``"1h"``, ``"1D"`` ...): counts of the reported events
+    (sent, delivered and read receipts, first clicks, opt-outs) per bucket of
+    the local clock in ``tz`` (default: the Export's time zone); on the
+    autumn clock change the two 01:00 hours are two buckets. By default all
+    messages together (``by=None``).
+
+    Parameters
+    ----------
+    {export}
+    {by}
+    freq : str, optional
+        A pandas frequency (``"1h"``, ``"1D"``): count events per clock-time
+        bucket instead of following them since sending.
+    tz : str, optional
+        Time zone of the buckets; the Export's by default. Only with ``freq``.
+    points : sequence of Timedelta or str, optional
+        The times since sending at which the shares are given (sorted here);
+        by default :data:`TIMELINE_POINTS`, 0 s to 7 days. Not used with ``freq``.
 
     Returns
     -------
     pandas.DataFrame
-        Since sending: ``by`` columns, ``stage``, ``elapsed`` (Timedelta),
-        ``reached`` (count), ``sent`` (denominator), ``share``.
+        Since sending: ``by`` columns (or ``group`` = "all"), ``stage``,
+        ``elapsed`` (Timedelta), ``reached`` (count), ``sent`` (denominator:
+        messages with a ``sent_at``), ``share``.
         Per bucket: ``by`` columns, ``time`` (bucket start), ``event``, ``count``.
+
+    Raises
+    ------
+    ValueError
+        ``freq`` is not a pandas frequency.
     """
     by_cols = _by_list(by)
     m = export.messages
@@ -523,12 +559,18 @@ def _clock_counts(m: pd.DataFrame, by: list[str], freq: str, tz: str) -> pd.Data
     return out[[*by, "time", "event", "count"]]
 
 
+@shared_docs
 def latency(export: Export, *, by: By = "campaign_name") -> pd.DataFrame:
     """Median, 90th percentile and mean of time to deliver, to read and to first click.
 
     Times are from ``sent_at``; negative values (events stamped before the
     send, which WhatsApp's out-of-order reports produce) are left out and
-    counted in ``n_negative``.
+    counted in ``n_negative``. By default per campaign (``by="campaign_name"``).
+
+    Parameters
+    ----------
+    {export}
+    {by}
 
     Returns
     -------
@@ -571,6 +613,7 @@ def latency(export: Export, *, by: By = "campaign_name") -> pd.DataFrame:
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
+@shared_docs
 def activity_heatmap(
     export: Export,
     *,
@@ -581,10 +624,24 @@ def activity_heatmap(
 
     ``event="clicked"`` counts every click (not only first clicks).
 
+    Parameters
+    ----------
+    {export}
+    event : {"sent", "delivered", "read", "clicked"}, default "read"
+        Which reported event to count (a receipt, or every click), at the time
+        it was stamped.
+    tz : str, optional
+        Time zone of the weekdays and hours; the Export's by default.
+
     Returns
     -------
     pandas.DataFrame
         All 168 cells: ``weekday`` (ordered Mon..Sun), ``hour`` (0-23), ``count``.
+
+    Raises
+    ------
+    ValueError
+        ``event`` is none of the four.
     """
     if event == "clicked":
         times = export.clicks["ts"].dropna()
@@ -659,19 +716,49 @@ def _click_table(export: Export, kind: str, by: list[str]) -> pd.DataFrame:
     return out[[*by, *_CLICK_COLUMNS]].reset_index(drop=True)
 
 
+@shared_docs
 def buttons(export: Export, *, by: By = None) -> pd.DataFrame:
     """Per button (id and name): total clicks, unique clickers and reach.
 
     ``unique_clickers`` counts customers; ``messages`` counts messages with at
     least one click on it; ``share_of_delivered`` and ``share_of_read`` are
     ``messages`` over the delivered / read messages of the group;
-    ``median_time_to_click`` is from ``sent_at``.
+    ``median_time_to_click`` is from ``sent_at`` to each click, as in
+    :func:`latency` (clicks stamped before the send are left out). By default
+    all messages together (``by=None``).
+
+    Parameters
+    ----------
+    {export}
+    {by}
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by`` columns, ``id``, ``name`` (``"(no id)"`` / ``"(no name)"`` when
+        blank), ``clicks``, ``unique_clickers``, ``messages``,
+        ``share_of_delivered``, ``share_of_read``, ``median_time_to_click``;
+        sorted by group, then clicks (descending), id and name.
     """
     return _click_table(export, "button", _by_list(by))
 
 
+@shared_docs
 def links(export: Export, *, by: By = None) -> pd.DataFrame:
-    """Per link (id and name, usually the URL): as :func:`buttons`."""
+    """Per link (id and name, usually the URL): as :func:`buttons`.
+
+    By default all messages together (``by=None``).
+
+    Parameters
+    ----------
+    {export}
+    {by}
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`buttons`, one row per link (and group).
+    """
     return _click_table(export, "link", _by_list(by))
 
 
@@ -681,8 +768,15 @@ MISSING = "(missing)"
 OTHER = "(other)"
 
 
+@shared_docs
 def variables(export: Export, *, top: int = 3) -> pd.DataFrame:
     """The keys seen in input and output variables, with coverage and top values.
+
+    Parameters
+    ----------
+    {export}
+    top : int, default 3
+        How many of each key's most common values to list.
 
     Returns
     -------
@@ -717,6 +811,7 @@ def variables(export: Export, *, top: int = 3) -> pd.DataFrame:
     return out[columns] if len(out) else pd.DataFrame(columns=columns)
 
 
+@shared_docs
 def segment(
     export: Export,
     key: str,
@@ -728,15 +823,17 @@ def segment(
     """The funnel split by the value of one variable (e.g. click rate by city).
 
     Messages without the key fall in ``"(missing)"``. Output answers count
-    the same way: ``segment(ex, "replied", direction="output")``.
+    the same way: ``segment(ex, "replied", direction="output")``. ``by``
+    splits further (e.g. by campaign); by default it does not (``by=None``).
 
     Parameters
     ----------
+    {export}
     key : str
         Variable name, e.g. ``"city"``.
-    direction : {"input", "output"}
-    by : str, list of str or None
-        Further split (e.g. by campaign).
+    direction : {"input", "output"}, default "input"
+        Whether ``key`` is an input or an output variable.
+    {by}
     top : int, optional
         Keep the ``top`` values with the most rows; the rest become "(other)".
 
@@ -772,6 +869,7 @@ MIN_MESSAGES = 100
 MIN_SUCCESSES = 10
 
 
+@shared_docs
 def compare(
     export: Export,
     a: Any,
@@ -785,25 +883,39 @@ def compare(
 
     Parameters
     ----------
+    {export}
     a, b : dict, str, boolean mask or Export
         A dict of :meth:`Export.filter` arguments (``{"campaigns": "A"}``),
         a campaign name, a boolean mask aligned with ``export.messages``, or
         an already filtered Export.
-    rate : str
+    rate : str, default "click_rate"
         One of :data:`RATES` (``"click_rate"``, ``"read_rate"`` ...).
     labels : (str, str), optional
-        Names shown for the groups.
-    alpha : float
-        Significance level of the two-sided two-proportion z-test.
+        Names shown for the groups; by default the campaign name (or the one
+        filter value) given, else "A" and "B".
+    alpha : float, default 0.05
+        Significance level of the two-sided test.
 
     Returns
     -------
     pandas.DataFrame
         One row: ``rate``, for each group ``label_*``, ``n_*`` (denominator),
         ``k_*`` (numerator), ``rate_*``, ``low_*``, ``high_*``; then
-        ``abs_lift`` (b - a), ``rel_lift`` ((b - a) / a), ``z``, ``p_value`` and
-        ``verdict``. The verdict refuses to call a winner with fewer than 100
-        messages or 10 successes in a group.
+        ``abs_lift`` (b - a), ``rel_lift`` ((b - a) / a), ``z`` (the
+        two-proportion z statistic, for scale), ``p_value`` (Fisher's exact
+        test, two-sided: exact at any size), ``test`` and ``verdict``. The
+        verdict refuses to call a winner with fewer than 100 messages (in the
+        rate's denominator), or fewer than 10 successes or 10 failures, in a
+        group; its p-value never rounds across ``alpha``.
+
+    Raises
+    ------
+    ValueError
+        ``rate`` is not one of :data:`RATES`, a mask does not have one boolean
+        per message, or the two groups share messages (a test needs two
+        separate groups).
+    SelectionError
+        A campaign or filter value the export does not have.
     """
     sides = _sides(export, a, b, labels)
     return pd.DataFrame([_comparison(sides, rate, alpha)])
@@ -964,14 +1076,21 @@ def _verdict(
 # --------------------------------------------------------------------------- audience
 
 
+@shared_docs
 def countries(export: Export, *, by: By = None) -> pd.DataFrame:
     """The funnel by the recipient's country, from the phone number's calling code.
 
     The country calling code (``+55`` -> BR) is read with the ``phonenumbers``
     library's metadata; ids that are not ``+<digits>`` (mangled by Excel,
     missing the ``+``) or whose code is unknown go to "unknown". Codes shared
-    by several countries (``+1``: US, CA and the Caribbean; ``+7``) are shown
-    as the code's main country with the code, e.g. ``US (+1)``.
+    by several countries (``+1``: US, CA and the Caribbean; ``+7``) are
+    counted under the code's main country, e.g. ``US`` with calling code
+    ``+1``. By default all messages together (``by=None``).
+
+    Parameters
+    ----------
+    {export}
+    {by}
 
     Returns
     -------
@@ -1029,12 +1148,20 @@ def _regions(ids: pd.Series) -> pd.Categorical:
     return pd.Categorical.from_codes(code_of[indices], categories=categories)
 
 
+@shared_docs
 def fatigue(export: Export, *, cap: int = 5) -> pd.DataFrame:
     """Read and opt-out rates by how many messages the customer had received before.
 
     Across the loaded sendouts, each sent message is numbered per customer by
     ``sent_at``: 0 for the customer's first message in the export, 1 for the
-    second ... ``cap`` and more are pooled.
+    second ... ``cap`` and more are pooled. Messages without a ``sent_at`` or
+    without a customer id cannot be placed in a history and are left out.
+
+    Parameters
+    ----------
+    {export}
+    cap : int, default 5
+        From this many previous messages on, customers are pooled (``"5+"``).
 
     Returns
     -------

@@ -73,13 +73,15 @@ def shorten(text: Any, width: int = MAX_LABEL) -> str:
     Parameters
     ----------
     text : object
-        A name from the data.
-    width : int
-        The longest label, in characters (``…`` marks a cut).
+        The label (``str()`` of it is used).
+    width : int, default 28
+        The most characters kept; a cut label ends in an ellipsis.
 
     Returns
     -------
     str
+        The label without emoji, runs of whitespace made one space, cut to
+        ``width``.
     """
     s = "".join(c for c in str(text) if not _is_emoji(c)).strip()
     s = " ".join(s.split())
@@ -150,6 +152,7 @@ def _percent_axis(axis: Any) -> None:
     axis.set_major_formatter(PercentFormatter(1.0, decimals=0))
 
 
+@shared_docs
 def plot_funnel(
     funnel: pd.DataFrame,
     *,
@@ -160,6 +163,8 @@ def plot_funnel(
 ) -> Axes:
     """Grouped bars: messages reaching each stage, per group.
 
+    The main matplotlib call is ``Axes.bar``, once per stage.
+
     Parameters
     ----------
     funnel : DataFrame
@@ -168,9 +173,12 @@ def plot_funnel(
         Count columns to draw, in order.
     normalize : bool
         Show each stage as a share of the group's sent messages.
-    ax : Axes, optional
-    **kwargs
-        Passed to ``Axes.bar``.
+    {ax}
+    {kwargs}
+
+    Returns
+    -------
+    {axes}
     """
     ax = _ax(ax)
     labels, title_by = _labels(funnel)
@@ -210,12 +218,28 @@ def plot_funnel(
     return ax
 
 
+@shared_docs
 def plot_errors(
     errors: pd.DataFrame, *, top: int = 10, ax: Axes | None = None, **kwargs: Any
 ) -> Axes:
     """Horizontal bars: failed messages per error code, coloured by category.
 
-    Takes :func:`connectly_nb.metrics.errors`'s result (without ``by``).
+    Takes :func:`connectly_nb.metrics.errors`'s result (without ``by``). The
+    main matplotlib call is ``Axes.barh``.
+
+    Parameters
+    ----------
+    errors : pandas.DataFrame
+        :func:`connectly_nb.metrics.errors`'s result; with ``by``, each code's
+        counts are added up over the groups.
+    top : int, default 10
+        Draw the ``top`` codes with the most failures.
+    {ax}
+    {kwargs}
+
+    Returns
+    -------
+    {axes}
     """
     ax = _ax(ax)
     if errors.empty:
@@ -249,10 +273,24 @@ def plot_errors(
     return ax
 
 
+@shared_docs
 def plot_timeline(timeline: pd.DataFrame, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
     """Cumulative share of sent messages reaching each stage vs time since sending.
 
     With a clock-time result (``timeline(..., freq=...)``), events per bucket.
+    The main matplotlib call is ``Axes.step`` (since sending) or ``Axes.plot``
+    (per bucket), once per line.
+
+    Parameters
+    ----------
+    timeline : pandas.DataFrame
+        :func:`connectly_nb.metrics.timeline`'s result, either form.
+    {ax}
+    {kwargs}
+
+    Returns
+    -------
+    {axes}
     """
     ax = _ax(ax)
     if timeline.empty or ("sent" in timeline.columns and not timeline["sent"].gt(0).any()):
@@ -303,8 +341,23 @@ def plot_timeline(timeline: pd.DataFrame, *, ax: Axes | None = None, **kwargs: A
     return ax
 
 
+@shared_docs
 def plot_latency(latency: pd.DataFrame, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
-    """Median (bar) and 90th percentile (tick) of time to deliver, read and first click."""
+    """Median (bar) and 90th percentile (tick) of time to deliver, read and first click.
+
+    The main matplotlib call is ``Axes.barh`` (the medians), once per stage.
+
+    Parameters
+    ----------
+    latency : pandas.DataFrame
+        :func:`connectly_nb.metrics.latency`'s result.
+    {ax}
+    {kwargs}
+
+    Returns
+    -------
+    {axes}
+    """
     ax = _ax(ax)
     if not latency["n"].gt(0).any():
         return _no_data(ax, "Time to deliver, read and first click")
@@ -344,10 +397,28 @@ def plot_latency(latency: pd.DataFrame, *, ax: Axes | None = None, **kwargs: Any
     return ax
 
 
+@shared_docs
 def plot_activity_heatmap(
     heatmap: pd.DataFrame, *, ax: Axes | None = None, cmap: str = "Greens", **kwargs: Any
 ) -> Axes:
-    """Weekday x hour grid of event counts (:func:`metrics.activity_heatmap`)."""
+    """Weekday x hour grid of event counts (:func:`metrics.activity_heatmap`).
+
+    The main matplotlib call is ``Axes.imshow``; a colour bar is added to the
+    Axes' figure.
+
+    Parameters
+    ----------
+    heatmap : pandas.DataFrame
+        :func:`connectly_nb.metrics.activity_heatmap`'s result.
+    {ax}
+    cmap : str, default "Greens"
+        A matplotlib colour map name.
+    {kwargs}
+
+    Returns
+    -------
+    {axes}
+    """
     ax = _ax(ax)
     if not heatmap["count"].sum():
         return _no_data(ax, "Activity by weekday and hour")
@@ -383,17 +454,51 @@ def _plot_clicks(table: pd.DataFrame, what: str, top: int, ax: Axes | None, **kw
     return ax
 
 
+@shared_docs
 def plot_buttons(
     buttons: pd.DataFrame, *, top: int = 10, ax: Axes | None = None, **kwargs: Any
 ) -> Axes:
-    """Total clicks and unique clickers per button (:func:`metrics.buttons`)."""
+    """Total clicks and unique clickers per button (:func:`metrics.buttons`).
+
+    The main matplotlib call is ``Axes.barh`` of the total clicks.
+
+    Parameters
+    ----------
+    buttons : pandas.DataFrame
+        :func:`connectly_nb.metrics.buttons`'s result.
+    top : int, default 10
+        Draw the first ``top`` rows (the result is sorted by clicks).
+    {ax}
+    {kwargs}
+
+    Returns
+    -------
+    {axes}
+    """
     return _plot_clicks(buttons, "Button", top, ax, **kwargs)
 
 
+@shared_docs
 def plot_links(
     links: pd.DataFrame, *, top: int = 10, ax: Axes | None = None, **kwargs: Any
 ) -> Axes:
-    """Total clicks and unique clickers per link (:func:`metrics.links`)."""
+    """Total clicks and unique clickers per link (:func:`metrics.links`).
+
+    The main matplotlib call is ``Axes.barh`` of the total clicks.
+
+    Parameters
+    ----------
+    links : pandas.DataFrame
+        :func:`connectly_nb.metrics.links`'s result.
+    top : int, default 10
+        Draw the first ``top`` rows (the result is sorted by clicks).
+    {ax}
+    {kwargs}
+
+    Returns
+    -------
+    {axes}
+    """
     return _plot_clicks(links, "Link", top, ax, **kwargs)
 
 
@@ -431,7 +536,7 @@ def plot_rates(
     Works on any result frame with funnel columns (:func:`~connectly_nb.metrics.funnel`,
     :func:`~connectly_nb.metrics.segment`, :func:`~connectly_nb.metrics.fatigue`,
     :func:`~connectly_nb.metrics.countries` ...). Each label says the group and
-    the rate's denominator (``n=``).
+    the rate's denominator (``n=``). The main matplotlib call is ``Axes.barh``.
 
     Parameters
     ----------
@@ -478,6 +583,8 @@ def plot_segment(
 ) -> Axes:
     """One rate per variable value, with its 95% interval (:func:`metrics.segment`).
 
+    Drawn by :func:`plot_rates`.
+
     Parameters
     ----------
     segment : pandas.DataFrame
@@ -505,6 +612,8 @@ def plot_countries(
 ) -> Axes:
     """One rate per country with its interval (:func:`metrics.countries`).
 
+    Drawn by :func:`plot_rates`, each bar named by country and calling code.
+
     Parameters
     ----------
     countries : pandas.DataFrame
@@ -526,8 +635,23 @@ def plot_countries(
     return plot_rates(data, rate=rate, by="country", title=None, ax=ax, **kwargs)
 
 
+@shared_docs
 def plot_compare(comparison: pd.DataFrame, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
-    """Two groups' rates with 95% intervals and the verdict (:func:`metrics.compare`)."""
+    """Two groups' rates with 95% intervals and the verdict (:func:`metrics.compare`).
+
+    The main matplotlib call is ``Axes.barh``; the verdict is the title.
+
+    Parameters
+    ----------
+    comparison : pandas.DataFrame
+        :func:`connectly_nb.metrics.compare`'s result (its first row is drawn).
+    {ax}
+    {kwargs}
+
+    Returns
+    -------
+    {axes}
+    """
     ax = _ax(ax)
     row = comparison.iloc[0]
     rate = row["rate"]

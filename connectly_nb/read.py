@@ -71,6 +71,8 @@ def read_export(
         A path, folder or pattern names no file.
     TimeZoneError
         ``tz`` is not a time zone name.
+    TypeError
+        ``source`` is none of the kinds above.
 
     Examples
     --------

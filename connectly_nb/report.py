@@ -103,6 +103,7 @@ def key_figures_html(export: Export) -> str:
     Parameters
     ----------
     export : Export
+        The selection the report shows (all of its messages are counted).
 
     Returns
     -------
@@ -138,6 +139,7 @@ def message_sample(
     Parameters
     ----------
     export : Export
+        The selection the report shows.
     rows : int
         How many.
     show_phone_numbers : bool
@@ -176,8 +178,11 @@ def render_report(
         The export file(s), folder or pattern; ``None`` renders the bundled sample.
     output : path
         The HTML file to write (written whole or not at all).
-    campaigns, error_codes, start, end : optional
+    campaigns, error_codes : sequence of str, optional
         The selection, as for :meth:`Export.filter`.
+    start, end : str or datetime.date, optional
+        The selection, as for :meth:`Export.filter` (checked before anything
+        runs).
     tz : str
         Time zone of the times shown.
     title : str

@@ -88,6 +88,7 @@ def hash_ids(
     Parameters
     ----------
     ids : iterable or Series
+        Customer ids (any values; compared as text).
     salt : str, optional
         Mixed into the hash so pseudonyms cannot be looked up from a list of
         numbers; keep it private and reuse it to follow customers across
@@ -119,6 +120,18 @@ def neutralize(values: pd.Series, *, phone_ids: bool = False) -> pd.Series:
     Cells starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return
     (OWASP's list for CSV injection) are neutralised. With ``phone_ids``,
     values that are phone numbers (``+<digits>``) are left as they are.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Cells of any type; only text cells can be changed.
+    phone_ids : bool, default False
+        Leave phone numbers (``+`` and 6 to 15 digits) as they are.
+
+    Returns
+    -------
+    pandas.Series
+        A new object Series, same index; other cells unchanged.
     """
     text = values.astype(object)
     is_text = text.map(lambda v: isinstance(v, str))
@@ -144,10 +157,19 @@ def write_safe_csv(data: Any, path: str | os.PathLike[str]) -> Path:
     data : Export or DataFrame
         An Export (its ``messages``) or a messages frame.
     path : str or path-like
+        The CSV file to write.
 
     Returns
     -------
     pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    IsADirectoryError
+        ``path`` is a folder.
+    FileNotFoundError
+        The folder of ``path`` does not exist.
     """
     messages = data if isinstance(data, pd.DataFrame) else data.messages
     extra = [

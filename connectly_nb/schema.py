@@ -139,7 +139,17 @@ SEVERITIES: Final = ("error", "warning", "info")
 
 @dataclass(frozen=True)
 class ProblemCode:
-    """A kind of data problem: its code, severity and what it means."""
+    """A kind of data problem: its code, severity and what it means.
+
+    Parameters
+    ----------
+    code : str
+        The code shown in ``Export.problems["problem"]`` (``"bad_json"``).
+    severity : {"error", "warning", "info"}
+        One of :data:`SEVERITIES`.
+    description : str
+        What the problem means and what was done about it, in plain words.
+    """
 
     code: str
     severity: str
@@ -200,7 +210,24 @@ ERROR_CATEGORIES: Final = {
 
 @dataclass(frozen=True)
 class ErrorInfo:
-    """What an error code means, per Meta's reference (DESIGN.md section 3)."""
+    """What an error code means, per Meta's reference (DESIGN.md section 3).
+
+    Parameters
+    ----------
+    code : str
+        The error code as written in the export.
+    title : str
+        What the code means, in a few words.
+    category : str
+        One or two of ``"recipient"``, ``"business-template"``,
+        ``"rate-limit"``, ``"system"`` and ``"policy"``, joined by ``/``
+        (``"recipient/policy"``); ``"unknown"`` for a code not catalogued.
+    retry : str
+        Whether and when to send again.
+    suppress : {"", "always", "after repeats"}, default ""
+        Whether to stop messaging the customer: always (never message
+        again), after repeated failures, or no reason to suppress.
+    """
 
     code: str
     title: str

@@ -96,6 +96,15 @@ def tidy(
     Returns
     -------
     Export
+        The tidy tables; ``variables`` and ``problems`` are completed on
+        first access (see :class:`~connectly_nb.export.Export`).
+
+    Raises
+    ------
+    TimeZoneError
+        ``tz`` is not a time zone name.
+    ValueError
+        ``raws`` is empty.
 
     Notes
     -----
@@ -548,7 +557,7 @@ def _report_not_merged(
 
 
 def _lines_text(rids: list[int], records: _Records, most: int = 5) -> str:
-    """ "file line 7, line 9 and 2 more" for a few records."""
+    """A few records named by file and line ("file line 7, file line 9 and 2 more")."""
     shown = [f"{records.names[records.src[r]]} line {records.line[r]}" for r in rids[:most]]
     more = f" and {len(rids) - most} more" if len(rids) > most else ""
     return ", ".join(shown) + more

@@ -33,7 +33,13 @@ SAMPLE_SEED = 7
 
 
 def sample_path() -> Path:
-    """Path of the bundled sample export (a CSV file inside the package)."""
+    """Path of the bundled sample export (a CSV file inside the package).
+
+    Returns
+    -------
+    pathlib.Path
+        ``sample_export.csv`` in the installed package.
+    """
     return Path(str(resources.files("connectly_nb.datasets").joinpath("sample_export.csv")))
 
 
@@ -52,6 +58,8 @@ def sample_export(*, tz: str = "UTC") -> Export:
     Returns
     -------
     Export
+        The sample, read without a progress bar; its source is named
+        ``sample_export.csv``.
     """
     data = io.BytesIO(sample_path().read_bytes())
     data.name = "sample_export.csv"  # shown as the source: no install path in outputs
@@ -63,6 +71,27 @@ def load_or_sample(source: Any = None, *, tz: str = "UTC", **kwargs: Any) -> Exp
 
     The notebooks' parameter ``EXPORT = None`` means "the sample": pointing
     it at a file is the only edit an analyst needs.
+
+    Parameters
+    ----------
+    source : path, str, folder, glob pattern, open file, list of these, or None
+        What to read (as for :func:`~connectly_nb.read.read_export`); ``None``
+        for the bundled sample.
+    tz : str, default "UTC"
+        Time zone to show timestamps in.
+    **kwargs
+        Passed to :func:`~connectly_nb.read.read_export` (``dedupe``,
+        ``progress``, ``cache``); ignored for the sample.
+
+    Returns
+    -------
+    Export
+        The export read, or :func:`sample_export`'s.
+
+    Raises
+    ------
+    ExportFormatError, ExportNotFoundError, TimeZoneError
+        As for :func:`~connectly_nb.read.read_export`.
     """
     if source is None:
         return sample_export(tz=tz)

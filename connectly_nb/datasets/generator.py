@@ -124,7 +124,8 @@ def generate_export(
     seed : int
         Seed of the random generator; the same seed gives the same records.
     quirks : bool
-        Sprinkle a handful of real-world problems over the records.
+        Sprinkle a handful of real-world problems over the records (only
+        when there are at least 40 records).
     part : int
         Chunk number of a big export: chunks share the business, campaigns
         and sendouts of ``seed`` but draw different customers.
@@ -133,6 +134,11 @@ def generate_export(
     -------
     list of list of str
         The header followed by one list of 15 strings per record.
+
+    Raises
+    ------
+    ValueError
+        ``rows`` is negative.
     """
     if rows < 0:
         raise ValueError(f"rows must be >= 0, got {rows}")
@@ -383,13 +389,20 @@ def write_export(
     ----------
     path : str or path-like
         Where to write the CSV.
-    rows, seed, quirks
+    rows, seed : int
+        As for :func:`generate_export`.
+    quirks : bool
         As for :func:`generate_export`.
 
     Returns
     -------
     pathlib.Path
         The path written.
+
+    Raises
+    ------
+    ValueError
+        ``rows`` is negative.
     """
     path = Path(path)
     chunk = CHUNK_ROWS
@@ -411,7 +424,27 @@ def write_export(
 
 
 def export_text(rows: int = 100, *, seed: int = 7, quirks: bool = True) -> str:
-    """Return a generated export as CSV text (handy in tests and examples)."""
+    """Return a generated export as CSV text (handy in tests and examples).
+
+    Parameters
+    ----------
+    rows : int, default 100
+        Number of message records, as for :func:`generate_export`.
+    seed : int, default 7
+        Seed of the random generator.
+    quirks : bool, default True
+        Sprinkle a handful of real-world problems over the records.
+
+    Returns
+    -------
+    str
+        The CSV text (LF line ends, minimal quoting), header first.
+
+    Raises
+    ------
+    ValueError
+        ``rows`` is negative.
+    """
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(generate_export(rows, seed=seed, quirks=quirks))
     return buf.getvalue()

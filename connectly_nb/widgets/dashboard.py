@@ -75,11 +75,14 @@ class Dashboard(widgets.VBox):
     Parameters
     ----------
     export : Export
+        The export to explore.
     save_dir : path, optional
         Where "Save filtered CSV" writes (default: the current directory, that
         is next to the notebook).
     page_size : int
         Rows per page of the Messages tab.
+    **kwargs
+        Passed to :class:`ipywidgets.VBox` (``layout=`` ...).
 
     Attributes
     ----------
@@ -320,7 +323,19 @@ class Dashboard(widgets.VBox):
 
     @_reporting
     def save_filtered(self) -> Path:
-        """Write the selected messages as an Excel-safe CSV; returns the path."""
+        """Write the selected messages as an Excel-safe CSV; returns the path.
+
+        The file is ``connectly_filtered_<n>.csv`` in ``save_dir``, ``n`` the
+        first number not taken, written by
+        :func:`~connectly_nb.safety.write_safe_csv` with every column of the
+        export. The status line says what was saved.
+
+        Returns
+        -------
+        pathlib.Path or None
+            The file written; ``None`` when writing failed (the error is shown
+            in the status line, not raised).
+        """
         folder = self.save_dir or Path.cwd()
         n = 1
         while (folder / f"connectly_filtered_{n}.csv").exists():
@@ -342,12 +357,18 @@ def explore(source: Export | Any, **read_kwargs: Any) -> Dashboard:
     source : Export, or anything :func:`connectly_nb.read_export` reads
         What to explore.
     **read_kwargs
-        Passed to :func:`read_export` (``tz=``, ``dedupe=`` ...).
+        Passed to :func:`read_export` (``tz=``, ``dedupe=`` ...); unused when
+        ``source`` is already an Export.
 
     Returns
     -------
     Dashboard
         Shown by Jupyter when it is a cell's last value.
+
+    Raises
+    ------
+    ExportFormatError, ExportNotFoundError, TimeZoneError
+        As for :func:`~connectly_nb.read.read_export`.
     """
     export = source if isinstance(source, Export) else read_export(source, **read_kwargs)
     return Dashboard(export)

@@ -44,6 +44,18 @@ class CampaignFilter(widgets.VBox):
     ``value`` is ``{"campaigns": (names...), "sendouts": (ids...)}``; an empty
     tuple means "all". Each option shows its row count; the sendout list
     follows the chosen campaigns. A search box narrows long campaign lists.
+
+    Parameters
+    ----------
+    export : Export
+        Where the campaigns, sendouts and their row counts come from.
+    **kwargs
+        Passed to :class:`ipywidgets.VBox` (``layout=`` ...).
+
+    Raises
+    ------
+    traitlets.TraitError
+        A ``value`` set with keys other than ``campaigns`` and ``sendouts``.
     """
 
     value = traitlets.Dict()
@@ -150,7 +162,14 @@ class CampaignFilter(widgets.VBox):
             self._sendout_select.value = tuple(s for s in v["sendouts"] if s in valid)
 
     def selection(self) -> dict[str, Any]:
-        """The arguments of :meth:`Export.filter` for the current value."""
+        """The arguments of :meth:`Export.filter` for the current value.
+
+        Returns
+        -------
+        dict
+            ``campaigns`` and ``sendouts``: tuples of the chosen names / ids,
+            ``None`` for "all".
+        """
         v = self.value
         return {"campaigns": v["campaigns"] or None, "sendouts": v["sendouts"] or None}
 
@@ -161,6 +180,13 @@ class ErrorCodeFilter(widgets.VBox):
     ``value`` is a tuple of codes; ``None`` in it stands for "no error code";
     an empty tuple means all messages. Quick choices: all messages, all
     failures, no failures, and each error category present.
+
+    Parameters
+    ----------
+    export : Export
+        Where the error codes and their row counts come from.
+    **kwargs
+        Passed to :class:`ipywidgets.VBox` (``layout=`` ...).
     """
 
     value = traitlets.Tuple()
@@ -225,7 +251,14 @@ class ErrorCodeFilter(widgets.VBox):
                 self._quick.value = "all messages"
 
     def selection(self) -> dict[str, Any]:
-        """The arguments of :meth:`Export.filter` for the current value."""
+        """The arguments of :meth:`Export.filter` for the current value.
+
+        Returns
+        -------
+        dict
+            ``error_codes``: a list of the chosen codes (``None`` in it for "no
+            error code"), or ``None`` for all messages.
+        """
         return {"error_codes": list(self.value) if self.value else None}
 
 
@@ -234,6 +267,18 @@ class DateRangeFilter(widgets.VBox):
 
     ``value`` is ``(first_day, last_day)`` as :class:`datetime.date`; an empty
     tuple means the whole span.
+
+    Parameters
+    ----------
+    export : Export
+        Where the span of sent dates (in the export's time zone) comes from.
+    **kwargs
+        Passed to :class:`ipywidgets.VBox` (``layout=`` ...).
+
+    Raises
+    ------
+    traitlets.TraitError
+        A ``value`` set that is neither ``()`` nor two dates.
     """
 
     value = traitlets.Tuple()
@@ -287,7 +332,14 @@ class DateRangeFilter(widgets.VBox):
             self._slider.index = (lo, hi)
 
     def selection(self) -> dict[str, Any]:
-        """The arguments of :meth:`Export.filter` for the current value."""
+        """The arguments of :meth:`Export.filter` for the current value.
+
+        Returns
+        -------
+        dict
+            ``start`` and ``end``: the first and last chosen day (a bare date,
+            so ``end`` includes that whole day), both ``None`` for the whole span.
+        """
         if not self.value:
             return {"start": None, "end": None}
         return {"start": self.value[0], "end": self.value[1]}
@@ -306,8 +358,16 @@ class FilterPanel(widgets.VBox):
     Parameters
     ----------
     export : Export
+        The export to filter.
     controls : sequence of {"campaigns", "errors", "dates"}
-        Which filters to show, in order.
+        Which filters to show, in order; all three by default.
+    **kwargs
+        Passed to :class:`ipywidgets.VBox` (``layout=`` ...).
+
+    Raises
+    ------
+    ValueError
+        An unknown name in ``controls``.
     """
 
     value = traitlets.Dict()
@@ -356,12 +416,25 @@ class FilterPanel(widgets.VBox):
 
     @property
     def mask(self) -> np.ndarray:
-        """Selected rows of ``export.messages`` (cheap: no table is copied)."""
+        """Selected rows of ``export.messages`` (cheap: no table is copied).
+
+        Returns
+        -------
+        numpy.ndarray of bool
+            One value per row of ``export.messages`` (:meth:`Export.selection`).
+        """
         return self.export.selection(**self.value)
 
     @property
     def filtered(self) -> Export:
-        """The Export cut to the selection, computed once per selection."""
+        """The Export cut to the selection, computed once per selection.
+
+        Returns
+        -------
+        Export
+            :meth:`Export.subset` of the selected rows (``export`` itself when
+            every row is selected).
+        """
         key = self._key()
         if self._cache is None or self._cache[0] != key:
             mask = self.mask

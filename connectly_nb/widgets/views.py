@@ -58,13 +58,14 @@ _FUNNEL_TABLE = (
 class View:
     """What one tab shows.
 
-    Attributes
+    Parameters
     ----------
     figure : matplotlib.figure.Figure or None
         The chart(s), or None when the tab has none.
-    tables : dict of str to pandas.DataFrame
-        Result frames, by heading ("" for none), in the order shown.
-    alt : str
+    tables : dict of str to pandas.DataFrame, optional
+        Result frames, by heading ("" for none), in the order shown; none by
+        default.
+    alt : str, default ""
         A text description of the figure.
     """
 
@@ -80,6 +81,23 @@ def new_figure(
 
     With ``left``, fixed margins instead of the "tight" layout engine, whose
     extra drawing pass costs about a third of a redraw.
+
+    Parameters
+    ----------
+    height : float
+        Height in inches.
+    rows, cols : int, default 1
+        The grid of Axes (``Figure.subplots``).
+    left : float, optional
+        The left margin as a fraction of the width; the other margins are
+        fixed too. By default the "tight" layout engine places everything.
+
+    Returns
+    -------
+    figure : matplotlib.figure.Figure
+        The new Figure, not registered with pyplot.
+    axes : matplotlib.axes.Axes or numpy.ndarray of Axes
+        One Axes for a 1 x 1 grid, else an array of them.
     """
     fig = Figure(figsize=(10, height), layout=None if left is not None else "tight")
     axes = fig.subplots(rows, cols)
@@ -95,14 +113,39 @@ def new_figure(
 
 
 def figure_png(fig: Figure) -> bytes:
-    """The figure as PNG bytes at :data:`DPI`."""
+    """The figure as PNG bytes at :data:`DPI`.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure to render.
+
+    Returns
+    -------
+    bytes
+        The PNG file's content.
+    """
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
     return buf.getvalue()
 
 
 def figure_output(fig: Figure, alt: str) -> dict[str, Any]:
-    """A display_data output holding the figure as PNG (for ``Output.outputs``)."""
+    """A display_data output holding the figure as PNG (for ``Output.outputs``).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure to render (:func:`figure_png`).
+    alt : str
+        The output's ``text/plain`` form: a text description of the figure.
+
+    Returns
+    -------
+    dict
+        A Jupyter ``display_data`` output: ``output_type``, ``data`` (base64
+        PNG and text) and ``metadata``.
+    """
     return {
         "output_type": "display_data",
         "data": {"image/png": base64.b64encode(figure_png(fig)).decode(), "text/plain": alt},
@@ -111,7 +154,19 @@ def figure_output(fig: Figure, alt: str) -> dict[str, Any]:
 
 
 def funnel_view(ex: Export) -> View:
-    """The funnel per campaign (chart) and per sendout (table)."""
+    """The funnel per campaign (chart) and per sendout (table).
+
+    Parameters
+    ----------
+    ex : Export
+        The (filtered) export the tab shows.
+
+    Returns
+    -------
+    View
+        The funnel chart (empty without messages) and the per-sendout table,
+        sendout ids cut to 8 characters.
+    """
     f = M.funnel(ex)
     fig, ax = new_figure(4)  # rotated campaign names: let the layout engine fit them
     if len(f):
@@ -122,7 +177,19 @@ def funnel_view(ex: Export) -> View:
 
 
 def errors_view(ex: Export) -> View:
-    """Failures per error code: chart and table."""
+    """Failures per error code: chart and table.
+
+    Parameters
+    ----------
+    ex : Export
+        The (filtered) export the tab shows.
+
+    Returns
+    -------
+    View
+        The chart (a "No failures" title when there are none) and the table of
+        :func:`~connectly_nb.metrics.errors`.
+    """
     e = M.errors(ex)
     fig, ax = new_figure(max(2.5, 0.35 * min(len(e), 10) + 1))
     if len(e):
@@ -134,7 +201,18 @@ def errors_view(ex: Export) -> View:
 
 
 def engagement_view(ex: Export) -> View:
-    """The timeline since sending, the read heatmap, and the latency table."""
+    """The timeline since sending, the read heatmap, and the latency table.
+
+    Parameters
+    ----------
+    ex : Export
+        The (filtered) export the tab shows.
+
+    Returns
+    -------
+    View
+        Two charts, one above the other, and the overall latency table.
+    """
     fig, axes = new_figure(7.5, 2, 1, left=0.09)
     P.plot_timeline(M.timeline(ex), ax=axes[0])
     P.plot_activity_heatmap(M.activity_heatmap(ex, event="read"), ax=axes[1])
@@ -143,7 +221,19 @@ def engagement_view(ex: Export) -> View:
 
 
 def clicks_view(ex: Export) -> View:
-    """Buttons and links: charts and tables."""
+    """Buttons and links: charts and tables.
+
+    Parameters
+    ----------
+    ex : Export
+        The (filtered) export the tab shows.
+
+    Returns
+    -------
+    View
+        The two charts side by side and the tables of
+        :func:`~connectly_nb.metrics.buttons` and :func:`~connectly_nb.metrics.links`.
+    """
     b, ln = M.buttons(ex), M.links(ex)
     fig, axes = new_figure(4.5, 1, 2)
     P.plot_buttons(b, ax=axes[0])
@@ -152,12 +242,37 @@ def clicks_view(ex: Export) -> View:
 
 
 def variables_view(ex: Export) -> View:
-    """The variables seen, with coverage and top values."""
+    """The variables seen, with coverage and top values.
+
+    Parameters
+    ----------
+    ex : Export
+        The (filtered) export the tab shows.
+
+    Returns
+    -------
+    View
+        No figure; the table of :func:`~connectly_nb.metrics.variables`.
+    """
     return View(None, {"": M.variables(ex)})
 
 
 def segment_view(ex: Export, key: str) -> View:
-    """Click rate by the values of one input variable."""
+    """Click rate by the values of one input variable.
+
+    Parameters
+    ----------
+    ex : Export
+        The (filtered) export the tab shows.
+    key : str
+        The input variable (e.g. ``"city"``); its 12 most frequent values are
+        shown, the rest pooled as "(other)".
+
+    Returns
+    -------
+    View
+        The chart only (no table).
+    """
     seg = M.segment(ex, key, top=12)
     fig, ax = new_figure(max(2.5, 0.35 * len(seg) + 1), left=0.3)
     P.plot_segment(seg, rate="click_rate", ax=ax)
@@ -168,7 +283,26 @@ def segment_view(ex: Export, key: str) -> View:
 def messages_view(
     ex: Export, *, page: int, page_size: int, show_phone_numbers: bool
 ) -> tuple[View, str]:
-    """One page of messages, and the line saying which rows it shows."""
+    """One page of messages, and the line saying which rows it shows.
+
+    Parameters
+    ----------
+    ex : Export
+        The (filtered) export the tab shows.
+    page : int
+        The page, 0 for the first.
+    page_size : int
+        Messages per page.
+    show_phone_numbers : bool
+        Show full customer ids (masked otherwise).
+
+    Returns
+    -------
+    view : View
+        No figure; the page as a table (:func:`connectly_nb.display.message_sample`).
+    label : str
+        ``"rows 1–50 of 6,000"``.
+    """
     m = ex.messages
     start = page * page_size
     shown = display.message_sample(
