@@ -109,7 +109,10 @@ def format_duration(value: Any) -> str:
     """
     if value is None or value is pd.NaT:
         return ""
-    if isinstance(value, int | float | np.integer | np.floating):
+    # numpy's timedelta64 is also a numpy integer: test it first
+    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, np.timedelta64
+    ):
         seconds = float(value)
     else:
         td = pd.Timedelta(value)

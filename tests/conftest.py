@@ -1,4 +1,13 @@
-"""Shared fixtures: small exports written by the tests themselves."""
+"""Shared fixtures: small exports written by the tests, the sample and its golden numbers.
+
+- ``row``, ``csv_text`` and ``write_export`` write small exports;
+- ``sample`` is the bundled sample export, loaded once per session;
+- ``golden`` holds the numbers tests compare the sample against, from
+  ``tests/data/sample_golden.json`` (checked once, independently of the
+  package, in ``test_datasets.py``);
+- ``daily`` is the sample plus a later report repeating 2,500 of its records;
+- ``assert_same_export`` and ``parse_html`` compare exports and read markup.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +16,12 @@ import os
 os.environ.setdefault("MPLBACKEND", "Agg")  # before anything imports pyplot
 
 import csv
+import html.parser
 import io
+import json
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -23,6 +35,9 @@ settings.register_profile(
     "long", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+GOLDEN = Path(__file__).parent / "data" / "sample_golden.json"
+TABLES = ("messages", "clicks", "variables", "problems", "accounting")
 
 SENDOUT = "5f0c1d7e-0000-4000-8000-000000000001"
 BUSINESS = "b0000000-0000-4000-8000-000000000001"
@@ -115,3 +130,149 @@ def both_load_modes(request: pytest.FixtureRequest) -> Iterable[str]:
         if request.param == "threaded":
             mp.setattr(tidy, "_THREADED_ROWS", 0)
         yield request.param
+
+
+# --------------------------------------------------------------------------- exports
+
+
+def problems_of(ex: Any, code: str) -> Any:
+    """The rows of ``ex.problems`` of one problem code."""
+    return ex.problems[ex.problems["problem"] == code]
+
+
+def assert_same_export(a: Any, b: Any) -> None:
+    """The five tables and the time zone of two Exports are equal."""
+    import pandas as pd
+
+    for name in TABLES:
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), obj=name)
+    assert a.tz == b.tz
+
+
+@pytest.fixture(scope="session")
+def sample() -> Any:
+    """The bundled sample export (immutable: one load serves every test)."""
+    from connectly_nb.datasets import sample_export
+
+    return sample_export()
+
+
+@pytest.fixture(scope="session")
+def daily(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """The sample plus a later report repeating 2,500 of its records with news.
+
+    2,500 merges (more than the few-rows paths handle), changed timestamps,
+    error codes and variables, and a bad variables cell.
+    """
+    from connectly_nb.datasets import sample_path
+
+    folder = tmp_path_factory.mktemp("daily")
+    text = sample_path().read_text(encoding="utf-8")
+    records = list(csv.DictReader(io.StringIO(text)))
+    later = []
+    for i, r in enumerate(records[:2500]):
+        r = dict(r)
+        if i % 3 == 0 and r["sent_at"]:
+            r["read_at"] = "2024-06-01 10:00:00"
+        if i % 7 == 0:
+            r["error_code"], r["error_msg"] = "131049", "healthy ecosystem"
+        if i % 5 == 0:
+            r["input_variables"] = '{"city": "Recife", "tier": "gold"}'
+        later.append(r)
+    later[10]["output_variables"] = '{"broken": '
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(records[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(later)
+    day2 = folder / "day2.csv"
+    day2.write_text(out.getvalue(), encoding="utf-8")
+    return [sample_path(), day2]
+
+
+# --------------------------------------------------------------------------- golden numbers
+
+
+def golden_from_package(ex: Any) -> dict[str, Any]:
+    """The golden numbers as the package computes them on the sample ``ex``.
+
+    Only used to write ``sample_golden.json`` when it is missing, and by
+    ``test_datasets.py`` to check the package against the file.
+    """
+    from connectly_nb import metrics as M
+    from connectly_nb.schema import COUNT_COLUMNS
+
+    m = ex.messages
+    total = M.funnel(ex, by=None).iloc[0]
+    by_campaign = M.funnel(ex).set_index("campaign_name")
+    sendouts = m.groupby("campaign_name", observed=True)["sendout_id"].nunique()
+    campaigns = {
+        str(name): {
+            **{c: int(by_campaign.loc[name, c]) for c in COUNT_COLUMNS},
+            "sendouts": int(sendouts[name]),
+        }
+        for name in by_campaign.index
+    }
+    errors = M.errors(ex)
+    sent_days = m["sent_at"].dropna().dt.strftime("%Y-%m-%d").value_counts()
+    return {
+        **{c: int(total[c]) for c in COUNT_COLUMNS},
+        "records_read": int(ex.accounting["records_read"].sum()),
+        "merged": int(ex.accounting["duplicates_merged"].sum()),
+        "clicks": len(ex.clicks),
+        "sendouts": int(m["sendout_id"].nunique()),
+        "campaigns": dict(sorted(campaigns.items())),
+        "problems": {str(k): int(v) for k, v in sorted(ex.summary()["problems"].items())},
+        "error_codes": {
+            str(c): int(n)
+            for c, n in sorted(zip(errors["error_code"], errors["count"], strict=True))
+        },
+        "sent_by_day": {str(d): int(n) for d, n in sorted(sent_days.items())},
+    }
+
+
+def load_golden(path: Path, ex: Any) -> dict[str, Any]:
+    """Read the golden file; a missing one is written from the package, then the test fails.
+
+    Numbers are never trusted just because the code made them: the written
+    file asks for a review before it is committed.
+    """
+    if not path.exists():
+        text = json.dumps(golden_from_package(ex), indent=2, ensure_ascii=False)
+        path.write_text(text + "\n", encoding="utf-8")
+        pytest.fail(f"wrote {path}: review it against the sample, then commit it")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def golden(sample: Any) -> dict[str, Any]:
+    """The sample's golden numbers (``tests/data/sample_golden.json``)."""
+    return load_golden(GOLDEN, sample)
+
+
+# --------------------------------------------------------------------------- markup
+
+
+class Page(html.parser.HTMLParser):
+    """Markup read by the standard parser: its tags (with attributes) and its text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    @property
+    def tags(self) -> list[str]:
+        return [tag for tag, _ in self.elements]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse_html(markup: str) -> Page:
+    """Parse ``markup``; ``.tags``, ``.elements`` and ``.text`` say what a browser would see."""
+    page = Page()
+    page.feed(markup)
+    return page

@@ -30,12 +30,22 @@ def test_validate_prints_summary_accounting_and_grouped_problems(write_export, c
     assert "bad_json" in out
 
 
-def test_validate_sample(capsys):
+def test_validate_sample(capsys, golden):
     assert main(["validate", "--sample"]) == 0
     out = capsys.readouterr().out
-    assert "6,000 messages" in out
-    assert "  Carrinho abandonado (905)" in out
-    assert "131026 (96)" in out
+    assert f"{golden['rows']:,} messages" in out
+    carrinho = golden["campaigns"]["Carrinho abandonado"]["rows"]
+    assert f"  Carrinho abandonado ({carrinho:,})" in out
+    for name, counts in golden["campaigns"].items():
+        assert f"  {name} ({counts['rows']:,})\n" in out
+    assert f"131026 ({golden['error_codes']['131026']})" in out
+    codes = ", ".join(f"{c} ({n:,})" for c, n in golden["error_codes"].items())
+    assert f"error codes (rows): {codes}\n" in out
+    assert (
+        f"{golden['records_read']:,} records read = {golden['rows']:,} kept + "
+        f"{golden['merged']:,} merged duplicates" in out
+    )
+    assert f"{sum(golden['problems'].values())} problem(s):" in out
     assert "mangled_id" in out
     assert "+55" not in out  # merged duplicates are listed by line, not by phone number
 

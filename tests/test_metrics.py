@@ -14,6 +14,7 @@ from connectly_nb import read_export
 from tests.conftest import row
 
 T0 = "2024-05-10 20:00:00"
+COUNTS = ("rows", "sent", "delivered", "read", "clicked", "failed", "opted_out")
 
 
 def click(ts: str, id_: str = "btn_1", name: str = "Sim") -> str:
@@ -79,35 +80,6 @@ def small(write_export):
     return read_export(write_export(rows))
 
 
-# --------------------------------------------------------------------------- statistics
-
-
-def test_wilson_interval_matches_published_values():
-    # Newcombe (1998), example: 81/263 -> 0.2553 to 0.3662
-    r, lo, hi = M.wilson_interval(81, 263)
-    assert r == pytest.approx(81 / 263)
-    assert lo == pytest.approx(0.2553, abs=5e-5)
-    assert hi == pytest.approx(0.3662, abs=5e-5)
-    # 0/10 -> 0 to 0.2775 (exact ends)
-    r, lo, hi = M.wilson_interval(0, 10)
-    assert (float(r), float(lo)) == (0.0, 0.0)
-    assert hi == pytest.approx(0.2775, abs=5e-5)
-    r, lo, hi = M.wilson_interval(10, 10)
-    assert float(hi) == 1.0
-    r, lo, hi = M.wilson_interval(0, 0)
-    assert np.isnan([r, lo, hi]).all()
-
-
-def test_two_proportion_z_test_matches_a_hand_computation():
-    # 45/100 vs 30/100: pooled 0.375, se = sqrt(0.375*0.625*0.02) = 0.068465
-    z, p = M.two_proportion_test(45, 100, 30, 100)
-    assert z == pytest.approx(0.15 / math.sqrt(0.375 * 0.625 * 0.02), rel=1e-9)
-    assert z == pytest.approx(2.1909, abs=1e-4)
-    assert p == pytest.approx(0.028459, abs=1e-5)
-    assert math.isnan(M.two_proportion_test(0, 0, 1, 2)[0])
-    assert math.isnan(M.two_proportion_test(0, 10, 0, 10)[1])
-
-
 # --------------------------------------------------------------------------- funnel
 
 
@@ -142,18 +114,57 @@ def test_funnel_overall_and_multi_column_groups(small):
     ]
 
 
-def test_funnel_is_monotone_on_the_sample():
-    from connectly_nb.datasets import sample_export
-
-    f = M.funnel(sample_export(), by="sendout_id")
+def test_funnel_is_monotone_on_the_sample(sample, golden):
+    f = M.funnel(sample, by="sendout_id")
     assert (f["delivered"] >= f["read"]).all()
     assert (f["read"] >= f["clicked"]).all()
-    assert f["rows"].sum() == 6000
+    assert f["rows"].sum() == golden["rows"]
+    assert len(f) == golden["sendouts"]
 
 
-def test_funnel_top_level_reexport(small):
+def test_funnel_counts_on_the_sample_match_the_golden_file(sample, golden):
+    overall = M.funnel(sample, by=None).iloc[0]
+    assert {c: int(overall[c]) for c in COUNTS} == {c: golden[c] for c in COUNTS}
+    assert overall["delivery_rate"] == pytest.approx(golden["delivered"] / golden["sent"])
+    by_campaign = M.funnel(sample).set_index("campaign_name")
+    assert list(by_campaign.index) == sorted(golden["campaigns"])
+    for name, want in golden["campaigns"].items():
+        assert {c: int(by_campaign.loc[name, c]) for c in COUNTS} == {c: want[c] for c in COUNTS}
+        only = M.funnel(sample, by=None, where={"campaigns": name}).iloc[0]
+        assert {c: int(only[c]) for c in COUNTS} == {c: want[c] for c in COUNTS}, name
+
+
+def test_the_package_re_exports_the_metrics_and_the_statistics():
+    from connectly_nb import _stats
+
+    for name in cnb.__all__:
+        if hasattr(M, name) and name != "errors":
+            assert getattr(cnb, name) is getattr(M, name), name
     assert cnb.funnel is M.funnel
-    pd.testing.assert_frame_equal(cnb.funnel(small), M.funnel(small))
+    assert M.wilson_interval is _stats.wilson_interval  # tested in test_stats.py
+    assert M.two_proportion_test is _stats.two_proportion_test
+
+
+def test_key_figures_are_plain_int_counts_of_a_selection(small, sample, golden):
+    k = M.key_figures(small)
+    assert k == {
+        "rows": 8,
+        "sent": 7,
+        "delivered": 5,
+        "read": 3,
+        "clicked": 1,
+        "failed": 2,
+        "opted_out": 1,
+    }
+    assert all(type(v) is int for v in k.values())
+    assert M.key_figures(small, where={"campaigns": "B"})["rows"] == 3
+    mask = (small.messages["campaign_name"] == "A").to_numpy()
+    assert M.key_figures(small, where=mask) == {
+        c: int(v) for c, v in M.funnel(small).iloc[0][list(COUNTS)].items()
+    }
+    assert M.key_figures(sample) == {c: golden[c] for c in COUNTS}
+    with pytest.raises(ValueError, match="one boolean per row"):
+        M.key_figures(small, where=mask[:3])
 
 
 # --------------------------------------------------------------------------- errors
@@ -190,6 +201,86 @@ def test_errors_split_by_campaign(small):
         ["A", "131026", 1, 1 / 5],
         ["B", "(no code)", 1, 1 / 3],
     ]
+
+
+def test_errors_by_category_keep_codes_of_that_category(sample, golden):
+    recipient = M.errors(sample, category="recipient")
+    # 131049 and 130472 are recipient/policy: they belong to both
+    assert set(recipient["error_code"]) == {
+        "131026",
+        "131049",
+        "131050",
+        "130472",
+        "ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT",
+    }
+    assert set(M.errors(sample, category="policy")["error_code"]) == {"131049", "130472"}
+    assert set(M.errors(sample, category="business-template")["error_code"]) == {
+        "131047",
+        "132000",
+    }
+    assert M.errors(sample, category="unknown")["error_code"].tolist() == ["135999"]
+    assert M.errors(sample, category="rate-limit").empty
+    assert dict(zip(recipient["error_code"], recipient["count"], strict=True)) == {
+        c: golden["error_codes"][c] for c in recipient["error_code"]
+    }
+    # shares stay those of all failures: a category is a view, not a new denominator
+    everything = M.errors(sample).set_index("error_code")
+    assert recipient.set_index("error_code")["share_of_failed"].to_dict() == (
+        everything.loc[recipient["error_code"], "share_of_failed"].to_dict()
+    )
+
+
+def test_errors_by_category_on_failures_without_a_code(small):
+    assert M.errors(small, category="unknown")["error_code"].tolist() == ["(no code)"]
+    assert M.errors(small, category="recipient")["error_code"].tolist() == ["131026"]
+
+
+def test_suppression_list_reasons_from_opt_outs_and_the_catalogue(write_export):
+    def failed(customer, sendout, code, sent="2024-05-10 20:00:00"):
+        return row(customer_external_id=customer, sendout_id=sendout, sent_at=sent, error_code=code)
+
+    ex = read_export(
+        write_export(
+            [
+                row(customer_external_id="+4", sendout_id="s1", opt_out_at=T0),
+                failed("+3", "s1", "131050"),
+                failed("+2", "s1", "131026"),
+                failed("+2", "s2", "131026", sent="2024-05-12 20:00:00"),
+                failed("+1", "s1", "131026"),  # once: not yet
+                failed("+5", "s1", "131049"),  # no reason to suppress
+                failed("+6", "s1", "ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT"),
+                row(customer_external_id="+3", sendout_id="s2", opt_out_at=T0),
+            ]
+        )
+    )
+    out = M.suppression_list(ex)
+    assert list(out.columns) == ["customer_external_id", "reason", "messages", "last_sent_at"]
+    assert out["customer_external_id"].tolist() == ["+2", "+3", "+4", "+6"]
+    assert out["reason"].tolist() == [
+        "131026 Message undeliverable (2+ failures)",
+        "opted out; 131050 User stopped marketing messages",
+        "opted out",
+        "ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT Customer opted out",
+    ]
+    assert out["messages"].tolist() == [2, 2, 1, 1]
+    assert out["last_sent_at"].iloc[0] == pd.Timestamp("2024-05-12 20:00:00", tz="UTC")
+    once = M.suppression_list(ex, repeats=1).set_index("customer_external_id")
+    assert once.loc["+1", "reason"] == "131026 Message undeliverable (1+ failures)"
+    assert "+5" not in once.index
+
+
+def test_suppression_list_of_the_sample(sample, golden):
+    out = M.suppression_list(sample)
+    assert out["customer_external_id"].is_unique
+    assert out["customer_external_id"].is_monotonic_increasing
+    opted = set(sample.messages.loc[sample.messages["is_opted_out"], "customer_external_id"])
+    listed = set(out.loc[out["reason"].str.contains("opted out"), "customer_external_id"])
+    assert opted <= listed
+    always = sample.messages["error_code"].isin(["131050", "ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT"])
+    assert set(sample.messages.loc[always, "customer_external_id"]) <= set(
+        out["customer_external_id"]
+    )
+    assert 0 < len(out) <= golden["opted_out"] + golden["failed"]
 
 
 # --------------------------------------------------------------------------- time

@@ -10,12 +10,12 @@ from matplotlib.axes import Axes
 
 from connectly_nb import metrics as M
 from connectly_nb import plots as P
-from connectly_nb.datasets import sample_export
 
 
-@pytest.fixture(scope="module")
-def ex():
-    return sample_export()
+@pytest.fixture
+def ex(sample):
+    """The bundled sample."""
+    return sample
 
 
 def bar_values(ax: Axes, *, horizontal: bool = False) -> list[float]:
@@ -137,6 +137,42 @@ def test_segment_countries_and_compare_show_rates_with_denominators(ex):
         [cmp["rate_a"].iloc[0], cmp["rate_b"].iloc[0]]
     )
     assert ax.get_title(loc="left").startswith(("No significant", "Too few", "Black", "Carrinho"))
+
+
+def test_plot_rates_draws_each_rate_with_its_interval_first_row_on_top(ex, golden):
+    f = M.funnel(ex)
+    _, ax = plt.subplots()
+    out = P.plot_rates(f, rate="delivery_rate", ax=ax)
+    assert out is ax
+    assert bar_values(ax, horizontal=True) == pytest.approx(f["delivery_rate"].tolist()[::-1])
+    names = sorted(golden["campaigns"])
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == [f"{P.shorten(n)} (n={golden['campaigns'][n]['sent']:,})" for n in names][::-1]
+    assert ax.get_title() == "Delivery rate by campaign name"
+    assert ax.get_xlabel() == "delivery rate = delivered / sent (95% interval)"
+    assert ax.xaxis.get_major_formatter()(0.5, 0) == "50%"
+    (errorbars,) = next(c for c in ax.containers if hasattr(c, "has_xerr")).lines[2]
+    lows = [seg[0][0] for seg in errorbars.get_segments()]
+    highs = [seg[1][0] for seg in errorbars.get_segments()]
+    assert lows == pytest.approx(f["delivery_rate_low"].tolist()[::-1])
+    assert highs == pytest.approx(f["delivery_rate_high"].tolist()[::-1])
+
+
+def test_plot_rates_top_by_title_and_colour(ex):
+    f = M.funnel(ex, by=["campaign_name", "sendout_id"])
+    _, ax = plt.subplots()
+    P.plot_rates(f, rate="read_rate", by="sendout_id", top=3, title="Mine", ax=ax)
+    assert len(ax.patches) == 3
+    assert bar_values(ax, horizontal=True) == pytest.approx(f["read_rate"].head(3).tolist()[::-1])
+    assert ax.get_title() == "Mine"
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[-1] == f"{P.shorten(f['sendout_id'].iloc[0])} (n={f['delivered'].iloc[0]:,})"
+    colour = plt.matplotlib.colors.to_rgba(P.STAGE_COLORS["read"])
+    assert {tuple(p.get_facecolor()) for p in ax.patches} == {colour}
+    _, ax = plt.subplots()
+    P.plot_rates(M.funnel(ex, by=None), ax=ax)
+    assert ax.get_title() == "Click rate by group"
+    assert ax.get_yticklabels()[0].get_text().startswith("all (n=")
 
 
 def test_long_names_are_shortened_on_the_axis_only():

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import html.parser
 import re
 
 import pytest
 
 from connectly_nb.cli import main
-from connectly_nb.datasets import sample_export
 from connectly_nb.report import _REMOTE, render_report
-from tests.conftest import row
+from tests.conftest import parse_html, row
 
 PHONE = re.compile(r"\+\d{10,15}")
-
-
-class _Page(html.parser.HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.tags: list[tuple[str, dict]] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_data(self, data):
-        self.text.append(data)
 
 
 @pytest.fixture(scope="module")
@@ -36,38 +21,32 @@ def sample_page(tmp_path_factory):
 
 
 def test_sample_report_is_self_contained(sample_page):
-    page = _Page()
-    page.feed(sample_page)
-    images = [a for t, a in page.tags if t == "img"]
+    page = parse_html(sample_page)
+    images = [a for t, a in page.elements if t == "img"]
     assert len(images) >= 4
     assert all(a["src"].startswith("data:image/png;base64,") for a in images)
     assert not _REMOTE.findall(sample_page)
-    scripts = [a for t, a in page.tags if t == "script"]
+    scripts = [a for t, a in page.elements if t == "script"]
     assert all("src" not in a for a in scripts)
     assert not [
         a
-        for t, a in page.tags
+        for t, a in page.elements
         if t == "link" and "stylesheet" in a.get("rel", "") and "//" in a.get("href", "")
     ]
 
 
-def test_sample_report_shows_the_numbers_and_no_code(sample_page):
-    text = " ".join(_Page_text(sample_page))
-    assert "6,000 messages in 4 campaign(s)" in text
-    assert "95.8%" in text  # delivered / sent for the sample
-    assert "5,723 of 5,974 sent" in text
+def test_sample_report_shows_the_numbers_and_no_code(sample_page, golden):
+    text = " ".join(parse_html(sample_page).text)
+    assert f"{golden['rows']:,} messages in {len(golden['campaigns'])} campaign(s)" in text
+    assert f"{golden['delivered'] / golden['sent']:.1%}" in text  # delivered / sent: 95.8%
+    assert f"{golden['delivered']:,} of {golden['sent']:,} sent" in text
+    assert f"{golden['read']:,} of {golden['delivered']:,} delivered" in text
     assert "load_or_sample(" not in sample_page  # code cells are left out
     assert "Campaign report template" not in text  # the template's own notes too
 
 
-def _Page_text(markup: str) -> list[str]:
-    p = _Page()
-    p.feed(markup)
-    return p.text
-
-
-def test_sample_report_masks_every_phone_number(sample_page):
-    ids = set(sample_export().messages["customer_external_id"].astype(str))
+def test_sample_report_masks_every_phone_number(sample_page, sample):
+    ids = set(sample.messages["customer_external_id"].astype(str))
     found = set(PHONE.findall(sample_page))
     assert not (found & ids)
     assert "*****" in sample_page
@@ -84,9 +63,8 @@ def test_title_and_data_are_escaped(sample_page, write_export, tmp_path):
     )
     out = render_report([path], tmp_path / "r.html", progress=False, show_phone_numbers=True)
     markup = out.read_text(encoding="utf-8")
-    page = _Page()
-    page.feed(markup)
-    assert not [a for t, a in page.tags if t == "script" and "alert" in str(a)]
+    page = parse_html(markup)
+    assert not [a for t, a in page.elements if t == "script" and "alert" in str(a)]
     assert "<script>alert(1)</script>" not in markup
     assert any("<script>alert(1)</script>" in t for t in page.text)  # shown as text
     assert "+5511987654321" in markup  # asked for

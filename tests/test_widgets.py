@@ -1,10 +1,15 @@
-"""Widgets driven from Python, as a user's clicks would: set values, check what is shown."""
+"""Widgets driven from Python, as a user's clicks would: set values, check what is shown.
+
+What a tab draws is checked through ``dash.views[tab]`` (the figure's artists
+and the tables), never by comparing pixels; ``test_views.py`` checks each
+view function on its own.
+"""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import html.parser
+import html
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -14,6 +19,7 @@ import connectly_nb as cnb
 from connectly_nb import metrics as M
 from connectly_nb import read_export
 from connectly_nb.datasets import sample_export
+from connectly_nb.plots import shorten
 from connectly_nb.widgets import (
     CampaignFilter,
     Dashboard,
@@ -22,14 +28,17 @@ from connectly_nb.widgets import (
     FilterPanel,
     explore,
 )
-from tests.conftest import row
+from tests.conftest import parse_html, row
 
 HOSTILE = '<script>alert("x")</script>=HYPERLINK("http://evil.example","click")'
+COUNTS = ("rows", "sent", "delivered", "read", "clicked", "failed", "opted_out")
+STAGES = ("sent", "delivered", "read", "clicked")
 
 
-@pytest.fixture(scope="module")
-def ex():
-    return sample_export()
+@pytest.fixture
+def ex(sample):
+    """The bundled sample."""
+    return sample
 
 
 def png(out) -> bytes:
@@ -42,18 +51,46 @@ def html_of(out) -> str:
     return item["data"]["text/html"]
 
 
+def funnel_bars(dash) -> dict[str, list[float]]:
+    """Campaign label -> the heights of its sent, delivered, read and clicked bars, as drawn."""
+    ax = dash.views["Funnel"].figure.axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    heights = [[p.get_height() for p in c] for c in ax.containers]  # one container per stage
+    return {label: [h[i] for h in heights] for i, label in enumerate(labels)}
+
+
+def count_of(label: str) -> int:
+    """The row count an option label ends with: ``"Promo (1,234)"`` -> 1234."""
+    return int(label.rsplit("(", 1)[1].rstrip(")").replace(",", ""))
+
+
+def drawn(campaigns: dict[str, dict[str, int]]) -> dict[str, list[int]]:
+    """What the funnel chart should show for these golden campaigns."""
+    return {shorten(name): [c[s] for s in STAGES] for name, c in campaigns.items()}
+
+
+def error_bars(dash) -> dict[str, float]:
+    """Error code -> the width of its bar, as drawn."""
+    ax = dash.views["Errors"].figure.axes[0]
+    codes = [t.get_text().split(" · ")[0] for t in ax.get_yticklabels()]
+    return dict(zip(codes, [p.get_width() for p in ax.patches], strict=True))
+
+
 # --------------------------------------------------------------------------- controls
 
 
-def test_campaign_filter_options_counts_and_sendouts(ex):
+def test_campaign_filter_options_counts_and_sendouts(ex, golden):
     flt = CampaignFilter(ex)
     labels = [label for label, _ in flt._campaigns.options]
-    assert "Carrinho abandonado (905)" in labels
+    assert labels == [f"{name} ({c['rows']:,})" for name, c in golden["campaigns"].items()]
+    assert f"Carrinho abandonado ({golden['campaigns']['Carrinho abandonado']['rows']:,})" in labels
     assert flt.value == {"campaigns": (), "sendouts": ()}
-    assert len(flt._sendout_select.options) == 8
+    assert len(flt._sendout_select.options) == golden["sendouts"]
     flt.value = {"campaigns": ["Reativação de clientes, SP"]}
     assert flt._campaigns.value == ("Reativação de clientes, SP",)
-    assert len(flt._sendout_select.options) == 2  # that campaign's sendouts only
+    reativacao = golden["campaigns"]["Reativação de clientes, SP"]
+    assert len(flt._sendout_select.options) == reativacao["sendouts"]  # that campaign's only
+    assert sum(count_of(label) for label, _ in flt._sendout_select.options) == reativacao["rows"]
     flt._campaigns.value = ("Carrinho abandonado",)  # a click
     assert flt.value["campaigns"] == ("Carrinho abandonado",)
     assert flt.selection() == {"campaigns": ("Carrinho abandonado",), "sendouts": None}
@@ -67,16 +104,20 @@ def test_campaign_search_box_appears_for_many_campaigns(write_export):
     assert [v for _, v in flt._campaigns.options] == ["Promo 10", "Promo 11"]
 
 
-def test_error_code_filter_labels_and_quick_choices(ex):
+def test_error_code_filter_labels_and_quick_choices(ex, golden):
     flt = ErrorCodeFilter(ex)
     labels = [label for label, _ in flt._select.options]
     assert any(label.startswith("131026 · Message undeliverable (") for label in labels)
+    assert labels[0] == f"131026 · Message undeliverable ({golden['error_codes']['131026']:,})"
     assert labels[-1].startswith("no error code (")
+    with_code = sum(golden["error_codes"].values())
+    assert labels[-1] == f"no error code ({golden['rows'] - with_code:,})"
     flt._quick.value = "no failures"
     assert flt.value == (None,)
     flt._quick.value = "all failures"
     assert None not in flt.value
     assert set(flt.value) == set(ex.messages["error_code"].dropna().unique())
+    assert set(flt.value) == set(golden["error_codes"])
     flt._quick.value = "category: business-template"
     assert set(flt.value) == {"131047", "132000"}
     flt.value = ()
@@ -84,16 +125,19 @@ def test_error_code_filter_labels_and_quick_choices(ex):
     assert flt.selection() == {"error_codes": None}
 
 
-def test_date_range_filter_in_the_export_time_zone(ex):
+def test_date_range_filter_in_the_export_time_zone(ex, golden):
     flt = DateRangeFilter(ex)
     assert flt.value == ()
-    assert flt._slider.options[0][1] == dt.date(2024, 11, 4)
-    flt.value = (dt.date(2024, 11, 9), dt.date(2024, 11, 9))
-    assert flt._slider.value == (dt.date(2024, 11, 9), dt.date(2024, 11, 9))
+    assert flt._slider.options[0][1] == dt.date.fromisoformat(min(golden["sent_by_day"]))
+    assert flt._slider.options[-1][1] == dt.date.fromisoformat(max(golden["sent_by_day"]))
+    day = dt.date(2024, 11, 9)
+    flt.value = (day, day)
+    assert flt._slider.value == (day, day)
     sel = flt.selection()
     assert (
         len(ex.filter(**sel).messages)
-        == (ex.messages["sent_at"].dt.date == dt.date(2024, 11, 9)).sum()
+        == (ex.messages["sent_at"].dt.date == day).sum()
+        == golden["sent_by_day"][day.isoformat()]
     )
     sp = DateRangeFilter(sample_export(tz="America/Sao_Paulo"))
     assert "America/Sao_Paulo" in sp._slider.description
@@ -119,44 +163,62 @@ def test_filter_panel_value_filtered_and_reset(ex):
 # --------------------------------------------------------------------------- dashboard
 
 
-def test_dashboard_key_figures_follow_the_campaign_filter(ex):
+def test_dashboard_key_figures_follow_the_campaign_filter(ex, golden):
     dash = Dashboard(ex)
-    assert dash.key_figures()["rows"] == 6000
-    before = png(dash.outputs["funnel_chart"])
+    assert dash.key_figures() == {c: golden[c] for c in COUNTS}
+    assert funnel_bars(dash) == drawn(golden["campaigns"])
     dash.panel.controls["campaigns"].value = {"campaigns": ["Carrinho abandonado"]}
+    want = golden["campaigns"]["Carrinho abandonado"]
     f = M.funnel(ex.filter(campaigns="Carrinho abandonado"), by=None).iloc[0]
     k = dash.key_figures()
-    assert [
-        k[c] for c in ("rows", "sent", "delivered", "read", "clicked", "failed", "opted_out")
-    ] == [
-        int(f[c]) for c in ("rows", "sent", "delivered", "read", "clicked", "failed", "opted_out")
-    ]
+    assert [k[c] for c in COUNTS] == [int(f[c]) for c in COUNTS] == [want[c] for c in COUNTS]
     header = dash.header.value
-    assert f"{f['delivered'] / f['sent']:.1%}" in header
-    assert f"{int(f['delivered']):,} of {int(f['sent']):,} sent" in header
-    assert png(dash.outputs["funnel_chart"]) != before  # redrawn
+    assert f"{want['delivered'] / want['sent']:.1%}" in header
+    assert f"{want['delivered']:,} of {want['sent']:,} sent" in header
+    # redrawn: the bars are that campaign's counts, the table holds that campaign only
+    assert funnel_bars(dash) == drawn({"Carrinho abandonado": want})
+    table = dash.views["Funnel"].tables[""]
+    assert set(table["campaign_name"]) == {"Carrinho abandonado"}
+    assert table["sent"].sum() == want["sent"]
     assert "Carrinho abandonado" in html_of(dash.outputs["funnel_table"])
-    assert "905 messages selected" in dash.status.value
+    assert f"{want['rows']:,} messages selected" in dash.status.value
+    assert png(dash.outputs["funnel_chart"]).startswith(b"\x89PNG")  # shown as an image
 
 
-def test_dashboard_redraws_only_the_visible_tab_then_the_others_on_opening(ex):
+def test_dashboard_redraws_only_the_visible_tab_then_the_others_on_opening(ex, golden):
     dash = Dashboard(ex)
     assert dash.outputs["errors_chart"].outputs == ()
+    assert "Errors" not in dash.views
     dash.tabs.selected_index = 1
-    first = png(dash.outputs["errors_chart"])
+    top = sorted(golden["error_codes"].items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    assert error_bars(dash) == dict(top)
     dash.panel.controls["errors"].value = ("131026",)
     assert dash.tabs.selected_index == 1
-    second = png(dash.outputs["errors_chart"])
-    assert second != first
+    assert error_bars(dash) == {"131026": golden["error_codes"]["131026"]}  # redrawn
+    assert dash.views["Errors"].tables[""]["error_code"].tolist() == ["131026"]
     table = html_of(dash.outputs["errors_table"])
     assert "131026" in table
     assert "131049" not in table
     stale_engagement = dash.outputs["engagement_chart"].outputs
     assert stale_engagement == ()
+    assert "Engagement" not in dash.views
     for i in range(6):
         dash.tabs.selected_index = i
         assert "#b00020" not in dash.status.value, dash.status.value  # no error shown
     assert len(png(dash.outputs["engagement_chart"])) > 1000
+    # failed messages are never read: the heatmap follows the filter and says so
+    heat_ax = dash.views["Engagement"].figure.axes[1]
+    assert ex.filter(error_codes="131026").messages["read_at"].notna().sum() == 0
+    assert not heat_ax.images
+    assert "No messages to show" in [t.get_text() for t in heat_ax.texts]
+    dash.panel.controls["errors"].value = ()
+    dash.tabs.selected_index = 2
+    heat = dash.views["Engagement"].figure.axes[1].images[0].get_array()
+    assert heat.sum() == ex.messages["read_at"].notna().sum()
+    dash.panel.controls["errors"].value = ("131026",)
+    n = golden["error_codes"]["131026"]
+    assert dash.views["Engagement"].tables  # the latency table
+    assert len(dash.views["Messages"].tables[""]) == min(n, dash.page_size)
     assert dash.outputs["messages_table"].outputs
 
 
@@ -171,27 +233,18 @@ def test_no_pyplot_figure_is_left_open_after_many_changes(ex):
     assert plt.get_fignums() == []
 
 
-def test_messages_tab_masks_phone_numbers_by_default_and_pages(ex):
+def test_messages_tab_masks_phone_numbers_by_default_and_pages(ex, golden):
     dash = Dashboard(ex, page_size=10)
     dash.tabs.selected_index = 5
     page = html_of(dash.outputs["messages_table"])
     first_id = ex.messages["customer_external_id"].iloc[0]
     assert first_id not in page
     assert "*****" in page
-    assert "rows 1–10 of 6,000" in dash._page_label.value
+    assert f"rows 1–10 of {golden['rows']:,}" in dash._page_label.value
     dash._next.click()
     assert "rows 11–20" in dash._page_label.value
     dash._show_numbers.value = True
     assert ex.messages["customer_external_id"].iloc[10] in html_of(dash.outputs["messages_table"])
-
-
-class _Tags(html.parser.HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.tags = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append(tag)
 
 
 def test_hostile_campaign_name_is_text_in_the_dashboard_and_neutral_in_the_csv(
@@ -221,10 +274,9 @@ def test_hostile_campaign_name_is_text_in_the_dashboard_and_neutral_in_the_csv(
     ]
     pages += [dash.header.value, dash.status.value]
     for page in pages:
-        parser = _Tags()
-        parser.feed(page)
-        assert "script" not in parser.tags
-        assert "img" not in parser.tags
+        tags = parse_html(page).tags
+        assert "script" not in tags
+        assert "img" not in tags
     assert html.escape(HOSTILE, quote=False) in html_of(dash.outputs["funnel_table"])
     path = dash.save_filtered()
     assert path.parent == tmp_path

@@ -45,7 +45,7 @@ def ex():
     return sample_export()
 
 
-def test_dashboard_follows_campaign_and_error_filters(lab, page, ex):
+def test_dashboard_follows_campaign_and_error_filters(lab, page, ex, golden):
     page.goto(lab.format("01_campaign_overview.ipynb"))
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
     page.wait_for_function(KERNEL_IDLE, timeout=60_000)
@@ -64,10 +64,12 @@ def test_dashboard_follows_campaign_and_error_filters(lab, page, ex):
 
     # a click in the campaign list
     campaign = "Carrinho abandonado"
-    label = f"{campaign} ({(ex.messages['campaign_name'] == campaign).sum():,})"
+    rows = golden["campaigns"][campaign]["rows"]
+    assert (ex.messages["campaign_name"] == campaign).sum() == rows
+    label = f"{campaign} ({rows:,})"
     page.locator(".widget-select-multiple select").nth(0).select_option(label=label)
     page.wait_for_function(CHANGED, arg=first_chart, timeout=20_000)
-    page.wait_for_function(f"(n) => ({HEADER}).includes(n)", arg="905", timeout=20_000)
+    page.wait_for_function(f"(n) => ({HEADER}).includes(n)", arg=f"{rows:,}", timeout=20_000)
     header = page.evaluate(HEADER)
     for text in expected_header(M.funnel(ex, by=None, where={"campaigns": campaign})):
         assert text in header
