@@ -501,8 +501,9 @@ class ChildRows:
         idx = np.flatnonzero(self.keep)
         mid = rid_to_message[self.rid[idx]]
         key = mid.astype(np.int64)
-        for c in order:  # small codes: a few bits each
-            key = key * 8 + self.columns[c][idx]
+        for c in order:  # small codes (kind, direction): a few values each
+            codes = self.columns[c][idx].astype(np.int64)
+            key = key * (int(codes.max(initial=0)) + 1) + codes
         idx = idx[np.argsort(key, kind="stable")]  # runs already sorted: cheap
         mid = rid_to_message[self.rid[idx]]
         data: dict[str, Any] = {"message_id": mid}

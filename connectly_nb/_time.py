@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -264,24 +263,6 @@ def since(later: np.ndarray, earlier: np.ndarray) -> np.ndarray:
     out = a - b
     out[(a == NAT_INT) | (b == NAT_INT)] = NAT_INT
     return out.view("timedelta64[us]")
-
-
-def as_int64(values: Any) -> np.ndarray:
-    """Timestamps or durations as int64 microseconds (``NAT_INT`` for NaT).
-
-    Parameters
-    ----------
-    values : array-like of datetime64 or timedelta64
-        Naive timestamps (microseconds since the epoch) or durations.
-
-    Returns
-    -------
-    numpy.ndarray of int64
-        Microseconds; :data:`NAT_INT` where a value is NaT.
-    """
-    arr = np.asarray(values)
-    unit = "timedelta64[us]" if arr.dtype.kind == "m" else "datetime64[us]"
-    return arr.astype(unit).view(np.int64)
 
 
 def floor_local(times: pd.Series, freq: str, tz: str) -> pd.Series:

@@ -48,7 +48,7 @@ def cache_dir(cache: bool | str | os.PathLike[str]) -> Path:
     if cache is True:
         default = os.environ.get("CONNECTLY_NB_CACHE") or Path.home() / ".cache" / "connectly_nb"
         return Path(default)
-    return Path(cache)
+    return Path(cache).expanduser()
 
 
 def cache_key(inputs: Sequence[Input], *, tz: str, dedupe: bool) -> str:

@@ -1,7 +1,7 @@
 """The ``connectly-nb`` command: argument parsing only, the work is the library's.
 
 Exit codes: 0 done, 2 the input cannot be used (bad export, bad option), with
-the reason on stderr and no traceback.
+the reason on stderr and no traceback, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations

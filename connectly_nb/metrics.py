@@ -93,15 +93,30 @@ def _by_list(by: By) -> list[str]:
     return [by] if isinstance(by, str) else list(by)
 
 
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or value is pd.NA
+
+
 def _blank_filled(col: pd.Series) -> pd.Series:
-    """A grouping column whose blank values are the one group :data:`BLANK`."""
-    if not col.hasnans:
-        return col
+    """A grouping column whose blank values (missing, or only spaces) are :data:`BLANK`."""
     if isinstance(col.dtype, pd.CategoricalDtype):
-        if BLANK not in col.cat.categories:
-            col = col.cat.add_categories([BLANK])
-        return col.fillna(BLANK)
-    return col.astype(object).where(col.notna(), BLANK)
+        names = list(col.cat.categories)
+        blank = [isinstance(c, str) and not c.strip() for c in names]
+        codes = col.cat.codes.to_numpy()
+        if not any(blank) and not (codes < 0).any():
+            return col
+        kept = [c for c, b in zip(names, blank, strict=True) if not b] + [BLANK]
+        remap = np.array(
+            [len(kept) - 1 if b else kept.index(c) for c, b in zip(names, blank, strict=True)]
+            + [len(kept) - 1],
+            dtype=np.int64,
+        )
+        filled = pd.Categorical.from_codes(remap[codes], categories=kept, ordered=col.cat.ordered)
+        return pd.Series(filled, index=col.index, name=col.name)
+    if col.dtype == object or pd.api.types.is_string_dtype(col):
+        values = col.astype(object)
+        return values.where(~values.map(_is_blank), BLANK)
+    return col
 
 
 def _group_keys(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -1106,7 +1121,9 @@ def countries(export: Export, *, by: By = None) -> pd.DataFrame:
     out = _funnel_frame(frame, [*_by_list(by), "country"])
     out["country"] = out["country"].astype(str)
     split = out["country"].str.split(" ", n=1, expand=True).reindex(columns=[0, 1])
-    out.insert(out.columns.get_loc("country") + 1, "calling_code", split[1].fillna("").to_numpy())
+    code = split[1].astype(object)
+    code = code.where(code.notna(), "").to_numpy()
+    out.insert(out.columns.get_loc("country") + 1, "calling_code", code)
     out["country"] = split[0].to_numpy()
     keys = _by_list(by)
     out = out.sort_values(

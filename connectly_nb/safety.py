@@ -33,7 +33,6 @@ def _mask_one(value: object) -> str | None:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     text = str(value)
-    digits = [i for i, ch in enumerate(text) if ch.isdigit()]
     if not _PHONE.match(text.replace(" ", "")):
         # not a phone number we can read: keep the last 2 characters at most
         keep = 2 if len(text) > 4 else 0

@@ -12,6 +12,7 @@ from connectly_nb.display import (
     DASH,
     format_count,
     format_duration,
+    format_p_value,
     format_percent,
     html_table,
     is_rate_column,
@@ -176,3 +177,19 @@ def test_message_sample_masks_phone_numbers_unless_asked(sample):
     assert list(some.columns) == ["line", "sendout"]
     assert some["line"].tolist() == m["line"].iloc[:3].tolist()
     assert all(s.endswith("…") and len(s) == 9 for s in some["sendout"])
+
+
+@pytest.mark.parametrize(
+    ("p", "text"),
+    [
+        (0.0496, "p = 0.0496"),  # issue 13: never "p = 0.05, significant at 5%"
+        (0.0504, "p = 0.0504"),
+        (0.05, "p = 0.05"),
+        (0.013, "p = 0.013"),
+        (0.5, "p = 0.5"),
+        (0.00049, "p < 0.001"),
+        (float("nan"), "p not defined"),
+    ],
+)
+def test_p_values_never_round_across_alpha(p, text):
+    assert format_p_value(p, 0.05) == text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 
 import numpy as np
 import pandas as pd
@@ -249,3 +250,46 @@ def test_a_table_given_as_a_function_is_built_once_on_first_access(mixed):
     assert lazy.variables is lazy.variables
     assert calls == [1]
     assert isinstance(lazy, Export)
+
+
+def test_date_bounds_are_the_local_days_real_start_and_end(write_export):
+    # issue 13: in New York, end="2024-11-03" dropped a message sent at 23:30 that day (a
+    # 25-hour day), and on the spring change an extra hour of the next day was kept
+    times = {
+        "+1": "2024-11-04 04:30:00",  # 2024-11-03 23:30 EST: inside the 25-hour day
+        "+2": "2024-11-04 05:30:00",  # 2024-11-04 00:30 EST: the next day
+        "+3": "2024-03-11 03:30:00",  # 2024-03-10 23:30 EDT: inside the 23-hour day
+        "+4": "2024-03-11 04:30:00",  # 2024-03-11 00:30 EDT: the next day
+    }
+    rows = [row(customer_external_id=k, sent_at=v) for k, v in times.items()]
+    ex = read_export(write_export(rows), tz="America/New_York", progress=False)
+
+    def kept(**bounds):
+        return ex.filter(**bounds).messages["customer_external_id"].tolist()
+
+    assert kept(start="2024-11-03", end="2024-11-03") == ["+1"]
+    assert kept(start="2024-03-10", end="2024-03-10") == ["+3"]
+    assert kept(start="2024-11-04") == ["+2"]
+    assert kept(end=dt.date(2024, 3, 10)) == ["+3"]
+
+
+@pytest.mark.parametrize("text", ["01/11/2024", "11/30/2024", "30.11.2024", "tomorrow"])
+def test_dates_must_be_iso(mixed, text):
+    with pytest.raises(ValueError, match="ISO"):
+        mixed.filter(start=text)
+
+
+def test_an_end_before_the_start_is_an_error(mixed):
+    with pytest.raises(ValueError, match="before start"):
+        mixed.filter(start="2024-05-11", end="2024-05-10")
+
+
+def test_filter_matches_names_whatever_their_case_spaces_or_unicode_form(write_export):
+    name = "Black Friday 2024 🎉"
+    ex = read_export(write_export([row(campaign_name=name)]), progress=False)
+    for spelling in (name, name.upper(), f"  {name} ", unicodedata.normalize("NFD", name)):
+        assert len(ex.filter(campaigns=spelling).messages) == 1, spelling
+    with pytest.raises(SelectionError) as info:
+        ex.filter(campaigns="Black Friday 2024")  # typed without its emoji
+    assert f"did you mean {name!r}" in str(info.value)
+    assert info.value.suggestions == {"Black Friday 2024": [name]}

@@ -7,8 +7,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+import connectly_nb as cnb
 from connectly_nb import _merge, read_export
-from tests.conftest import assert_same_export, row
+from tests.conftest import assert_same_export, problems_of, row
 
 CLICK = '[{"id": "btn_1", "name": "Sim", "ts": "2024-05-10 20:30:00"}]'
 
@@ -196,3 +197,100 @@ def test_hash_collisions_never_merge_different_records(daily, monkeypatch):
     real = _merge.text_hash
     monkeypatch.setattr(_merge, "text_hash", colliding)
     assert_same_export(read_export(daily, progress=False), honest)
+
+
+# --------------------------------------------------------------------------- issue 13
+
+
+def mangled_pairs(write_export, *, sessions: bool):
+    """100 customers, 6 of whose ids Excel turned into three shared mangled texts."""
+    rows = []
+    for i in range(100):
+        rows.append(
+            row(
+                customer_external_id=f"+55119{i:08d}",
+                cnt_session_id=f"s-{i}" if sessions else "",
+                delivered_at="2024-05-10 20:14:00",
+            )
+        )
+    for k, pair in enumerate(((3, 4), (10, 11), (50, 51))):
+        for i in pair:
+            rows[i]["customer_external_id"] = f"5.5119{k}E+12"
+    return write_export(rows)
+
+
+@pytest.mark.parametrize("sessions", [False, True])
+def test_a_mangled_id_never_merges_different_people(write_export, sessions):
+    # issue 13: three pairs of customers sharing a mangled text were merged into three
+    # messages built from two people's timestamps (97 rows instead of 100)
+    ex = read_export(mangled_pairs(write_export, sessions=sessions), progress=False)
+    assert len(ex.messages) == 100
+    assert int(ex.messages["is_sent"].sum()) == 100
+    assert int(ex.messages["is_delivered"].sum()) == 100
+    assert ex.accounting["duplicates_merged"].sum() == 0
+    kept_apart = problems_of(ex, "not_merged")
+    assert len(kept_apart) == 6  # each of the six says which record it could not be told from
+    assert kept_apart["message"].str.contains("rewritten by Excel").all()
+    assert kept_apart["message"].str.contains("line").all()
+
+
+def test_a_mangled_id_with_the_same_session_is_one_message(write_export):
+    # the same customer in two daily reports: same sendout, same mangled text, same session
+    day1 = write_export([row(customer_external_id="5.51199E+12", cnt_session_id="s-7")])
+    day2 = write_export(
+        [
+            row(
+                customer_external_id="5.51199E+12",
+                cnt_session_id="s-7",
+                delivered_at="2024-05-10 20:14:00",
+            )
+        ]
+    )
+    ex = read_export([day1, day2], progress=False)
+    assert len(ex.messages) == 1
+    assert ex.messages["is_delivered"].tolist() == [True]
+    assert problems_of(ex, "not_merged").empty
+
+
+def test_the_newest_report_wins_whatever_the_file_names(write_export):
+    # issue 13: a folder read as text put day10 before day2, so day 2's older state won
+    old = row(delivered_at="2024-05-10 20:14:00")
+    new = row(delivered_at="2024-05-10 20:14:00", read_at="2024-05-11 09:00:00")
+    write_export([old], name="day2.csv")
+    folder = write_export([new], name="day10.csv").parent
+    ex = read_export(folder, progress=False)
+    assert ex.accounting["source"].map(lambda s: s.rsplit("/", 1)[-1]).tolist() == [
+        "day2.csv",
+        "day10.csv",
+    ]
+    assert ex.messages["is_read"].tolist() == [True]
+    assert ex.messages["source"].astype(str).str.endswith("day10.csv").all()
+    # given in the wrong order, the newer snapshot still wins
+    late_first = read_export([folder / "day10.csv", folder / "day2.csv"], progress=False)
+    assert late_first.messages["is_read"].tolist() == [True]
+    assert str(late_first.messages["source"].iloc[0]).endswith("day10.csv")
+    assert late_first.accounting["as_of"].iloc[0] == pd.Timestamp("2024-05-11 09:00", tz="UTC")
+
+
+def test_the_newest_report_wins_variables_by_key(write_export):
+    newer = write_export(
+        [row(read_at="2024-05-12 10:00:00", input_variables='{"tier": "gold"}')], name="b.csv"
+    )
+    older = write_export([row(input_variables='{"tier": "silver"}')], name="a.csv")
+    ex = read_export([newer, older], progress=False)
+    assert ex.variables["value"].tolist() == ["gold"]
+
+
+def test_a_later_delivery_clears_an_earlier_failure(write_export):
+    # issue 13: an error in day 1's report stayed forever although day 2 delivered it
+    day1 = write_export([row(error_code="131049", error_msg="not delivered")], name="d1.csv")
+    day2 = write_export(
+        [row(delivered_at="2024-05-11 10:00:00", read_at="2024-05-11 10:05:00")], name="d2.csv"
+    )
+    ex = read_export([day1, day2], progress=False)
+    m = ex.messages
+    assert m["is_delivered"].tolist() == [True]
+    assert m["is_failed"].tolist() == [False]
+    assert m["error_code"].astype(str).tolist() == ["131049"]  # the history is kept
+    assert cnb.errors(ex).empty
+    assert cnb.funnel(ex, by=None)["failure_rate"].iloc[0] == 0

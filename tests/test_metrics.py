@@ -459,3 +459,142 @@ def test_fatigue_numbers_messages_per_customer(write_export):
     assert list(f.index) == ["0", "1", "2+"]
     assert f.loc["2+", "opt_out_rate"] == 1.0
     assert np.isnan(f["read_rate"]).sum() == 0
+
+
+# --------------------------------------------------------------------------- issue 13
+
+
+def test_every_grouped_metric_keeps_blank_keys_as_one_group(sample, golden):
+    # issue 13: funnel(by="error_code") covered 222 of 6,000 messages; a blank campaign
+    # name vanished from funnel and latency
+    f = M.funnel(sample, by="error_code")
+    assert f["rows"].sum() == golden["rows"]
+    assert f.iloc[-1]["error_code"] == M.BLANK
+    assert f.iloc[-1]["rows"] == golden["rows"] - sum(golden["error_codes"].values())
+    both = M.funnel(sample, by=["error_code", "business_id"])
+    assert both["rows"].sum() == golden["rows"]
+
+
+def test_a_blank_campaign_name_is_a_group_in_every_grouped_metric(write_export):
+    rows = [
+        row(customer_external_id="+1", campaign_name="A", delivered_at="2024-05-10 20:14:00"),
+        row(customer_external_id="+2", campaign_name="", delivered_at="2024-05-10 20:15:00"),
+        row(customer_external_id="+3", campaign_name=" ", error_code="131026"),
+    ]
+    rows[1]["button_clicks"] = click("2024-05-10 20:20:00")
+    ex = read_export(write_export(rows), progress=False)
+    by = "campaign_name"
+    f = M.funnel(ex, by=by)
+    assert dict(zip(f[by].astype(str), f["rows"], strict=True)) == {"A": 1, M.BLANK: 2}
+    lat = M.latency(ex, by=by)
+    assert set(lat[by].astype(str)) == {"A", M.BLANK}
+    t = M.timeline(ex, by=by)
+    assert t.groupby(by, observed=True)["sent"].first().sum() == 3
+    assert M.errors(ex, by=by)[by].astype(str).tolist() == [M.BLANK]
+    assert M.buttons(ex, by=by)[by].astype(str).tolist() == [M.BLANK]
+    assert M.buttons(ex, by=by)["share_of_delivered"].tolist() == [1.0]
+    assert M.countries(ex, by=by)["rows"].sum() == 3
+    assert M.timeline(ex, by=by, freq="1D")[by].astype(str).isin(["A", M.BLANK]).all()
+
+
+def test_hourly_buckets_keep_the_two_1am_hours_of_the_autumn_change(write_export):
+    # issue 13: the two 01:00 hours of 2024-11-03 in New York were merged into one bucket
+    times = ["2024-11-03 05:30:00", "2024-11-03 06:30:00", "2024-11-03 07:30:00"]
+    ex = read_export(
+        write_export([row(customer_external_id=f"+{i}", sent_at=t) for i, t in enumerate(times)]),
+        tz="America/New_York",
+        progress=False,
+    )
+    sent = M.timeline(ex, freq="1h")
+    sent = sent[sent["event"] == "sent"]
+    assert sent["count"].tolist() == [1, 1, 1]
+    assert [t.isoformat() for t in sent["time"]] == [
+        "2024-11-03T01:00:00-04:00",
+        "2024-11-03T01:00:00-05:00",
+        "2024-11-03T02:00:00-05:00",
+    ]
+    day = M.timeline(ex, freq="1D")
+    assert day.loc[day["event"] == "sent", "count"].tolist() == [3]  # one 25-hour local day
+
+
+def test_time_to_click_has_one_definition(write_export):
+    # issue 13: buttons() counted clicks stamped before the send, latency() did not
+    rows = [
+        row(customer_external_id="+1", button_clicks=click("2024-05-10 20:43:50.682000")),
+        row(customer_external_id="+2", button_clicks=click("2024-05-10 20:00:00")),  # early
+    ]
+    ex = read_export(write_export(rows), progress=False)
+    lat = M.latency(ex, by=None).set_index("stage").loc["clicked"]
+    b = M.buttons(ex)
+    assert lat["median"] == b["median_time_to_click"].iloc[0] == pd.Timedelta(minutes=30)
+    assert lat["n_negative"] == 1
+    assert b["clicks"].iloc[0] == 2  # the early click still counts as a click
+
+
+EMPTY_CALLS = {
+    "funnel": lambda e: M.funnel(e),
+    "funnel by None": lambda e: M.funnel(e, by=None),
+    "errors": lambda e: M.errors(e, by="campaign_name"),
+    "suppression_list": M.suppression_list,
+    "timeline": lambda e: M.timeline(e, by="campaign_name"),
+    "timeline by clock": lambda e: M.timeline(e, freq="1h"),
+    "latency": M.latency,
+    "activity_heatmap": M.activity_heatmap,
+    "buttons": M.buttons,
+    "links": lambda e: M.links(e, by="campaign_name"),
+    "variables": M.variables,
+    "segment": lambda e: M.segment(e, "city"),
+    "countries": M.countries,
+    "fatigue": M.fatigue,
+}
+
+
+@pytest.mark.parametrize("name", list(EMPTY_CALLS))
+def test_every_metric_gives_an_empty_result_for_an_empty_selection(small, name):
+    # issue 13: countries() raised on zero rows
+    empty = small.subset(np.zeros(len(small.messages), dtype=bool))
+    out = EMPTY_CALLS[name](empty)
+    full = EMPTY_CALLS[name](small)
+    assert list(out.columns) == list(full.columns)
+    numbers = out.select_dtypes("number")
+    if name in ("funnel by None", "activity_heatmap"):  # one row of zeros / 168 empty cells
+        assert (numbers.filter(regex="^(rows|sent|count)$") == 0).all().all()
+    elif name == "latency":
+        assert out.empty
+    else:
+        assert out.empty or (numbers.fillna(0) == 0).all().all(), out
+    assert M.key_figures(empty) == dict.fromkeys(COUNTS, 0)
+
+
+def test_compare_uses_an_exact_test_near_its_minimum_sizes(write_export):
+    # issue 13: 10/100 vs 20/100 was called a winner at p = 0.048 (z-test); Fisher: 0.073
+    def group(name, clicked):
+        return [
+            row(
+                customer_external_id=f"+{name}{i}",
+                campaign_name=name,
+                delivered_at="2024-05-10 20:14:00",
+                button_clicks=click("2024-05-10 20:20:00") if i < clicked else "[]",
+            )
+            for i in range(100)
+        ]
+
+    ex = read_export(write_export(group("A", 10) + group("B", 20)), progress=False)
+    c = M.compare(ex, "A", "B", rate="click_rate").iloc[0]
+    assert c["p_value"] == pytest.approx(0.0734276, abs=1e-6)
+    assert c["verdict"].startswith("No significant difference")
+    assert "p = 0.073" in c["verdict"]
+
+
+def test_compare_refuses_overlapping_groups(small):
+    with pytest.raises(ValueError, match="share 5 messages"):
+        M.compare(small, {}, "A")
+
+
+def test_compare_rates_adjusts_for_several_tests(small):
+    many = M.compare_rates(small, "A", "B")
+    assert many["rate"].tolist() == list(M.RATES)
+    tested = many["p_value"].notna()  # a rate with no denominator has no test
+    assert (many.loc[tested, "p_adjusted"] >= many.loc[tested, "p_value"]).all()
+    assert many.loc[~tested, "p_adjusted"].isna().all()
+    assert many["verdict"].str.contains("Holm-adjusted for 6 comparisons|Too few").all()

@@ -6,6 +6,8 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -66,3 +68,65 @@ def test_make_targets_named_in_the_readme_exist():
 def test_console_script_points_at_the_cli():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["scripts"]["connectly-nb"] == "connectly_nb.cli:main"
+
+
+OLD_IMPORTS = [
+    ("connectly_nb", "read_export"),
+    ("connectly_nb", "Export"),
+    ("connectly_nb", "ExportFormatError"),
+    ("connectly_nb", "ExportNotFoundError"),
+    ("connectly_nb", "TimeZoneError"),
+    ("connectly_nb", "load_or_sample"),
+    ("connectly_nb.tidy", "Export"),
+    ("connectly_nb.tidy", "read_export"),
+    ("connectly_nb.tidy", "TimeZoneError"),
+    ("connectly_nb.tidy", "tidy"),
+    ("connectly_nb.load", "ExportNotFoundError"),
+    ("connectly_nb.load", "read_raw"),
+    ("connectly_nb.load", "resolve_sources"),
+    ("connectly_nb.cache", "CacheWarning"),
+    ("connectly_nb.report", "ReportError"),
+    ("connectly_nb.report", "render_report"),
+    ("connectly_nb.report", "header_html"),
+    ("connectly_nb.report", "key_figures_html"),
+    ("connectly_nb.report", "message_sample"),
+    ("connectly_nb.report", "table"),
+    ("connectly_nb.api", "ApiError"),
+    ("connectly_nb.api", "ApiAuthError"),
+    ("connectly_nb.api", "ReportNotReadyError"),
+    ("connectly_nb.api", "list_reports"),
+    ("connectly_nb.api", "download_report"),
+    ("connectly_nb.errors", "ConnectlyError"),
+    ("connectly_nb.errors", "ExportFormatError"),
+    ("connectly_nb.metrics", "wilson_interval"),
+    ("connectly_nb.metrics", "two_proportion_test"),
+    ("connectly_nb.metrics", "RATES"),
+    ("connectly_nb.plots", "pretty"),
+    ("connectly_nb.widgets", "Dashboard"),
+    ("connectly_nb.widgets", "explore"),
+    ("connectly_nb.widgets", "FilterPanel"),
+    ("connectly_nb.safety", "write_safe_csv"),
+    ("connectly_nb.datasets", "sample_export"),
+]
+
+
+@pytest.mark.parametrize(("module", "name"), OLD_IMPORTS, ids=lambda v: v)
+def test_old_import_paths_keep_working(module, name):
+    # issue 12: the move into exceptions, export, read and _merge changed no public path
+    import importlib
+
+    assert getattr(importlib.import_module(module), name) is not None
+
+
+def test_the_errors_module_and_the_errors_metric_are_both_reachable():
+    import connectly_nb
+    import connectly_nb.errors as e
+    from connectly_nb import errors, metrics
+    from connectly_nb.datasets import sample_export
+
+    assert e.ExportFormatError is connectly_nb.ExportFormatError
+    ex = sample_export()
+    assert errors(ex).equals(metrics.errors(ex))
+    assert connectly_nb.errors(ex, by="campaign_name").equals(
+        metrics.errors(ex, by="campaign_name")
+    )

@@ -10,6 +10,8 @@ from matplotlib.axes import Axes
 
 from connectly_nb import metrics as M
 from connectly_nb import plots as P
+from connectly_nb import read_export
+from tests.conftest import row
 
 
 @pytest.fixture
@@ -218,3 +220,47 @@ def test_emoji_are_dropped_from_axis_labels_without_warnings(recwarn):
     ax.figure.canvas.draw()
     assert ax.get_xticklabels()[0].get_text() == "Black Friday 2024"
     assert not [w for w in recwarn if "Glyph" in str(w.message)]
+
+
+EMPTY_PLOTS = {
+    "plot_funnel": lambda e, ax: P.plot_funnel(M.funnel(e), ax=ax),
+    "plot_errors": lambda e, ax: P.plot_errors(M.errors(e), ax=ax),
+    "plot_timeline": lambda e, ax: P.plot_timeline(M.timeline(e), ax=ax),
+    "plot_timeline by clock": lambda e, ax: P.plot_timeline(M.timeline(e, freq="1h"), ax=ax),
+    "plot_latency": lambda e, ax: P.plot_latency(M.latency(e, by=None), ax=ax),
+    "plot_activity_heatmap": lambda e, ax: P.plot_activity_heatmap(M.activity_heatmap(e), ax=ax),
+    "plot_buttons": lambda e, ax: P.plot_buttons(M.buttons(e), ax=ax),
+    "plot_links": lambda e, ax: P.plot_links(M.links(e), ax=ax),
+    "plot_segment": lambda e, ax: P.plot_segment(M.segment(e, "segment"), ax=ax),
+    "plot_countries": lambda e, ax: P.plot_countries(M.countries(e), ax=ax),
+    "plot_rates": lambda e, ax: P.plot_rates(M.fatigue(e), rate="opt_out_rate", ax=ax),
+}
+
+
+@pytest.mark.parametrize("name", list(EMPTY_PLOTS))
+def test_every_chart_says_so_for_an_empty_selection(ex, name, recwarn):
+    empty = ex.subset(np.zeros(len(ex.messages), dtype=bool))
+    _, ax = plt.subplots()
+    assert EMPTY_PLOTS[name](empty, ax) is ax
+    texts = [t.get_text() for t in ax.texts]
+    if name == "plot_timeline by clock":
+        assert not ax.lines  # nothing to draw: an empty frame of buckets
+    else:
+        assert "No messages to show" in texts
+    assert ax.get_title()
+    ax.figure.canvas.draw()
+    assert not [w for w in recwarn if "legend" in str(w.message)]
+
+
+@pytest.mark.parametrize("name", ["Save $$$ today", "R$ 20 off, R$ 50 min", "$x^2$"])
+def test_dollar_signs_in_names_are_drawn_as_written(write_export, name):
+    # issue 14: '$' in a campaign name crashed the report (mathtext) or garbled the label
+    ex = read_export(write_export([row(campaign_name=name)]), progress=False)
+    _, ax = plt.subplots()
+    P.plot_funnel(M.funnel(ex), ax=ax)
+    P.plot_rates(M.funnel(ex), ax=plt.subplots()[1])
+    ax.figure.canvas.draw()  # mathtext would raise here, or render "R20*off*"
+    label = ax.get_xticklabels()[0]
+    assert label.get_text().replace("\\$", "$") == name
+    _, is_math = label._preprocess_math(label.get_text())
+    assert is_math is False

@@ -84,3 +84,25 @@ def test_cli_report_bad_input_exits_2_without_traceback(write_export, tmp_path, 
     assert "--start" in capsys.readouterr().err
     assert main(["report", "-o", str(tmp_path / "y.html")]) == 2
     assert "--sample" in capsys.readouterr().err
+
+
+def test_an_unknown_campaign_is_named_before_anything_runs(tmp_path, capsys):
+    # issue 13: "the report notebook failed in cell 5: AttributeError: 'DataFrame' object has
+    # no attribute 'tolist'" for a campaign name typed without its emoji
+    out = tmp_path / "r.html"
+    code = main(["report", "--sample", "-o", str(out), "--campaign", "Black Friday 2024"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "did you mean 'Black Friday 2024 🎉'" in err
+    assert "notebook failed" not in err
+    assert not out.exists()
+    assert main(["report", "--sample", "-o", str(out), "--start", "01/11/2024"]) == 2
+    assert "2024-11-01 or 2024-01-11" in capsys.readouterr().err
+
+
+def test_a_valid_but_empty_selection_gives_a_report_that_says_so(tmp_path):
+    out = render_report(None, tmp_path / "r.html", error_codes=["131021"], progress=False)
+    text = " ".join(parse_html(out.read_text(encoding="utf-8")).text)
+    assert "0 messages in 0 campaign(s)" in text
+    assert "No messages match the selection" in text
+    assert "Traceback" not in text

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pandas as pd
 import pytest
 
+import connectly_nb as cnb
 from connectly_nb import _parse, read_export
 from tests.conftest import problems_of, row
 
@@ -181,3 +184,59 @@ def test_variables_are_parsed_on_first_access_and_complete_the_problems(daily, m
     ]
     pd.testing.assert_frame_equal(promo.problems, expected)
     assert "bad_json" in repr(ex)
+
+
+# --------------------------------------------------------------------------- issue 13
+
+
+def test_every_rate_stays_between_0_and_1_with_unreadable_timestamps(write_export):
+    # issue 13: a delivered message whose sent_at could not be read counted as delivered but
+    # not sent: delivery rates of 109% and 107%; an opt-out without delivered_at likewise
+    rows = [row(customer_external_id=f"+55119{i:08d}", campaign_name="A") for i in range(10)]
+    for i in range(10):
+        rows[i]["delivered_at"] = "2024-05-10 20:14:00"
+    for i in (0, 1, 2):
+        rows[i]["sent_at"] = "N/A"  # unreadable
+    rows[3].update(delivered_at="", opt_out_at="2024-05-10 21:00:00")
+    rows[4].update(sent_at="", delivered_at="", read_at="2024-05-10 20:30:00")
+    ex = read_export(write_export(rows), progress=False)
+    f = cnb.funnel(ex, by=["campaign_name"])
+    for rate in cnb.metrics.RATES:
+        for col in (rate, f"{rate}_low", f"{rate}_high"):
+            assert f[col].between(0, 1).all(), (col, f[col].tolist())
+    assert f["delivery_rate"].iloc[0] == 1.0
+    assert f["delivery_rate_low"].notna().all()
+    counts = f.iloc[0]
+    assert counts["sent"] >= counts["delivered"] >= counts["read"] >= counts["clicked"]
+    assert counts["delivered"] >= counts["opted_out"]
+    assert len(problems_of(ex, "event_without_sent")) == 4  # three N/A and one blank
+
+
+def test_whitespace_only_error_cells_are_not_a_failure(write_export):
+    # issue 13: " " in error_code or error_msg made a message failed
+    rows = [
+        row(customer_external_id="+1", error_code=" ", delivered_at=""),
+        row(customer_external_id="+2", error_msg="   ", delivered_at=""),
+        row(customer_external_id="+3", error_code="131026"),
+    ]
+    ex = read_export(write_export(rows), progress=False)
+    assert ex.messages["is_failed"].tolist() == [False, False, True]
+    assert cnb.errors(ex)["error_code"].tolist() == ["131026"]
+
+
+def test_nfc_and_nfd_spellings_of_a_name_are_one_campaign(write_export):
+    nfc = unicodedata.normalize("NFC", "Reativação")
+    nfd = unicodedata.normalize("NFD", "Reativação")
+    rows = [
+        row(customer_external_id="+1", campaign_name=nfc),
+        row(customer_external_id="+2", campaign_name=nfd),
+        row(customer_external_id="+3", campaign_name="reativação "),
+    ]
+    ex = read_export(write_export(rows), progress=False)
+    assert ex.messages["campaign_name"].astype(str).tolist() == [nfc, nfc, "reativação "]
+    assert problems_of(ex, "renamed_value")["value"].tolist() == [nfd]
+    similar = problems_of(ex, "similar_names")
+    assert len(similar) == 1
+    assert "letter case" in similar["message"].iloc[0]
+    # a filter naming one spelling finds all three
+    assert len(ex.filter(campaigns="REATIVAÇÃO").messages) == 3

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from connectly_nb._fs import atomic_write
 from connectly_nb.schema import EXPORT_COLUMNS
 
 __all__ = ["generate_export", "write_export"]
@@ -404,9 +405,11 @@ def write_export(
     ValueError
         ``rows`` is negative.
     """
+    if rows < 0:
+        raise ValueError(f"rows must be >= 0, got {rows}")
     path = Path(path)
     chunk = CHUNK_ROWS
-    with path.open("w", encoding="utf-8", newline="") as fh:
+    with atomic_write(path, mode="w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         if rows <= chunk:
             writer.writerows(generate_export(rows, seed=seed, quirks=quirks))
