@@ -40,9 +40,11 @@ from connectly_nb._stages import count_stages, stage_bits, stage_instants
 from connectly_nb._stages import key_figures as stage_key_figures
 from connectly_nb._stats import Z95, fisher_exact, holm, two_proportion_test, wilson_interval
 from connectly_nb._time import NAT_INT, floor_local, naive_utc, since
+from connectly_nb.conversions import ClickSet
 from connectly_nb.display import format_p_value
 from connectly_nb.export import Export
 from connectly_nb.schema import (
+    ALL_RATES,
     COUNT_COLUMNS,
     EVENT_TIMES,
     FLAG_COLUMNS,
@@ -70,6 +72,7 @@ __all__ = [
     "segment",
     "suppression_list",
     "timeline",
+    "trend",
     "two_proportion_test",
     "variables",
     "wilson_interval",
@@ -152,7 +155,9 @@ def _counts(frame: pd.DataFrame, codes: np.ndarray, n_groups: int) -> dict[str, 
 
 
 def _with_rates(table: pd.DataFrame) -> pd.DataFrame:
-    for rate, (num, den) in RATES.items():
+    for rate, (num, den) in ALL_RATES.items():
+        if num not in table.columns:
+            continue
         r, lo, hi = wilson_interval(table[num], table[den])
         table[rate] = r
         table[f"{rate}_low"] = lo
@@ -161,12 +166,19 @@ def _with_rates(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _funnel_frame(
-    frame: pd.DataFrame, by: list[str], where: np.ndarray | None = None
+    frame: pd.DataFrame,
+    by: list[str],
+    where: np.ndarray | None = None,
+    extra: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
+    """The funnel of ``frame``; ``extra`` counts more flags (e.g. converted) per group."""
     codes, keys = _group_codes(frame, by)
     if where is not None:
         codes = np.where(where, codes, -1)
     counts = _counts(frame, codes, len(keys))
+    for name, flag in (extra or {}).items():
+        hit = codes[flag & (codes >= 0)]
+        counts[name] = np.bincount(hit, minlength=len(keys))[: len(keys)].astype(np.int64)
     table = pd.concat([keys.reset_index(drop=True), pd.DataFrame(counts)], axis=1)
     if by:
         table = table[table["rows"] > 0]
@@ -179,24 +191,43 @@ def _funnel_frame(
 
 
 @shared_docs
-def funnel(export: Export, *, by: By = "campaign_name", where: Any = None) -> pd.DataFrame:
+def funnel(
+    export: Export,
+    *,
+    by: By = "campaign_name",
+    where: Any = None,
+    conversions: Any = None,
+    negatives: Any = None,
+) -> pd.DataFrame:
     """Counts at each stage and the rates between them, per group.
 
-    By default one row per campaign (``by="campaign_name"``).
+    By default one row per campaign (``by="campaign_name"``). ``clicked``
+    counts every click, a "Stop" button's included; ``conversions`` says
+    which clicks mean what the campaign wanted, ``negatives`` which mean "no".
 
     Parameters
     ----------
     {export}
     {by}
     {where}
+    conversions : ClickSet, dict, str or list of str, optional
+        The buttons (ids or names) and links (URLs or prefixes) that count as
+        a conversion (see :class:`connectly_nb.conversions.ClickSet`): adds
+        ``converted`` and ``conversion_rate`` = converted / delivered.
+    negatives : ClickSet, dict, str or list of str, optional
+        The buttons that say "no" ("Parar promoções", "Not interested"): adds
+        ``negative`` and ``negative_rate`` = negative / delivered.
+        :func:`connectly_nb.conversions.suggest_negatives` proposes them.
 
     Returns
     -------
     pandas.DataFrame
         The ``by`` columns (or ``group`` = "all"), ``rows``, ``sent``,
-        ``delivered``, ``read``, ``clicked``, ``failed``, ``opted_out``, then each
-        rate of :data:`RATES` with ``*_low`` and ``*_high`` (95% Wilson). Sorted
-        by the ``by`` columns; groups without rows are left out.
+        ``delivered``, ``read``, ``clicked``, ``failed``, ``opted_out`` (and
+        ``converted``, ``negative`` when asked), then each rate of
+        :data:`RATES` (and ``conversion_rate``, ``negative_rate``) with
+        ``*_low`` and ``*_high`` (95% Wilson). Sorted by the ``by`` columns;
+        groups without rows are left out.
 
     Raises
     ------
@@ -211,7 +242,18 @@ def funnel(export: Export, *, by: By = "campaign_name", where: Any = None) -> pd
        rows  sent  delivered
     0  6000  5974       5723
     """
-    return _funnel_frame(export.messages, _by_list(by), _where(export, where))
+    extra = _click_sets(export, conversions, negatives)
+    return _funnel_frame(export.messages, _by_list(by), _where(export, where), extra)
+
+
+def _click_sets(export: Export, conversions: Any, negatives: Any) -> dict[str, np.ndarray]:
+    """Per message: a click in the conversion set, a click in the negative set."""
+    out = {}
+    for name, spec in (("converted", conversions), ("negative", negatives)):
+        clicks = ClickSet.of(spec, label=name)
+        if clicks is not None:
+            out[name] = clicks.messages(export.messages, export.clicks)
+    return out
 
 
 @shared_docs
@@ -251,6 +293,69 @@ def _where(export: Export, where: Any) -> np.ndarray | None:
     if mask.shape != (len(export.messages),):
         raise ValueError("where must have one boolean per row of export.messages")
     return mask
+
+
+@shared_docs
+def trend(
+    export: Export,
+    *,
+    every: str | None = None,
+    conversions: Any = None,
+    negatives: Any = None,
+) -> pd.DataFrame:
+    """Is it getting better or worse? The funnel per sendout in time order, or per period.
+
+    Parameters
+    ----------
+    {export}
+    every : str, optional
+        ``None``: one row per sendout (with its campaign), ordered by its first
+        send. A period (``"D"`` days, ``"W"`` weeks from Monday, ``"M"``
+        calendar months, ``"Q"``, ``"Y"``): one row per period of the local
+        sent date, in the Export's time zone; messages without a ``sent_at``
+        are left out.
+    conversions, negatives : optional
+        As for :func:`funnel`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per sendout: ``campaign_name``, ``sendout_id``, ``first_sent`` (the
+        sendout's first ``sent_at``), then the columns of :func:`funnel`.
+        Per period: ``period`` (the period's start), then the funnel columns.
+        Each rate has its 95% interval (``*_low``, ``*_high``).
+
+    Raises
+    ------
+    ValueError
+        ``every`` is not a period.
+    """
+    m = export.messages
+    extra = _click_sets(export, conversions, negatives)
+    if every is None:
+        out = _funnel_frame(m, ["campaign_name", "sendout_id"], None, extra)
+        first = m.groupby("sendout_id", observed=True)["sent_at"].min()
+        first_sent = first.reindex(out["sendout_id"].astype(object)).to_numpy()
+        out.insert(2, "first_sent", pd.Series(first_sent, dtype=m["sent_at"].dtype))
+        out = out.sort_values(["first_sent", "sendout_id"], kind="stable", na_position="last")
+        return out.reset_index(drop=True)
+    has_time = m["sent_at"].notna().to_numpy()
+    wall = m["sent_at"][has_time].dt.tz_convert(export.tz).dt.tz_localize(None)
+    alias = every[:-1] if every in ("MS", "QS", "YS") else every  # "month start" = month
+    try:
+        starts = wall.dt.to_period(alias).dt.start_time
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(
+            f"every={every!r} is not a period such as 'D' (days), 'W' (weeks from Monday) "
+            "or 'M' (calendar months)"
+        ) from exc
+    frame = m.loc[has_time, list(FLAG_COLUMNS)]
+    # a period starts at the local midnight of its first day (daylight saving included)
+    frame["period"] = pd.DatetimeIndex(starts).tz_localize(
+        export.tz, ambiguous=True, nonexistent="shift_forward"
+    )
+    out = _funnel_frame(frame, ["period"], None, {k: v[has_time] for k, v in extra.items()})
+    return out.sort_values("period", kind="stable").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- errors

@@ -21,7 +21,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from connectly_nb._docs import shared_docs
 from connectly_nb.display import format_duration, pretty
-from connectly_nb.schema import RATES
+from connectly_nb.schema import ALL_RATES
 
 __all__ = [
     "STAGE_COLORS",
@@ -37,6 +37,7 @@ __all__ = [
     "plot_rates",
     "plot_segment",
     "plot_timeline",
+    "plot_trend",
     "pretty",
 ]
 
@@ -47,6 +48,8 @@ STAGE_COLORS = {
     "delivered": "#0072B2",
     "read": "#009E73",
     "clicked": "#E69F00",
+    "converted": "#8C510A",
+    "negative": "#555555",
     "failed": "#D55E00",
     "opted_out": "#CC79A7",
 }
@@ -58,8 +61,8 @@ CATEGORY_COLORS = {
     "policy": "#D55E00",
 }
 UNKNOWN_COLOR = "#d9d9d9"
-_DENOMINATOR = {rate: den for rate, (_, den) in RATES.items()}
-_NUMERATOR = {rate: num for rate, (num, _) in RATES.items()}
+_DENOMINATOR = {rate: den for rate, (_, den) in ALL_RATES.items()}
+_NUMERATOR = {rate: num for rate, (num, _) in ALL_RATES.items()}
 MAX_LABEL = 28
 
 
@@ -149,7 +152,8 @@ def _no_data(ax: Axes, title: str) -> Axes:
 
 
 def _percent_axis(axis: Any) -> None:
-    axis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    # decimals=None: as many as the ticks need (2.5% steps read 2.5%, 5.0%, 7.5% ...)
+    axis.set_major_formatter(PercentFormatter(1.0, decimals=None))
 
 
 @shared_docs
@@ -543,7 +547,7 @@ def plot_rates(
     frame : pandas.DataFrame
         Holds ``rate``, ``{rate}_low``, ``{rate}_high`` and the rate's denominator.
     rate : str
-        One of :data:`connectly_nb.schema.RATES`.
+        One of :data:`connectly_nb.schema.ALL_RATES`.
     by : str, list of str or None
         The columns that name each bar; by default the columns before ``rows``.
     top : int, optional
@@ -578,6 +582,83 @@ def plot_rates(
 
 
 @shared_docs
+def plot_trend(
+    trend: pd.DataFrame,
+    *,
+    rate: str = "read_rate",
+    ax: Axes | None = None,
+    **kwargs: Any,
+) -> Axes:
+    """One rate over time, with its 95% interval (is it getting better or worse?).
+
+    Per sendout (:func:`connectly_nb.metrics.trend` without ``every``): one
+    point per sendout at its first send, a line and a colour per campaign
+    (the eight largest; the others grey). Per period (``every=``): one line
+    over the periods, the interval as a band.
+
+    Parameters
+    ----------
+    trend : pandas.DataFrame
+        :func:`connectly_nb.metrics.trend`'s result.
+    rate : str
+        One of :data:`connectly_nb.schema.ALL_RATES`.
+    {ax}
+    {kwargs}
+
+    Returns
+    -------
+    {axes}
+    """
+    ax = _ax(ax)
+    what = rate.replace("_", " ").capitalize()
+    per_sendout = "first_sent" in trend.columns
+    title = f"{what} by sendout, in time order" if per_sendout else f"{what} by period"
+    if trend.empty or trend[rate].isna().all():
+        return _no_data(ax, title)
+    color = STAGE_COLORS.get(_NUMERATOR[rate], "#0072B2")
+    if per_sendout:
+        _trend_per_campaign(trend, rate, ax, **kwargs)
+    else:
+        x = trend["period"]
+        ax.plot(x, trend[rate], marker="o", color=color, label=what.lower(), **kwargs)
+        ax.fill_between(
+            x, trend[f"{rate}_low"], trend[f"{rate}_high"], color=color, alpha=0.2, lw=0
+        )
+    _percent_axis(ax.yaxis)
+    num, den = _NUMERATOR[rate], _DENOMINATOR[rate]
+    ax.set_ylabel(f"{num.replace('_', ' ')} / {den} (95% interval)")
+    ax.set_title(title)
+    plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
+    return ax
+
+
+def _trend_per_campaign(trend: pd.DataFrame, rate: str, ax: Axes, **kwargs: Any) -> None:
+    """One line of sendouts per campaign: the eight largest in colour, the others grey."""
+    sizes = trend.groupby("campaign_name", observed=True)["rows"].sum()
+    shown = list(sizes.sort_values(ascending=False, kind="stable").index[:8])
+    palette = [*CATEGORY_COLORS.values(), "#009E73", "#F0E442", "#000000"]
+    others_labelled = False
+    for name, g in trend.groupby("campaign_name", observed=True, sort=False):
+        if name in shown:
+            color, label = palette[shown.index(name) % len(palette)], shorten(name)
+        else:
+            color, label = UNKNOWN_COLOR, None if others_labelled else "others"
+            others_labelled = True
+        err = [g[rate] - g[f"{rate}_low"], g[f"{rate}_high"] - g[rate]]
+        ax.errorbar(
+            g["first_sent"],
+            g[rate],
+            yerr=err,
+            marker="o",
+            capsize=3,
+            color=color,
+            label=label,
+            **kwargs,
+        )
+    _legend(ax, frameon=False, fontsize="small", title="campaign")
+
+
+@shared_docs
 def plot_segment(
     segment: pd.DataFrame, *, rate: str = "click_rate", ax: Axes | None = None, **kwargs: Any
 ) -> Axes:
@@ -590,7 +671,7 @@ def plot_segment(
     segment : pandas.DataFrame
         :func:`connectly_nb.metrics.segment`'s result.
     rate : str
-        One of :data:`connectly_nb.schema.RATES`.
+        One of :data:`connectly_nb.schema.ALL_RATES`.
     {ax}
     {kwargs}
 
@@ -619,7 +700,7 @@ def plot_countries(
     countries : pandas.DataFrame
         :func:`connectly_nb.metrics.countries`'s result.
     rate : str
-        One of :data:`connectly_nb.schema.RATES`.
+        One of :data:`connectly_nb.schema.ALL_RATES`.
     top : int
         The first ``top`` countries (the result is sorted by messages).
     {ax}

@@ -76,6 +76,15 @@ RATES: Final = {
     "failure_rate": ("failed", "rows"),
 }
 
+#: Rates of the counts a funnel adds when asked (``conversions=``, ``negatives=``).
+CLICK_SET_RATES: Final = {
+    "conversion_rate": ("converted", "delivered"),
+    "negative_rate": ("negative", "delivered"),
+}
+
+#: Every rate a result frame can hold, with its (numerator, denominator).
+ALL_RATES: Final = {**RATES, **CLICK_SET_RATES}
+
 #: When a message reached a stage: the ``Export.messages`` column holding the instant.
 EVENT_TIMES: Final = {
     "sent": "sent_at",

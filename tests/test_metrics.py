@@ -598,3 +598,24 @@ def test_compare_rates_adjusts_for_several_tests(small):
     assert (many.loc[tested, "p_adjusted"] >= many.loc[tested, "p_value"]).all()
     assert many.loc[~tested, "p_adjusted"].isna().all()
     assert many["verdict"].str.contains("Holm-adjusted for 6 comparisons|Too few").all()
+
+
+def test_trend_per_sendout_in_time_order_with_intervals(sample, golden):
+    t = M.trend(sample)
+    assert len(t) == golden["sendouts"]
+    assert t["first_sent"].is_monotonic_increasing
+    assert t["rows"].sum() == golden["rows"]
+    assert (t["read_rate_low"] <= t["read_rate"]).all()
+    assert (t["read_rate"] <= t["read_rate_high"]).all()
+    per_campaign = t.groupby("campaign_name", observed=True)["rows"].sum()
+    assert per_campaign.to_dict() == {c: v["rows"] for c, v in golden["campaigns"].items()}
+
+
+def test_trend_per_local_week_and_month(sample, golden):
+    weeks = M.trend(sample, every="W")
+    assert weeks["rows"].sum() == golden["sent"]  # messages with a sent time
+    assert all(p.day_of_week == 0 and p.hour == 0 for p in weeks["period"])  # local Mondays
+    months = M.trend(sample, every="MS")
+    assert months["period"].tolist() == [pd.Timestamp("2024-11-01", tz="UTC")]
+    with pytest.raises(ValueError, match="period"):
+        M.trend(sample, every="fortnightly")
