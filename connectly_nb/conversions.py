@@ -142,16 +142,17 @@ class ClickSet:
         numpy.ndarray of bool
         """
         is_button = (clicks["kind"] == "button").to_numpy()
-        ids, names = _plain_values(clicks["id"]), _plain_values(clicks["name"])
         buttons = {_plain(b) for b in self.buttons}
         prefixes = tuple(_plain(p) for p in self.links)
-        hit = _lookup(ids, lambda v: v in buttons) | _lookup(names, lambda v: v in buttons)
-        out = is_button & hit
+
+        named = buttons.__contains__
+        out = is_button & (_matches(clicks["id"], named) | _matches(clicks["name"], named))
         if prefixes:
-            link = _lookup(ids, lambda v: v.startswith(prefixes)) | _lookup(
-                names, lambda v: v.startswith(prefixes)
-            )
-            out |= ~is_button & link
+
+            def starts(value: str) -> bool:
+                return value.startswith(prefixes)
+
+            out |= ~is_button & (_matches(clicks["name"], starts) | _matches(clicks["id"], starts))
         return out
 
     def messages(self, messages: pd.DataFrame, clicks: pd.DataFrame) -> np.ndarray:
@@ -211,18 +212,11 @@ def suggest_negatives(clicks: pd.DataFrame) -> ClickSet | None:
     return ClickSet(tuple(negatives), (), "negative") if negatives else None
 
 
-def _plain_values(values: pd.Series) -> np.ndarray:
-    """:func:`_plain` of each value, computed once per distinct value."""
-    raw = values.astype(object).where(values.notna(), "").to_numpy()
-    uniques = pd.unique(raw)
-    lookup = {u: _plain(u) for u in uniques}
-    return np.array([lookup[v] for v in raw], dtype=object)
-
-
-def _lookup(values: np.ndarray, test: Any) -> np.ndarray:
-    """``test`` of each value, computed once per distinct value."""
-    uniques, inverse = np.unique(values.astype(str), return_inverse=True)
-    return np.array([bool(test(u)) for u in uniques], dtype=bool)[inverse]
+def _matches(values: pd.Series, test: Any) -> np.ndarray:
+    """``test(_plain(value))`` for each value, computed once per distinct value."""
+    codes, uniques = pd.factorize(values)
+    hit = np.array([bool(test(_plain(u))) for u in uniques] + [False], dtype=bool)
+    return hit[codes]  # a missing value (code -1) takes the last slot: False
 
 
 def _texts(values: Any) -> list[str]:

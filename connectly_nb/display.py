@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from connectly_nb.safety import mask_phone
-from connectly_nb.schema import PROBLEM_CODES, RATES
+from connectly_nb.schema import ALL_RATES, PROBLEM_CODES, RATES
 
 __all__ = [
     "export_summary_html",
@@ -31,6 +31,7 @@ __all__ = [
     "key_figures_html",
     "message_sample",
     "pretty",
+    "readable",
 ]
 
 DASH = "–"  # shown where a value has no meaning (a rate without a denominator)
@@ -214,15 +215,71 @@ def pretty(frame: pd.DataFrame, *, digits: int = 1) -> pd.DataFrame:
     return out
 
 
+#: Column names as a reader says them (others: underscores become spaces).
+READABLE = {
+    "campaign_name": "campaign",
+    "sendout_id": "sendout",
+    "business_id": "business",
+    "customer_external_id": "customer",
+    "error_code": "error code",
+    "top_error_msg": "most common message",
+    "share_of_failed": "share of failures",
+    "share_of_rows": "share of messages",
+    "opted_out": "opted out",
+    "n_negative": "stamped before send",
+    "first_sent": "first sent",
+    "rows": "messages",
+}
+
+#: Put around HTML that holds data: MathJax (JupyterLab's, or a page's) skips it, so a
+#: ``$...$`` in a campaign name or an error message is never typeset as mathematics.
+NO_MATH = "tex2jax_ignore mathjax_ignore"
+
+
+def readable(name: str) -> str:
+    """A column name as a reader says it: ``delivery_rate_low`` -> ``delivery rate (low)``.
+
+    Parameters
+    ----------
+    name : str
+        A result frame's column.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> readable("delivery_rate"), readable("click_rate_high"), readable("error_code")
+    ('delivery rate', 'click rate (high)', 'error code')
+    """
+    for end in ("_low", "_high"):
+        if name.endswith(end) and name[: -len(end)] in ALL_RATES:
+            return f"{readable(name[: -len(end)])} ({end[1:]})"
+    return READABLE.get(name, name.replace("_", " "))
+
+
 def html_table(
-    frame: pd.DataFrame, *, max_rows: int | None = None, digits: int = 1, note: str = "rows"
+    frame: pd.DataFrame,
+    *,
+    columns: list[str] | None = None,
+    max_rows: int | None = None,
+    digits: int = 1,
+    note: str = "rows",
 ) -> str:
-    """A result frame as an HTML table: :func:`pretty` values, no index, every cell escaped.
+    """A result frame as an HTML table a person reads: few columns, readable headers.
+
+    Values as :func:`pretty` gives them (``16,650``, ``15.5%``, ``15 min``),
+    headers as :func:`readable` gives them, no index, every cell escaped,
+    out of MathJax's reach. With ``columns``, those are shown and the whole
+    table is one click away (an HTML ``details`` element).
 
     Parameters
     ----------
     frame : pandas.DataFrame
         A metric's result.
+    columns : list of str, optional
+        The columns that matter, in order; the others are on demand.
     max_rows : int, optional
         Show the first rows only, and say how many there are.
     digits : int
@@ -236,13 +293,21 @@ def html_table(
         The table in a horizontally scrolling ``div``.
     """
     shown = frame if max_rows is None else frame.head(max_rows)
-    markup = pretty(shown, digits=digits).to_html(
-        index=False, escape=True, border=0, na_rep="", classes="dataframe"
-    )
-    markup = f"<div style='overflow-x:auto'>{markup}</div>"
+    markup = _table(shown[columns] if columns else shown, digits)
     if max_rows is not None and len(frame) > max_rows:
         markup += f"<p><em>first {max_rows:,} of {len(frame):,} {html.escape(note)}</em></p>"
-    return markup
+    hidden = [c for c in frame.columns if columns and c not in columns]
+    if hidden:
+        markup += (
+            f"<details><summary>all {len(frame.columns)} columns</summary>"
+            f"{_table(shown, digits)}</details>"
+        )
+    return f"<div class='{NO_MATH}' style='overflow-x:auto'>{markup}</div>"
+
+
+def _table(frame: pd.DataFrame, digits: int) -> str:
+    text = pretty(frame, digits=digits).rename(columns=lambda c: readable(str(c)))
+    return text.to_html(index=False, escape=True, border=0, na_rep="", classes="dataframe")
 
 
 # --------------------------------------------------------------------------- key figures
@@ -255,7 +320,8 @@ def key_figures_html(counts: Mapping[str, int]) -> str:
     ----------
     counts : mapping
         ``rows``, ``sent``, ``delivered``, ``read``, ``clicked``, ``failed``
-        and ``opted_out`` (see :func:`connectly_nb.metrics.key_figures`).
+        and ``opted_out`` (see :func:`connectly_nb.metrics.key_figures`);
+        ``converted`` and ``negative`` when conversions and refusals are counted.
 
     Returns
     -------
@@ -280,11 +346,21 @@ def key_figures_html(counts: Mapping[str, int]) -> str:
         cell(format_count(k["rows"]), "messages", f"{k['sent']:,} sent")
         + rate("delivery_rate", "delivered")
         + rate("read_rate", "read (lower bound)")
-        + rate("click_rate", "clicked")
-        + rate("opt_out_rate", "opted out")
-        + rate("failure_rate", "failed")
+        + rate("click_rate", "clicked (any button or link)" if "converted" in k else "clicked")
     )
-    return f"<table><tr>{cells}</tr></table>"
+    if "converted" in k:
+        cells += _rate_cell(k, "conversion_rate", "converted", cell)
+    if "negative" in k:
+        cells += _rate_cell(k, "negative_rate", "said no", cell)
+    cells += rate("opt_out_rate", "opted out") + rate("failure_rate", "failed")
+    empty = "" if k["rows"] else "<p><strong>No messages match the selection.</strong></p>"
+    return f"<div class='{NO_MATH}'>{empty}<table><tr>{cells}</tr></table></div>"
+
+
+def _rate_cell(k: Mapping[str, int], name: str, label: str, cell: Any) -> str:
+    num, den = ALL_RATES[name]
+    value = k[num] / k[den] if k[den] else float("nan")
+    return str(cell(format_percent(value), label, f"{k[num]:,} of {k[den]:,} {den}"))
 
 
 # --------------------------------------------------------------------------- an export
@@ -368,7 +444,7 @@ def export_summary_html(summary: Mapping[str, Any], tz: str) -> str:
         f"<tr><th style='text-align:left'>Problems</th>"
         f"<td style='text-align:left'>{probs}</td></tr>"
     )
-    return f"<div><strong>Connectly export</strong><table>{body}</table></div>"
+    return f"<div class='{NO_MATH}'><strong>Connectly export</strong><table>{body}</table></div>"
 
 
 # --------------------------------------------------------------------------- messages

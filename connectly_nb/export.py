@@ -200,6 +200,7 @@ class Export:
         error_codes: Iterable[str | None] | str | None = None,
         start: Bound | None = None,
         end: Bound | None = None,
+        failed: bool | None = None,
     ) -> Export:
         """Return a new Export cut to a selection, all four tables consistently.
 
@@ -210,11 +211,17 @@ class Export:
         error_codes : str or iterable of str or None, optional
             Keep messages with these error codes; ``None`` inside the list
             stands for "no error code". ``None`` (the default) keeps all.
+            A code names what was reported: a message delivered after an
+            error keeps its code but is not failed (see ``failed``).
         start, end : date, datetime or ISO string, optional
             Keep messages whose ``sent_at`` falls in ``[start, end]``. A bare
             date (no time) for ``end`` includes that whole day. Naive values are
-            read in the Export's time zone. Messages never sent are dropped when
-            either bound is given.
+            read in the Export's time zone (a local day, daylight saving
+            included). Messages never sent are dropped when either bound is
+            given.
+        failed : bool, optional
+            ``True`` keeps the failed messages (an error and no delivery,
+            whether or not a code was given), ``False`` the others.
 
         Returns
         -------
@@ -225,7 +232,11 @@ class Export:
         Raises
         ------
         ValueError
-            ``start`` or ``end`` is text that is not ISO 8601, or not a real date.
+            ``start`` or ``end`` is text that is not ISO 8601, or not a real
+            date, or the end is before the start.
+        SelectionError
+            A campaign, sendout or error code the export does not have (the
+            message lists the closest known ones).
         """
         return self.subset(
             self.selection(
@@ -234,6 +245,7 @@ class Export:
                 error_codes=error_codes,
                 start=start,
                 end=end,
+                failed=failed,
             )
         )
 
@@ -245,6 +257,7 @@ class Export:
         error_codes: Iterable[str | None] | str | None = None,
         start: Bound | None = None,
         end: Bound | None = None,
+        failed: bool | None = None,
     ) -> np.ndarray:
         """The rows of ``messages`` that :meth:`filter` would keep, as a boolean array.
 
@@ -253,7 +266,7 @@ class Export:
 
         Parameters
         ----------
-        campaigns, sendouts, error_codes, start, end
+        campaigns, sendouts, error_codes, start, end, failed
             As for :meth:`filter`.
 
         Returns
@@ -281,6 +294,8 @@ class Export:
             mask &= sel
         if start is not None or end is not None:
             mask &= self._sent_between(start, end)
+        if failed is not None:
+            mask &= m["is_failed"].to_numpy() == bool(failed)
         return mask
 
     def _sent_between(self, start: Bound | None, end: Bound | None) -> np.ndarray:

@@ -772,13 +772,15 @@ def activity_heatmap(
     times = times.dt.tz_convert(tz or export.tz)
     cell = times.dt.day_of_week.to_numpy() * 24 + times.dt.hour.to_numpy()
     counts = np.bincount(cell, minlength=168)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "weekday": pd.Categorical(np.repeat(WEEKDAYS, 24), categories=WEEKDAYS, ordered=True),
             "hour": np.tile(np.arange(24), 7),
             "count": counts.astype(np.int64),
         }
     )
+    out.attrs = {"event": event, "tz": tz or export.tz}  # what the cells count, and where
+    return out
 
 
 # --------------------------------------------------------------------------- clicks

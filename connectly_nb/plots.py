@@ -10,6 +10,7 @@ axis, the full names stay in the data.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -151,32 +152,76 @@ def _no_data(ax: Axes, title: str) -> Axes:
     return ax
 
 
+#: Ticks of a time-since-sent axis, in hours, and how they read.
+_DURATION_TICKS = (
+    (1 / 60, "1 min"),
+    (10 / 60, "10 min"),
+    (1, "1 h"),
+    (6, "6 h"),
+    (24, "1 day"),
+    (168, "7 days"),
+    (720, "30 days"),
+)
+
+
+def _duration_ticks(axis: Any, longest: float) -> None:
+    """Label a time axis (in hours) in minutes, hours and days, never 10^-2 hours."""
+    ticks = [(0.0, "0")] + [(h, t) for h, t in _DURATION_TICKS if h <= max(longest, 1 / 60)]
+    axis.set_ticks([h for h, _ in ticks], [t for _, t in ticks])
+    axis.set_minor_locator(plt.NullLocator())
+
+
 def _percent_axis(axis: Any) -> None:
     # decimals=None: as many as the ticks need (2.5% steps read 2.5%, 5.0%, 7.5% ...)
     axis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+
+
+_COUNTS = ("rows", "sent", "delivered", "read", "clicked", "failed", "opted_out")
+
+
+def _top_groups(frame: pd.DataFrame, top: int) -> tuple[list[str], pd.DataFrame, str]:
+    """The groups by size (rows), the largest first; past ``top``, the rest as one "others"."""
+    labels, title_by = _labels(frame)
+    order = np.argsort(-frame["rows"].to_numpy(), kind="stable")
+    data = frame.iloc[order].reset_index(drop=True)
+    labels = [labels[i] for i in order]
+    if len(data) > top:
+        rest = data.iloc[top - 1 :]
+        counts = [c for c in (*_COUNTS, "converted", "negative") if c in data.columns]
+        others = rest[counts].sum().to_frame().T
+        data = pd.concat([data.iloc[: top - 1][counts], others], ignore_index=True)
+        labels = [*labels[: top - 1], f"others ({len(rest):,})"]
+    return labels, data, title_by
 
 
 @shared_docs
 def plot_funnel(
     funnel: pd.DataFrame,
     *,
-    stages: Sequence[str] = ("sent", "delivered", "read", "clicked"),
+    stages: Sequence[str] | None = None,
     normalize: bool = False,
+    top: int = 10,
     ax: Axes | None = None,
     **kwargs: Any,
 ) -> Axes:
-    """Grouped bars: messages reaching each stage, per group.
+    """Horizontal grouped bars: messages reaching each stage, per group, the largest on top.
 
-    The main matplotlib call is ``Axes.bar``, once per stage.
+    Readable from 1 to hundreds of groups: the ``top`` largest are drawn,
+    the others pooled in one "others (n)" bar; a figure needs about 0.3
+    inches per group shown. The main matplotlib call is ``Axes.barh``, once
+    per stage.
 
     Parameters
     ----------
     funnel : DataFrame
         :func:`connectly_nb.metrics.funnel`'s result.
-    stages : sequence of str
-        Count columns to draw, in order.
+    stages : sequence of str, optional
+        Count columns to draw, in order; by default sent, delivered, read,
+        clicked (and converted, when the funnel has it).
     normalize : bool
         Show each stage as a share of the group's sent messages.
+    top : int
+        The most groups drawn (the last one being "others" when there are more).
     {ax}
     {kwargs}
 
@@ -185,40 +230,37 @@ def plot_funnel(
     {axes}
     """
     ax = _ax(ax)
-    labels, title_by = _labels(funnel)
+    if stages is None:
+        stages = [s for s in ("sent", "delivered", "read", "clicked", "converted") if s in funnel]
+    labels, data, title_by = _top_groups(funnel, top) if len(funnel) else ([], funnel, "")
     title = "Campaign funnel" + (f" by {title_by}" if title_by else "")
     if funnel.empty:
         return _no_data(ax, title)
-    x = np.arange(len(funnel))
-    width = 0.8 / max(len(stages), 1)
+    y = np.arange(len(data))[::-1]  # the first (largest) group on top
+    height = 0.8 / max(len(stages), 1)
     for i, stage in enumerate(stages):
-        values = funnel[stage].to_numpy(dtype=float)
+        values = data[stage].to_numpy(dtype=float)
         if normalize:
             with np.errstate(invalid="ignore", divide="ignore"):
-                values = values / funnel["sent"].to_numpy(dtype=float)
-        ax.bar(
-            x + (i - (len(stages) - 1) / 2) * width,
+                values = values / data["sent"].to_numpy(dtype=float)
+        ax.barh(
+            y + ((len(stages) - 1) / 2 - i) * height,
             values,
-            width,
+            height,
             label=stage.replace("_", " "),
             color=STAGE_COLORS.get(stage),
             **kwargs,
         )
-    ax.set_xticks(
-        x,
-        labels,
-        rotation=20 if len(funnel) > 3 else 0,
-        ha="right" if len(funnel) > 3 else "center",
-    )
+    ax.set_yticks(y, [shorten(lbl) for lbl in labels])
     if normalize:
-        _percent_axis(ax.yaxis)
-        ax.set_ylabel("share of sent messages")
+        _percent_axis(ax.xaxis)
+        ax.set_xlabel("share of sent messages")
     else:
-        ax.set_ylabel("messages")
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.set_xlabel("messages")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_title(title)
-    _legend(ax, title="stage", frameon=False)
+    _legend(ax, title="stage", frameon=False, loc="lower right", fontsize="small")
     return ax
 
 
@@ -336,7 +378,8 @@ def plot_timeline(timeline: pd.DataFrame, *, ax: Axes | None = None, **kwargs: A
                 **kwargs,
             )
     ax.set_xscale("symlog", linthresh=1 / 60)
-    ax.set_xlabel("hours since sent (log scale)")
+    _duration_ticks(ax.xaxis, hours.max() if len(hours) else 1)
+    ax.set_xlabel("time since sent (log scale)")
     _percent_axis(ax.yaxis)
     ax.set_ylim(0, 1)
     ax.set_ylabel("share of sent messages")
@@ -401,6 +444,15 @@ def plot_latency(latency: pd.DataFrame, *, ax: Axes | None = None, **kwargs: Any
     return ax
 
 
+_EVENT_NOUNS = {"sent": "sends", "delivered": "deliveries", "read": "reads", "clicked": "clicks"}
+
+
+def _heatmap_title(heatmap: pd.DataFrame) -> str:
+    what = _EVENT_NOUNS.get(heatmap.attrs.get("event", ""), "events").capitalize()
+    tz = heatmap.attrs.get("tz")
+    return f"{what} by weekday and hour" + (f" ({tz})" if tz else "")
+
+
 @shared_docs
 def plot_activity_heatmap(
     heatmap: pd.DataFrame, *, ax: Axes | None = None, cmap: str = "Greens", **kwargs: Any
@@ -425,16 +477,19 @@ def plot_activity_heatmap(
     """
     ax = _ax(ax)
     if not heatmap["count"].sum():
-        return _no_data(ax, "Activity by weekday and hour")
+        return _no_data(ax, _heatmap_title(heatmap))
     grid = heatmap.pivot_table(
         index="weekday", columns="hour", values="count", observed=False, aggfunc="sum"
     ).reindex(columns=range(24), fill_value=0)
     image = ax.imshow(grid.to_numpy(), aspect="auto", cmap=cmap, **kwargs)
     ax.set_yticks(range(len(grid.index)), [str(d) for d in grid.index])
     ax.set_xticks(range(0, 24, 3), [f"{h:02d}h" for h in range(0, 24, 3)])
-    ax.set_xlabel("hour of day")
-    ax.set_title("Activity by weekday and hour")
-    ax.figure.colorbar(image, ax=ax, label="events")
+    ax.set_xlabel(
+        f"hour of day ({heatmap.attrs['tz']})" if "tz" in heatmap.attrs else "hour of day"
+    )
+    ax.set_title(_heatmap_title(heatmap))
+    what = _EVENT_NOUNS.get(heatmap.attrs.get("event", ""), "events")
+    ax.figure.colorbar(image, ax=ax, label=what)
     return ax
 
 
@@ -756,5 +811,6 @@ def plot_compare(comparison: pd.DataFrame, *, ax: Axes | None = None, **kwargs: 
         f"{rate.replace('_', ' ')} = {_NUMERATOR[rate].replace('_', ' ')} / "
         f"{_DENOMINATOR[rate]} (95% interval)"
     )
-    ax.set_title(shorten(str(row["verdict"]), 90), fontsize="medium", loc="left")
+    # the whole verdict, wrapped: never cut off with an ellipsis
+    ax.set_title(plain(textwrap.fill(str(row["verdict"]), 70)), fontsize="medium", loc="left")
     return ax

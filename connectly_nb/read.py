@@ -11,11 +11,10 @@ and tidies them into an :class:`~connectly_nb.export.Export`
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Sequence
-from typing import Any
 
 from connectly_nb import cache as _cache
+from connectly_nb._progress import Progress, interactive
 from connectly_nb._time import check_tz
 from connectly_nb.export import Export
 from connectly_nb.load import Input, RawFile, Source, read_raw, resolve_sources
@@ -94,50 +93,40 @@ def read_export(
     return export
 
 
+#: Share of a load's time each stage takes (measured at 1,000,000 rows): the bar's scale.
+_STAGES = {
+    "checking and parsing cells": 0.45,
+    "merging duplicates": 0.75,
+    "building tables": 0.80,
+    "finishing": 0.97,
+}
+_READING = 0.45  # reading the files: the first 45% of the bar
+
+
 def _read(inputs: Sequence[Input], *, tz: str, dedupe: bool, progress: bool | None) -> Export:
     """Read each input, then tidy them all, with a progress bar for big loads."""
     total = sum(i.size for i in inputs)
     if progress is None:
-        progress = (total >= _BIG_BYTES or len(inputs) >= _MANY_FILES) and _interactive()
-    bar = _progress_bar(total, enabled=bool(progress))
+        progress = (total >= _BIG_BYTES or len(inputs) >= _MANY_FILES) and interactive()
+    bar = Progress(100, "reading export", enabled=bool(progress))
     raws: list[RawFile] = []
+    done = 0
     try:
         for inp in inputs:
-            bar.set_postfix_str(_short(inp.name))
+            bar.to(100 * _READING * done / max(total, 1), f"parsing {_short(inp.name)}")
             raws.append(read_raw(inp))
             release_memory()  # the parser's block buffers
-            bar.update(inp.size)
-        return tidy(raws, tz=tz, dedupe=dedupe, step=bar.set_postfix_str)
+            done += inp.size
+
+        def step(name: str) -> None:
+            bar.to(100 * _STAGES.get(name, bar.done / 100), name)
+
+        export = tidy(raws, tz=tz, dedupe=dedupe, step=step)
+        bar.to(100)
+        return export
     finally:
         bar.close()
 
 
 def _short(name: str, width: int = 30) -> str:
     return name if len(name) <= width else "…" + name[-(width - 1) :]
-
-
-def _interactive() -> bool:
-    if "ipykernel" in sys.modules:
-        return True
-    return bool(getattr(sys.stderr, "isatty", lambda: False)())
-
-
-class _NoBar:
-    """Stands in for tqdm when no bar is shown (importing tqdm.auto is not free)."""
-
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def set_postfix_str(self, s: str = "") -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress_bar(total: int, *, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="B", unit_scale=True, desc="reading export", leave=False)

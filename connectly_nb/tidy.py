@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 from connectly_nb import _merge, _parse
 from connectly_nb._merge import STR_TYPES, ChildRows, RecordMap
 from connectly_nb._problems import ProblemCollector
+from connectly_nb._progress import Progress, interactive
 from connectly_nb._stages import stage_flags
 from connectly_nb._time import NAT_INT, check_tz, localize, since
 from connectly_nb.exceptions import TimeZoneError
@@ -58,6 +59,7 @@ __all__ = ["Export", "TimeZoneError", "release_memory", "tidy"]
 
 _MANGLED_ID = r"^\s*[+-]?(\d+[.,]?\d*[eE][+-]?\d+|\d+\.0+)\s*$"
 _THREADED_ROWS = 50_000  # loads at least this big run their column tasks on two threads
+_BIG_DEFERRED = 200_000  # from this many records, reading the variables shows a progress bar
 
 
 def release_memory() -> None:
@@ -767,7 +769,12 @@ class _Deferred:
             raise RuntimeError("the variables cells were already parsed")
         var_rows, var_dir, var_keys, var_values = [], [], [], []
         key_codes: dict[str, int] = {}
+        n = len(next(iter(self.cells.values()), []))
+        bar = Progress(
+            len(self.cells), "reading variables", enabled=n >= _BIG_DEFERRED and interactive()
+        )
         for d, (column, cells) in enumerate(self.cells.items()):
+            bar.to(d, column)
             parsed = _parse.parse_variables(cells, key_codes)
             for code, items in (("bad_json", parsed.bad_json), ("too_large", parsed.too_large)):
                 if items:
@@ -784,6 +791,7 @@ class _Deferred:
             var_dir.append(np.full(len(r), d, dtype=np.int8))
             var_keys.append(k)
             var_values.append(v)
+        bar.close()
         key_names = list(key_codes)
         key_order = np.argsort(np.asarray(key_names, dtype=object), kind="stable")
         remap = np.empty(len(key_names), dtype=np.int32)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -29,9 +31,11 @@ def test_funnel_bars_equal_the_counts_with_stage_colours(ex):
     _, ax = plt.subplots()
     out = P.plot_funnel(f, ax=ax)
     assert out is ax
-    heights = bar_values(ax)
-    expected = [v for s in ("sent", "delivered", "read", "clicked") for v in f[s]]
-    assert heights == expected
+    # horizontal bars, the largest campaign on top
+    by_size = f.sort_values("rows", ascending=False, kind="stable")
+    widths = bar_values(ax, horizontal=True)
+    expected = [v for s in ("sent", "delivered", "read", "clicked") for v in by_size[s]]
+    assert widths == expected
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == ["sent", "delivered", "read", "clicked"]
     for container, stage in zip(
@@ -41,8 +45,8 @@ def test_funnel_bars_equal_the_counts_with_stage_colours(ex):
             tuple(plt.matplotlib.colors.to_rgba(P.STAGE_COLORS[stage]))
         }
     assert "campaign name" in ax.get_title()
-    assert [t.get_text() for t in ax.get_xticklabels()] == [
-        P.shorten(c) for c in f["campaign_name"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        P.shorten(c) for c in by_size["campaign_name"]
     ]
 
 
@@ -50,10 +54,12 @@ def test_funnel_normalised_is_a_share_of_sent(ex):
     f = M.funnel(ex, by=None)
     _, ax = plt.subplots()
     P.plot_funnel(f, normalize=True, ax=ax)
-    assert bar_values(ax)[0] == 1.0
-    assert bar_values(ax)[1] == pytest.approx(f["delivered"].iloc[0] / f["sent"].iloc[0])
-    assert ax.get_ylabel() == "share of sent messages"
-    assert ax.yaxis.get_major_formatter()(0.5, 0) == "50%"
+    widths = bar_values(ax, horizontal=True)
+    assert widths[0] == 1.0
+    assert widths[1] == pytest.approx(f["delivered"].iloc[0] / f["sent"].iloc[0])
+    assert ax.get_xlabel() == "share of sent messages"
+    ax.figure.canvas.draw()
+    assert ax.xaxis.get_major_formatter()(0.5, 0) == "50%"
 
 
 def test_uses_current_axes_and_forwards_kwargs(ex):
@@ -190,7 +196,7 @@ def test_long_names_are_shortened_on_the_axis_only():
     )
     _, ax = plt.subplots()
     P.plot_funnel(f, ax=ax)
-    label = ax.get_xticklabels()[0].get_text()
+    label = ax.get_yticklabels()[0].get_text()
     assert len(label) == P.MAX_LABEL
     assert label.endswith("…")
     assert f["campaign_name"].iloc[0] == "x" * 60
@@ -218,7 +224,7 @@ def test_emoji_are_dropped_from_axis_labels_without_warnings(recwarn):
     _, ax = plt.subplots()
     P.plot_funnel(f, ax=ax)
     ax.figure.canvas.draw()
-    assert ax.get_xticklabels()[0].get_text() == "Black Friday 2024"
+    assert ax.get_yticklabels()[0].get_text() == "Black Friday 2024"
     assert not [w for w in recwarn if "Glyph" in str(w.message)]
 
 
@@ -260,7 +266,35 @@ def test_dollar_signs_in_names_are_drawn_as_written(write_export, name):
     P.plot_funnel(M.funnel(ex), ax=ax)
     P.plot_rates(M.funnel(ex), ax=plt.subplots()[1])
     ax.figure.canvas.draw()  # mathtext would raise here, or render "R20*off*"
-    label = ax.get_xticklabels()[0]
+    label = ax.get_yticklabels()[0]
     assert label.get_text().replace("\\$", "$") == name
     _, is_math = label._preprocess_math(label.get_text())
     assert is_math is False
+
+
+@pytest.mark.parametrize("n", [1, 50, 200])
+def test_the_funnel_stays_readable_from_1_to_200_campaigns(n):
+    # issue 15: with 24 campaigns the labels overlapped into an unreadable block
+    rng = np.random.default_rng(n)
+    rows = rng.integers(10, 1000, n)
+    f = pd.DataFrame(
+        {
+            "campaign_name": [f"Campaign number {i}" for i in range(n)],
+            "rows": rows,
+            "sent": rows,
+            "delivered": rows // 2,
+            "read": rows // 3,
+            "clicked": rows // 10,
+        }
+    )
+    fig, ax = plt.subplots(figsize=(8, 0.35 * min(n, 10) + 1.5))
+    P.plot_funnel(f, ax=ax)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert len(labels) == min(n, 10)
+    if n > 10:
+        assert labels[-1] == f"others ({n - 9:,})"  # the bottom bar pools the rest
+        assert sum(bar_values(ax, horizontal=True)[:10]) == rows.sum()  # sent adds up
+    fig.canvas.draw()
+    boxes = [t.get_window_extent() for t in ax.get_yticklabels()]
+    for a, b in itertools.pairwise(boxes):
+        assert not a.overlaps(b)  # labels never overlap

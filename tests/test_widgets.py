@@ -27,7 +27,9 @@ from connectly_nb.widgets import (
     ErrorCodeFilter,
     FilterPanel,
     explore,
+    views,
 )
+from connectly_nb.widgets.dashboard import TABS
 from tests.conftest import parse_html, row
 
 HOSTILE = '<script>alert("x")</script>=HYPERLINK("http://evil.example","click")'
@@ -52,10 +54,10 @@ def html_of(out) -> str:
 
 
 def funnel_bars(dash) -> dict[str, list[float]]:
-    """Campaign label -> the heights of its sent, delivered, read and clicked bars, as drawn."""
+    """Campaign label -> the lengths of its sent, delivered, read and clicked bars, as drawn."""
     ax = dash.views["Funnel"].figure.axes[0]
-    labels = [t.get_text() for t in ax.get_xticklabels()]
-    heights = [[p.get_height() for p in c] for c in ax.containers]  # one container per stage
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    heights = [[p.get_width() for p in c] for c in ax.containers]  # one container per stage
     return {label: [h[i] for h in heights] for i, label in enumerate(labels)}
 
 
@@ -112,17 +114,21 @@ def test_error_code_filter_labels_and_quick_choices(ex, golden):
     assert labels[-1].startswith("no error code (")
     with_code = sum(golden["error_codes"].values())
     assert labels[-1] == f"no error code ({golden['rows'] - with_code:,})"
+    # failures are messages with an error and no delivery, with or without a code
     flt._quick.value = "no failures"
-    assert flt.value == (None,)
+    assert flt.selection() == {"error_codes": None, "failed": False}
+    assert len(ex.filter(**flt.selection()).messages) == golden["rows"] - golden["failed"]
     flt._quick.value = "all failures"
-    assert None not in flt.value
-    assert set(flt.value) == set(ex.messages["error_code"].dropna().unique())
-    assert set(flt.value) == set(golden["error_codes"])
+    assert flt.selection() == {"error_codes": None, "failed": True}
+    assert len(ex.filter(**flt.selection()).messages) == golden["failed"]
     flt._quick.value = "category: business-template"
     assert set(flt.value) == {"131047", "132000"}
+    assert flt.failed is None
+    flt._select.value = ("131026",)  # a click: the quick choice says so
+    assert flt._quick.value == "chosen codes"
     flt.value = ()
     assert flt._quick.value == "all messages"
-    assert flt.selection() == {"error_codes": None}
+    assert flt.selection() == {"error_codes": None, "failed": None}
 
 
 def test_date_range_filter_in_the_export_time_zone(ex, golden):
@@ -165,7 +171,9 @@ def test_filter_panel_value_filtered_and_reset(ex):
 
 def test_dashboard_key_figures_follow_the_campaign_filter(ex, golden):
     dash = Dashboard(ex)
-    assert dash.key_figures() == {c: golden[c] for c in COUNTS}
+    k = dash.key_figures()
+    assert {c: k[c] for c in COUNTS} == {c: golden[c] for c in COUNTS}
+    assert set(k) == {*COUNTS, "negative"}  # refusal buttons are pre-chosen, shown apart
     assert funnel_bars(dash) == drawn(golden["campaigns"])
     dash.panel.controls["campaigns"].value = {"campaigns": ["Carrinho abandonado"]}
     want = golden["campaigns"]["Carrinho abandonado"]
@@ -181,7 +189,7 @@ def test_dashboard_key_figures_follow_the_campaign_filter(ex, golden):
     assert set(table["campaign_name"]) == {"Carrinho abandonado"}
     assert table["sent"].sum() == want["sent"]
     assert "Carrinho abandonado" in html_of(dash.outputs["funnel_table"])
-    assert f"{want['rows']:,} messages selected" in dash.status.value
+    assert f"{want['rows']:,} of {golden['rows']:,} messages selected" in dash.status.value
     assert png(dash.outputs["funnel_chart"]).startswith(b"\x89PNG")  # shown as an image
 
 
@@ -189,11 +197,11 @@ def test_dashboard_redraws_only_the_visible_tab_then_the_others_on_opening(ex, g
     dash = Dashboard(ex)
     assert dash.outputs["errors_chart"].outputs == ()
     assert "Errors" not in dash.views
-    dash.tabs.selected_index = 1
+    dash.tabs.selected_index = TABS.index("Errors")
     top = sorted(golden["error_codes"].items(), key=lambda kv: (-kv[1], kv[0]))[:10]
     assert error_bars(dash) == dict(top)
     dash.panel.controls["errors"].value = ("131026",)
-    assert dash.tabs.selected_index == 1
+    assert dash.tabs.selected_index == TABS.index("Errors")
     assert error_bars(dash) == {"131026": golden["error_codes"]["131026"]}  # redrawn
     assert dash.views["Errors"].tables[""]["error_code"].tolist() == ["131026"]
     table = html_of(dash.outputs["errors_table"])
@@ -202,7 +210,7 @@ def test_dashboard_redraws_only_the_visible_tab_then_the_others_on_opening(ex, g
     stale_engagement = dash.outputs["engagement_chart"].outputs
     assert stale_engagement == ()
     assert "Engagement" not in dash.views
-    for i in range(6):
+    for i in range(len(TABS)):
         dash.tabs.selected_index = i
         assert "#b00020" not in dash.status.value, dash.status.value  # no error shown
     assert len(png(dash.outputs["engagement_chart"])) > 1000
@@ -212,7 +220,7 @@ def test_dashboard_redraws_only_the_visible_tab_then_the_others_on_opening(ex, g
     assert not heat_ax.images
     assert "No messages to show" in [t.get_text() for t in heat_ax.texts]
     dash.panel.controls["errors"].value = ()
-    dash.tabs.selected_index = 2
+    dash.tabs.selected_index = TABS.index("Engagement")
     heat = dash.views["Engagement"].figure.axes[1].images[0].get_array()
     assert heat.sum() == ex.messages["read_at"].notna().sum()
     dash.panel.controls["errors"].value = ("131026",)
@@ -226,7 +234,7 @@ def test_no_pyplot_figure_is_left_open_after_many_changes(ex):
     plt.close("all")
     dash = Dashboard(ex)
     campaigns = list(ex.messages["campaign_name"].cat.categories)
-    for i in range(6):
+    for i in range(len(TABS)):
         dash.tabs.selected_index = i
         for c in campaigns:
             dash.panel.controls["campaigns"].value = {"campaigns": [c]}
@@ -235,7 +243,7 @@ def test_no_pyplot_figure_is_left_open_after_many_changes(ex):
 
 def test_messages_tab_masks_phone_numbers_by_default_and_pages(ex, golden):
     dash = Dashboard(ex, page_size=10)
-    dash.tabs.selected_index = 5
+    dash.tabs.selected_index = TABS.index("Messages")
     page = html_of(dash.outputs["messages_table"])
     first_id = ex.messages["customer_external_id"].iloc[0]
     assert first_id not in page
@@ -264,7 +272,7 @@ def test_hostile_campaign_name_is_text_in_the_dashboard_and_neutral_in_the_csv(
         )
     )
     dash = Dashboard(ex, save_dir=tmp_path)
-    for i in range(6):
+    for i in range(len(TABS)):
         dash.tabs.selected_index = i
         assert "#b00020" not in dash.status.value, dash.status.value
     pages = [
@@ -287,7 +295,14 @@ def test_hostile_campaign_name_is_text_in_the_dashboard_and_neutral_in_the_csv(
     assert "\"'<script>" not in text  # starts with <, not a formula: left as is
     assert "'=HYPERLINK" not in text  # the = is inside the cell, not at its start
     assert "'@SUM(1+1)" in text
-    assert "+5511987654321" in text  # phone numbers keep their +
+    assert "+5511987654321" not in text  # "show phone numbers" unticked: masked (issue 15)
+    assert "masked" in dash.status.value
+    assert "Download connectly_filtered_1.csv" in html_of(dash.outputs["download"])
+    dash._show_numbers.value = True
+    full = dash.save_filtered()
+    assert "+5511987654321" in full.read_text(encoding="utf-8-sig")  # keeps its +
+    assert "phone numbers in full" in dash.status.value
+    full.unlink()
     again = read_export(path)
     assert set(again.messages["campaign_name"]) == {HOSTILE, "'@SUM(1+1)"}
     second = dash.save_filtered()
@@ -317,8 +332,110 @@ def test_explore_loads_a_path_or_takes_an_export(ex, write_export):
 def test_dashboard_on_an_export_without_sends_or_variables(write_export):
     ex = read_export(write_export([row(sent_at="", input_variables="")]))
     dash = Dashboard(ex)
-    for i in range(6):
+    for i in range(len(TABS)):
         dash.tabs.selected_index = i
         assert "#b00020" not in dash.status.value, dash.status.value
     assert dash.key_figures()["sent"] == 0
     assert np.isnan(M.funnel(ex, by=None)["delivery_rate"].iloc[0])
+
+
+def test_dates_can_be_typed_or_picked(ex, golden):
+    # issue 15: dates could only be set with a day slider
+    flt = DateRangeFilter(ex)
+    day = dt.date(2024, 11, 9)
+    flt._from.value = day
+    flt._to.value = day
+    assert flt.value == (day, day)
+    assert flt._slider.value == (day, day)
+    assert len(ex.filter(**flt.selection()).messages) == golden["sent_by_day"][day.isoformat()]
+    flt._to.value = dt.date(2024, 11, 1)  # before "from": the day just typed wins
+    assert flt.value == (dt.date(2024, 11, 1), dt.date(2024, 11, 1))
+    flt.value = ()
+    first, last = min(golden["sent_by_day"]), max(golden["sent_by_day"])
+    assert (flt._from.value.isoformat(), flt._to.value.isoformat()) == (first, last)
+
+
+def test_campaign_search_keeps_what_was_typed_and_what_was_chosen(write_export):
+    # issue 15: the search box cleared itself when an entry was picked
+    rows = [row(customer_external_id=f"+{i}", campaign_name=f"Promo {i:02d}") for i in range(12)]
+    flt = CampaignFilter(read_export(write_export(rows)))
+    flt._search.value = "promo 1"
+    flt._campaigns.value = ("Promo 10",)
+    assert flt._search.value == "promo 1"
+    assert flt.value["campaigns"] == ("Promo 10",)
+    flt._search.value = "promo 0"  # the chosen one stays listed (and chosen)
+    assert "Promo 10" in [v for _, v in flt._campaigns.options]
+    assert flt._campaigns.value == ("Promo 10",)
+    assert flt._campaigns.rows == 10  # lists show up to ten entries without scrolling
+
+
+def test_sendouts_say_their_campaign_and_date_and_error_counts_follow_the_campaign(ex, golden):
+    panel = FilterPanel(ex)
+    labels = [label for label, _ in panel.controls["campaigns"]._sendout_select.options]
+    assert all(" · " in label for label in labels)
+    assert any(label.startswith("Black Friday 2024") for label in labels)
+    panel.controls["campaigns"].value = {"campaigns": ["Carrinho abandonado"]}
+    errors = panel.controls["errors"]
+    counts = {v: count_of(label) for label, v in errors._select.options}
+    sub = ex.filter(campaigns="Carrinho abandonado").messages
+    assert counts["131026"] == (sub["error_code"] == "131026").sum()
+    assert sum(counts.values()) == golden["campaigns"]["Carrinho abandonado"]["rows"]
+
+
+def test_conversions_show_beside_clicked_in_the_header_and_the_tabs(ex):
+    # issue 15: "clicked" counted the "no" buttons in the headline click rate
+    dash = Dashboard(ex)
+    assert "said no" in dash.header.value
+    assert "converted" not in dash.header.value  # the default stays all clicks
+    picker = dash.conversions
+    picker._conversions.value = (("button", "Ver ofertas"), ("link", "https://shop.example/bf"))
+    k = dash.key_figures()
+    want = cnb.funnel(ex, by=None, conversions=["Ver ofertas", "https://shop.example/bf"]).iloc[0]
+    assert k["converted"] == int(want["converted"]) > 0
+    assert "converted" in dash.header.value
+    assert "clicked (any button or link)" in dash.header.value
+    table = dash.views["Funnel"].tables[""]
+    assert "conversion_rate" in dash.views["Funnel"].columns[""]
+    assert table["converted"].sum() == want["converted"]
+    assert "Converted counts clicks on button 'Ver ofertas'" in dash.views["Funnel"].note
+    dash.tabs.selected_index = TABS.index("Trend")
+    assert dash.views["Trend"].figure.axes[1].get_title().startswith("Conversion rate")
+
+
+def test_explore_without_an_export_opens_the_sample_and_says_so():
+    dash = explore()
+    assert len(dash.export.messages) > 0
+    assert "bundled sample" in dash.status.value
+
+
+def test_a_saved_notebook_shows_key_figures_where_the_dashboard_goes(ex, golden):
+    # issue 15: a notebook opened before running showed "Dashboard(children=..."
+    bundle = Dashboard(ex)._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/plain"].startswith(f"Connectly campaign explorer: {golden['rows']:,}")
+    assert "Dashboard(children" not in bundle["text/plain"]
+    assert f"{golden['rows']:,}" in bundle["text/html"]
+
+
+def test_a_chart_that_fails_never_stops_the_dashboard_from_opening(ex, monkeypatch):
+    # issue 14: the first redraw was not guarded: explore() raised
+    def broken(*args, **kwargs):
+        raise RuntimeError("mathtext <failed>")
+
+    monkeypatch.setattr(views, "funnel_view", broken)
+    dash = Dashboard(ex)
+    assert "RuntimeError: mathtext &lt;failed&gt;" in dash.status.value
+    assert dash.header.value  # the key figures still show
+
+
+def test_data_tables_are_out_of_mathjax_reach(write_export):
+    # issue 14: MathJax typeset "$\\href{...}{LOGIN}$" in an error message into a live link
+    ex = read_export(
+        write_export([row(error_code="131026", error_msg="$\\href{https://evil.example}{LOGIN}$")])
+    )
+    dash = Dashboard(ex)
+    dash.tabs.selected_index = TABS.index("Errors")
+    page = html_of(dash.outputs["errors_table"])
+    assert "mathjax_ignore" in page
+    assert "tex2jax_ignore" in page
+    assert "mathjax_ignore" in dash.header.value

@@ -1,12 +1,14 @@
 """The explorer dashboard: filters, key figures and tabs of charts and tables.
 
-The dashboard keeps the Export and its derived arrays as plain attributes
-(never in synced traits) and redraws through :mod:`connectly_nb.metrics` and
-:mod:`connectly_nb.plots`. Charts are drawn on :class:`matplotlib.figure.Figure`
-objects (no pyplot state) and shown as PNG in Output widgets, so they render
-in JupyterLab, in exported HTML and under nbval alike. Only the visible tab is
-redrawn on a filter change; the others when they are opened. Errors in a
-callback go to the status line, never to a lost traceback.
+The dashboard only composes: the filters (:mod:`connectly_nb.widgets.filters`)
+say which messages, the views (:mod:`connectly_nb.widgets.views`) compute and
+draw each tab, :mod:`connectly_nb.display` formats. It keeps the Export and its
+derived arrays as plain attributes (never in synced traits). Charts are drawn
+on :class:`matplotlib.figure.Figure` objects and shown as PNG in Output
+widgets, so they render in JupyterLab, in exported HTML and under nbval
+alike. Only the visible tab is redrawn on a filter change; the others when
+they are opened. Errors in a callback (or in the first drawing) go to the
+status line, never to a lost traceback.
 """
 
 from __future__ import annotations
@@ -24,16 +26,24 @@ import numpy as np
 
 from connectly_nb import display
 from connectly_nb._stages import key_figures, stage_bits
+from connectly_nb.datasets import load_or_sample
 from connectly_nb.export import Export
-from connectly_nb.read import read_export
-from connectly_nb.safety import write_safe_csv
+from connectly_nb.safety import mask_phone, write_safe_csv
 from connectly_nb.widgets import views
-from connectly_nb.widgets.filters import FilterPanel
+from connectly_nb.widgets.filters import ConversionPicker, FilterPanel
 from connectly_nb.widgets.views import View, figure_output
 
 __all__ = ["Dashboard", "explore"]
 
-TABS = ("Funnel", "Errors", "Engagement", "Buttons & links", "Variables", "Messages")
+TABS = (
+    "Funnel",
+    "Trend",
+    "Errors",
+    "Engagement",
+    "Buttons & links",
+    "Variables",
+    "Messages",
+)
 #: Columns the views never show (the parsed clicks and variables are used instead).
 _RAW_TEXT = (
     "button_clicks",
@@ -45,12 +55,15 @@ _RAW_TEXT = (
 #: The Output widgets of each tab: (chart, tables).
 _OUTPUTS = {
     "Funnel": ("funnel_chart", "funnel_table"),
+    "Trend": ("trend_chart", "trend_table"),
     "Errors": ("errors_chart", "errors_table"),
     "Engagement": ("engagement_chart", "latency_table"),
     "Buttons & links": ("buttons_chart", "buttons_table"),
     "Variables": ("segment_chart", "variables_table"),
     "Messages": (None, "messages_table"),
 }
+#: Where "Save filtered CSV" writes, next to the notebook, unless told otherwise.
+DOWNLOADS = "connectly_downloads"
 
 
 def _html_output(markup: str) -> dict[str, Any]:
@@ -62,9 +75,10 @@ def _html_output(markup: str) -> dict[str, Any]:
 
 
 def _tables_html(view: View, *, max_rows: int = 30) -> str:
-    return "".join(
+    note = f"<p><small>{html.escape(view.note)}</small></p>" if view.note else ""
+    return note + "".join(
         (f"<h4>{html.escape(title)}</h4>" if title else "")
-        + display.html_table(frame, max_rows=max_rows)
+        + display.html_table(frame, columns=view.columns.get(title), max_rows=max_rows)
         for title, frame in view.tables.items()
     )
 
@@ -77,10 +91,12 @@ class Dashboard(widgets.VBox):
     export : Export
         The export to explore.
     save_dir : path, optional
-        Where "Save filtered CSV" writes (default: the current directory, that
-        is next to the notebook).
+        Where "Save filtered CSV" writes (default: a ``connectly_downloads``
+        folder next to the notebook, served to the browser as a download).
     page_size : int
         Rows per page of the Messages tab.
+    note : str, optional
+        A line shown in the status bar when the dashboard opens.
     **kwargs
         Passed to :class:`ipywidgets.VBox` (``layout=`` ...).
 
@@ -89,8 +105,12 @@ class Dashboard(widgets.VBox):
     panel : FilterPanel
         The filters; set ``dashboard.panel.controls["campaigns"].value`` etc.
         from code to drive the dashboard as a user's clicks would.
+    conversions : ConversionPicker
+        What counts as a conversion, and which buttons say "no".
     header, status : ipywidgets.HTML
         Key figures, and what the dashboard is doing or what went wrong.
+    views : dict of str to View
+        The last view drawn of each tab (its frames and Figure).
     last_redraw_ms : float
         Time of the last redraw of the visible tab.
     """
@@ -101,6 +121,7 @@ class Dashboard(widgets.VBox):
         *,
         save_dir: str | os.PathLike[str] | None = None,
         page_size: int = 25,
+        note: str = "",
         **kwargs: Any,
     ) -> None:
         self.export = export
@@ -110,51 +131,27 @@ class Dashboard(widgets.VBox):
         self.views: dict[str, View] = {}
         self._bits = stage_bits(export.messages)  # what no selection changes
         self._page = 0
+        self._flags: dict[str, np.ndarray] = {}  # converted / negative, per message
         # what the views need, without the raw JSON text: cheaper to cut per selection
         self._view = export.replace(messages=export.messages.drop(columns=list(_RAW_TEXT)))
         self.panel = FilterPanel(self._view)
+        self.conversions = ConversionPicker(export)
         self.header = widgets.HTML()
         self.status = widgets.HTML()
-        self.outputs = {
-            name: widgets.Output() for pair in _OUTPUTS.values() for name in pair if name
-        }
+        self.outputs = {name: widgets.Output() for p in _OUTPUTS.values() for name in p if name}
         self.outputs["links_table"] = widgets.Output()
-        self._build_controls(export)
+        self.outputs["download"] = widgets.Output()
+        self._build_controls()
         self.tabs = widgets.Tab(children=self._pages(), titles=TABS)
-        self._draw_tab: dict[int, Callable[[Export], None]] = dict(
-            enumerate(
-                (
-                    functools.partial(self._put, "Funnel", views.funnel_view),
-                    functools.partial(self._put, "Errors", views.errors_view),
-                    functools.partial(self._put, "Engagement", views.engagement_view),
-                    self._draw_clicks,
-                    self._draw_variables,
-                    self._draw_messages,
-                )
-            )
-        )
+        self._draw_tab = self._drawers()
         self._stale = set(self._draw_tab)
-        title = widgets.HTML("<h3 style='margin:0'>Connectly campaign explorer</h3>")
-        super().__init__(
-            children=[
-                title,
-                self.panel,
-                self.header,
-                self.tabs,
-                widgets.HBox([self._save, self.status]),
-            ],
-            **kwargs,
-        )
+        super().__init__(children=self._layout(), **kwargs)
         self._connect()
-        self._refresh()
+        self._start(note)
 
-    def _build_controls(self, export: Export) -> None:
+    def _build_controls(self) -> None:
         """The segment key, the message pager, the phone-number switch and the save button."""
-        v = export.variables
-        keys = sorted(str(k) for k in v.loc[v["direction"] == "input", "key"].unique())
-        self._segment_key = widgets.Dropdown(
-            options=keys, description="Split by", value=keys[0] if keys else None
-        )
+        self._segment_key = widgets.Dropdown(options=[], description="Split by")
         self._show_numbers = widgets.Checkbox(
             value=False, description="show phone numbers", indent=False
         )
@@ -169,26 +166,53 @@ class Dashboard(widgets.VBox):
         out = self.outputs
         return [
             widgets.VBox([out["funnel_chart"], out["funnel_table"]]),
+            widgets.VBox([out["trend_chart"], out["trend_table"]]),
             widgets.VBox([out["errors_chart"], out["errors_table"]]),
             widgets.VBox([out["engagement_chart"], out["latency_table"]]),
             widgets.VBox([out["buttons_chart"], out["buttons_table"], out["links_table"]]),
             widgets.VBox([out["variables_table"], self._segment_key, out["segment_chart"]]),
             widgets.VBox(
-                [
-                    widgets.HBox([self._prev, self._next, self._page_label, self._show_numbers]),
-                    out["messages_table"],
-                ]
+                [widgets.HBox([self._prev, self._next, self._page_label]), out["messages_table"]]
             ),
         ]
 
+    def _layout(self) -> list[widgets.Widget]:
+        title = widgets.HTML("<h3 style='margin:0'>Connectly campaign explorer</h3>")
+        more = widgets.Accordion(
+            children=[self.conversions], titles=("What counts as a conversion",)
+        )
+        more.selected_index = None
+        bottom = widgets.HBox([self._save, self._show_numbers, self.status])
+        return [title, self.panel, more, self.header, self.tabs, bottom, self.outputs["download"]]
+
+    def _drawers(self) -> dict[int, Callable[[Export], None]]:
+        return dict(
+            enumerate(
+                (
+                    functools.partial(self._put_with_clicks, "Funnel", views.funnel_view),
+                    functools.partial(self._put_with_clicks, "Trend", views.trend_view),
+                    functools.partial(self._put, "Errors", views.errors_view),
+                    functools.partial(self._put, "Engagement", views.engagement_view),
+                    self._draw_clicks,
+                    self._draw_variables,
+                    self._draw_messages,
+                )
+            )
+        )
+
     def _connect(self) -> None:
         self.panel.observe(self._on_filter, names="value")
+        self.conversions.observe(self._on_conversions, names="value")
         self.tabs.observe(self._on_tab, names="selected_index")
         self._segment_key.observe(self._on_segment_key, names="value")
         self._show_numbers.observe(self._on_page_option, names="value")
         self._prev.on_click(lambda _b: self._turn(-1))
         self._next.on_click(lambda _b: self._turn(+1))
         self._save.on_click(lambda _b: self.save_filtered())
+
+    @property
+    def _click_specs(self) -> dict[str, Any]:
+        return dict(self.conversions.value)
 
     # ------------------------------------------------------------ callbacks
 
@@ -207,10 +231,28 @@ class Dashboard(widgets.VBox):
         return run
 
     @_reporting
+    def _start(self, note: str) -> None:
+        self._on_conversions_now()
+        self._refresh()  # a chart that fails shows in the status line: the dashboard opens
+        if note:
+            self._say(note)
+
+    @_reporting
     def _on_filter(self, change: dict[str, Any]) -> None:
         self._page = 0
         self._stale = set(self._draw_tab)
         self._refresh()
+
+    @_reporting
+    def _on_conversions(self, change: dict[str, Any]) -> None:
+        self._on_conversions_now()
+        self._stale = set(self._draw_tab)
+        self._refresh()
+
+    def _on_conversions_now(self) -> None:
+        m, c = self.export.messages, self.export.clicks
+        specs = zip(("converted", "negative"), self._click_specs.values(), strict=True)
+        self._flags = {count: s.messages(m, c) for count, s in specs if s is not None}
 
     @_reporting
     def _on_tab(self, change: dict[str, Any]) -> None:
@@ -242,11 +284,14 @@ class Dashboard(widgets.VBox):
         self._stale.discard(index)
         self.last_redraw_ms = (time.perf_counter() - start) * 1000
         n = int(self.panel.mask.sum())
-        self._say(f"{TABS[index]}: {n:,} messages selected.")
+        self._say(f"{n:,} of {len(self.export.messages):,} messages selected ({TABS[index]}).")
 
-    def _say(self, text: str, *, error: bool = False) -> None:
+    def _say(self, text: str, *, error: bool = False, markup: str = "") -> None:
         colour = "#b00020" if error else "#555"
-        self.status.value = f"<span style='color:{colour}'>{html.escape(text)}</span>"
+        self.status.value = (
+            f"<span class='{display.NO_MATH}' style='color:{colour}'>{html.escape(text)}"
+            f"{markup}</span>"
+        )
 
     # ------------------------------------------------------------ key figures
 
@@ -257,9 +302,14 @@ class Dashboard(widgets.VBox):
         -------
         dict of str to int
             ``rows``, ``sent``, ``delivered``, ``read``, ``clicked``, ``failed``,
-            ``opted_out``.
+            ``opted_out``; ``converted`` and ``negative`` when conversions and
+            refusals are chosen.
         """
-        return key_figures(self._bits, self.panel.mask)
+        mask = self.panel.mask
+        out = key_figures(self._bits, mask)
+        for name, flag in self._flags.items():
+            out[name] = int((flag & mask).sum())
+        return out
 
     def key_figures_html(self) -> str:
         """The header: counts and rates, each rate with its denominator.
@@ -271,11 +321,31 @@ class Dashboard(widgets.VBox):
         """
         return display.key_figures_html(self.key_figures())
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """The widget, and what a notebook opened without running shows in its place."""
+        bundle = dict(super()._repr_mimebundle_(**kwargs) or {})
+        k = self.key_figures()
+        bundle["text/plain"] = (
+            f"Connectly campaign explorer: {k['rows']:,} messages, {k['sent']:,} sent, "
+            f"{k['delivered']:,} delivered, {k['read']:,} read, {k['clicked']:,} clicked "
+            "(run the cell to explore)"
+        )
+        bundle["text/html"] = (
+            "<p><strong>Connectly campaign explorer</strong> (run the cell to explore)</p>"
+            + self.key_figures_html()
+        )
+        return bundle
+
     # ------------------------------------------------------------ tabs
 
     def _put(self, tab: str, make: Callable[[Export], View], ex: Export) -> None:
         """Compute a tab's view and show it in the tab's Output widgets."""
-        view = make(ex)
+        self._show(tab, make(ex))
+
+    def _put_with_clicks(self, tab: str, make: Callable[..., View], ex: Export) -> None:
+        self._show(tab, make(ex, **self._click_specs))
+
+    def _show(self, tab: str, view: View) -> None:
         self.views[tab] = view
         chart, tables = _OUTPUTS[tab]
         if chart is not None:
@@ -288,13 +358,19 @@ class Dashboard(widgets.VBox):
         self.views["Buttons & links"] = view
         self.outputs["buttons_chart"].outputs = (figure_output(view.figure, view.alt),)
         for output, heading in (("buttons_table", "Buttons"), ("links_table", "Links")):
-            part = View(None, {heading: view.tables[heading]})
+            part = View(None, {heading: view.tables[heading]}, columns=view.columns)
             self.outputs[output].outputs = (_html_output(_tables_html(part)),)
 
     def _draw_variables(self, ex: Export) -> None:
         view = views.variables_view(ex)
         self.views["Variables"] = view
         self.outputs["variables_table"].outputs = (_html_output(_tables_html(view)),)
+        if not self._segment_key.options:  # the keys: known once the variables are read
+            v = self.export.variables
+            keys = sorted(str(k) for k in v.loc[v["direction"] == "input", "key"].unique())
+            self._segment_key.options = keys  # sets the value: draws the segment chart
+            if keys:
+                return
         self._draw_segment(ex)
 
     def _draw_segment(self, ex: Export) -> None:
@@ -323,12 +399,14 @@ class Dashboard(widgets.VBox):
 
     @_reporting
     def save_filtered(self) -> Path:
-        """Write the selected messages as an Excel-safe CSV; returns the path.
+        """Write the selected messages as an Excel-safe CSV and offer it as a download.
 
-        The file is ``connectly_filtered_<n>.csv`` in ``save_dir``, ``n`` the
-        first number not taken, written by
-        :func:`~connectly_nb.safety.write_safe_csv` with every column of the
-        export. The status line says what was saved.
+        The file is ``connectly_filtered_<n>.csv`` in ``save_dir`` (by default
+        ``connectly_downloads/`` next to the notebook), ``n`` the first number
+        not taken, written by :func:`~connectly_nb.safety.write_safe_csv`
+        with every column of the export. Phone numbers are masked unless
+        "show phone numbers" is ticked. A link under the dashboard downloads
+        it through the browser; the status line says what was saved.
 
         Returns
         -------
@@ -336,26 +414,53 @@ class Dashboard(widgets.VBox):
             The file written; ``None`` when writing failed (the error is shown
             in the status line, not raised).
         """
-        folder = self.save_dir or Path.cwd()
+        folder = self.save_dir or Path.cwd() / DOWNLOADS
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.save_dir is None and not (folder / ".gitignore").exists():
+            (folder / ".gitignore").write_text("*\n")  # downloads are never committed
         n = 1
         while (folder / f"connectly_filtered_{n}.csv").exists():
             n += 1
+        count = int(self.panel.mask.sum())
+        self._say(f"Saving {count:,} messages…")
         selected = self.export.subset(self.panel.mask)  # with every column of the export
+        masked = not self._show_numbers.value
+        if masked:
+            ids = selected.messages["customer_external_id"]
+            selected = selected.replace(
+                messages=selected.messages.assign(customer_external_id=mask_phone(ids))
+            )
         path = write_safe_csv(selected, folder / f"connectly_filtered_{n}.csv")
-        self._say(f"Saved {int(self.panel.mask.sum()):,} messages to {path}")
+        self._offer(path, count, masked)
         return path
 
+    def _offer(self, path: Path, count: int, masked: bool) -> None:
+        """Say what was saved, and put a download link under the dashboard."""
+        what = "phone numbers masked" if masked else "phone numbers in full"
+        size = path.stat().st_size
+        self._say(f"Saved {count:,} messages ({what}, {size / 1e6:.1f} MB) to {path}.")
+        try:
+            href = path.relative_to(Path.cwd()).as_posix()  # JupyterLab serves it from here
+        except ValueError:
+            href = path.as_uri()
+        link = (
+            f"<a href='{html.escape(href, quote=True)}' download='{html.escape(path.name)}'>"
+            f"⬇ Download {html.escape(path.name)}</a> ({count:,} messages, {what})"
+        )
+        self.outputs["download"].outputs = (_html_output(link),)
 
-def explore(source: Export | Any, **read_kwargs: Any) -> Dashboard:
+
+def explore(source: Export | Any = None, **read_kwargs: Any) -> Dashboard:
     """Load an export if needed and return its dashboard.
 
     The first line an analyst types: ``explore("campaign_report.csv")`` as
-    the last line of a cell shows the dashboard.
+    the last line of a cell shows the dashboard; ``explore()`` opens the
+    bundled sample and says so.
 
     Parameters
     ----------
-    source : Export, or anything :func:`connectly_nb.read_export` reads
-        What to explore.
+    source : Export, anything :func:`connectly_nb.read_export` reads, or None
+        What to explore; ``None`` for the bundled sample.
     **read_kwargs
         Passed to :func:`read_export` (``tz=``, ``dedupe=`` ...); unused when
         ``source`` is already an Export.
@@ -370,5 +475,12 @@ def explore(source: Export | Any, **read_kwargs: Any) -> Dashboard:
     ExportFormatError, ExportNotFoundError, TimeZoneError
         As for :func:`~connectly_nb.read.read_export`.
     """
-    export = source if isinstance(source, Export) else read_export(source, **read_kwargs)
-    return Dashboard(export)
+    if isinstance(source, Export):
+        return Dashboard(source)
+    note = (
+        "No export given: this is the bundled sample. Pass your file: "
+        "explore('campaign_report.csv')."
+        if source is None
+        else ""
+    )
+    return Dashboard(load_or_sample(source, **read_kwargs), note=note)

@@ -15,10 +15,17 @@ import numpy as np
 import pandas as pd
 import traitlets
 
+from connectly_nb.conversions import ClickSet, suggest_negatives
 from connectly_nb.export import Export
 from connectly_nb.schema import ERROR_CATEGORIES, describe_error
 
-__all__ = ["CampaignFilter", "DateRangeFilter", "ErrorCodeFilter", "FilterPanel"]
+__all__ = [
+    "CampaignFilter",
+    "ConversionPicker",
+    "DateRangeFilter",
+    "ErrorCodeFilter",
+    "FilterPanel",
+]
 
 SEARCH_FROM = 8  # campaigns; from this many a search box appears
 NO_CODE = None  # the value that stands for "no error code" in ErrorCodeFilter.value
@@ -36,6 +43,19 @@ class _Guard:
 
     def __exit__(self, *exc: object) -> None:
         self.busy = False
+
+
+def _rows(n: int) -> int:
+    """How many entries a list shows without scrolling: all, up to ten."""
+    return min(10, max(2, n))
+
+
+def _sendout_label(r: Any) -> str:
+    """A sendout as an analyst knows it: campaign, first send and size."""
+    campaign = str(r.campaign_name)
+    campaign = campaign if len(campaign) <= 28 else campaign[:27] + "…"
+    when = f"{r.first:%d %b %Y %H:%M}" if pd.notna(r.first) else "not sent"
+    return f"{campaign} · {when} · {str(r.sendout_id)[:8]}… ({r.rows:,})"
 
 
 class CampaignFilter(widgets.VBox):
@@ -70,13 +90,13 @@ class CampaignFilter(widgets.VBox):
         self._sendouts = by_sendout.reset_index()
         self._campaigns = widgets.SelectMultiple(
             options=self._campaign_options(""),
-            rows=min(8, max(2, len(self._campaign_counts))),
+            rows=_rows(len(self._campaign_counts)),
             description="Campaigns",
             layout=widgets.Layout(width="auto"),
         )
         self._sendout_select = widgets.SelectMultiple(
             options=self._sendout_options(()),
-            rows=min(6, max(2, len(self._sendouts))),
+            rows=_rows(len(self._sendouts)),
             description="Sendouts",
             layout=widgets.Layout(width="auto"),
         )
@@ -93,12 +113,13 @@ class CampaignFilter(widgets.VBox):
         self._sendout_select.observe(self._on_children, names="value")
         self._search.observe(self._on_search, names="value")
 
-    def _campaign_options(self, query: str) -> list[tuple[str, str]]:
-        q = query.strip().lower()
+    def _campaign_options(self, query: str, keep: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+        """The campaigns matching ``query``, and the chosen ones (never hidden by a search)."""
+        q = query.strip().casefold()
         return [
             (f"{name} ({n:,})", name)
             for name, n in self._campaign_counts.items()
-            if not q or q in str(name).lower()
+            if not q or q in str(name).casefold() or name in keep
         ]
 
     def _sendout_options(self, campaigns: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -106,23 +127,13 @@ class CampaignFilter(widgets.VBox):
         if campaigns:
             s = s[s["campaign_name"].isin(campaigns)]
         s = s.sort_values(["first", "sendout_id"], na_position="last")
-        return [
-            (
-                f"{r.first:%d %b %Y %H:%M} · {str(r.sendout_id)[:8]}… ({r.rows:,})"
-                if pd.notna(r.first)
-                else f"not sent · {str(r.sendout_id)[:8]}… ({r.rows:,})",
-                r.sendout_id,
-            )
-            for r in s.itertuples(index=False)
-        ]
+        return [(_sendout_label(r), r.sendout_id) for r in s.itertuples(index=False)]
 
     def _on_search(self, change: dict[str, Any]) -> None:
-        chosen = self._campaigns.value
-        options = self._campaign_options(change["new"])
-        keep = tuple(v for v in chosen if v in {o[1] for o in options})
+        chosen = tuple(self._campaigns.value)
         with self._guard:
-            self._campaigns.options = options
-            self._campaigns.value = keep
+            self._campaigns.options = self._campaign_options(change["new"], keep=chosen)
+            self._campaigns.value = chosen
 
     def _on_children(self, change: dict[str, Any]) -> None:
         if self._guard.busy:
@@ -131,11 +142,11 @@ class CampaignFilter(widgets.VBox):
         options = self._sendout_options(campaigns)
         valid = {o[1] for o in options}
         sendouts = tuple(s for s in self._sendout_select.value if s in valid)
-        with self._guard:
+        with self._guard:  # the children are already right: the search box stays as typed
             if change["owner"] is self._campaigns:
                 self._sendout_select.options = options
                 self._sendout_select.value = sendouts
-        self.value = {"campaigns": campaigns, "sendouts": sendouts}
+            self.value = {"campaigns": campaigns, "sendouts": sendouts}
 
     @traitlets.validate("value")
     def _check(self, proposal: dict[str, Any]) -> dict[str, tuple[str, ...]]:
@@ -178,8 +189,11 @@ class ErrorCodeFilter(widgets.VBox):
     """Choose error codes, each shown as code, catalogue title and count.
 
     ``value`` is a tuple of codes; ``None`` in it stands for "no error code";
-    an empty tuple means all messages. Quick choices: all messages, all
-    failures, no failures, and each error category present.
+    an empty tuple means all messages. ``failed`` is ``True`` (failed
+    messages only, with or without a code), ``False`` (the others) or
+    ``None``. Quick choices: all messages, all failures, no failures, and each
+    error category present. The counts follow the other filters
+    (:meth:`recount`).
 
     Parameters
     ----------
@@ -190,33 +204,29 @@ class ErrorCodeFilter(widgets.VBox):
     """
 
     value = traitlets.Tuple()
+    failed = traitlets.Bool(None, allow_none=True)
 
     def __init__(self, export: Export, **kwargs: Any) -> None:
         m = export.messages
-        counts = m["error_code"].value_counts(sort=False)
-        counts = counts[counts > 0]
-        self._codes = sorted(counts.index, key=lambda c: (-counts[c], str(c)))
-        self._no_code = int(m["error_code"].isna().sum())
-        info = {c: describe_error(c) for c in self._codes}
+        self._codes_of_rows = m["error_code"].cat.codes.to_numpy()
+        self._names = list(m["error_code"].cat.categories)
+        counts = self._counts(None)
+        self._codes = sorted(
+            (c for c in self._names if counts[c]), key=lambda c: (-counts[c], str(c))
+        )
+        self._info = {c: describe_error(c) for c in self._codes}
         self._by_category: dict[str, tuple[str, ...]] = {}
         for c in self._codes:
-            for cat in info[c].category.split("/"):
-                self._by_category.setdefault(cat, ())
-                self._by_category[cat] += (c,)
-        options: list[tuple[str, Any]] = [
-            (f"{c} · {info[c].title} ({counts[c]:,})", c) for c in self._codes
-        ]
-        options.append((f"no error code ({self._no_code:,})", NO_CODE))
+            for cat in self._info[c].category.split("/"):
+                self._by_category[cat] = (*self._by_category.get(cat, ()), c)
         self._select = widgets.SelectMultiple(
-            options=options,
-            rows=min(8, len(options)),
+            options=self._options(counts),
+            rows=_rows(len(self._codes) + 1),
             description="Errors",
             layout=widgets.Layout(width="auto"),
         )
-        quick = ["all messages", "all failures", "no failures"]
-        quick += [
-            f"category: {cat}" for cat in ERROR_CATEGORIES.values() if cat in self._by_category
-        ]
+        quick = ["all messages", "all failures", "no failures", "chosen codes"]
+        quick += [f"category: {c}" for c in ERROR_CATEGORIES.values() if c in self._by_category]
         if "unknown" in self._by_category:
             quick.append("category: unknown")
         self._quick = widgets.Dropdown(options=quick, value="all messages", description="Quick")
@@ -225,30 +235,62 @@ class ErrorCodeFilter(widgets.VBox):
         self._select.observe(self._on_select, names="value")
         self._quick.observe(self._on_quick, names="value")
 
+    def _counts(self, mask: np.ndarray | None) -> dict[Any, int]:
+        codes = self._codes_of_rows if mask is None else self._codes_of_rows[mask]
+        n = np.bincount(codes + 1, minlength=len(self._names) + 1)  # slot 0: no code
+        return {NO_CODE: int(n[0]), **{c: int(k) for c, k in zip(self._names, n[1:], strict=True)}}
+
+    def _options(self, counts: dict[Any, int]) -> list[tuple[str, Any]]:
+        options: list[tuple[str, Any]] = [
+            (f"{c} · {self._info[c].title} ({counts[c]:,})", c) for c in self._codes
+        ]
+        options.append((f"no error code ({counts[NO_CODE]:,})", NO_CODE))
+        return options
+
+    def recount(self, mask: np.ndarray | None) -> None:
+        """Show the counts within the messages the other filters keep.
+
+        Parameters
+        ----------
+        mask : numpy.ndarray of bool or None
+            The rows of ``messages`` the other filters keep (``None``: all).
+        """
+        chosen = tuple(self._select.value)
+        with self._guard:
+            self._select.options = self._options(self._counts(mask))
+            self._select.value = chosen
+
     def _on_quick(self, change: dict[str, Any]) -> None:
         if self._guard.busy:
             return
         choice = change["new"]
-        if choice == "all messages":
-            self.value = ()
-        elif choice == "all failures":
-            self.value = tuple(self._codes)
-        elif choice == "no failures":
-            self.value = (NO_CODE,)
-        else:
-            self.value = self._by_category.get(choice.removeprefix("category: "), ())
+        failed = {"all failures": True, "no failures": False}.get(choice)
+        if choice == "chosen codes":
+            return
+        codes = self._by_category.get(choice.removeprefix("category: "), ())
+        # notifications held until both traits are set: observers hear one selection
+        with self._guard, self.hold_trait_notifications():
+            self.failed = failed
+            self.value = codes if choice.startswith("category: ") else ()
+            self._select.value = self.value
 
     def _on_select(self, change: dict[str, Any]) -> None:
-        if not self._guard.busy:
-            self.value = tuple(change["new"])
+        if self._guard.busy:
+            return
+        with self._guard:
+            self.failed = None
+            self._quick.value = "chosen codes" if change["new"] else "all messages"
+        self.value = tuple(change["new"])
 
     @traitlets.observe("value")
     def _to_children(self, change: dict[str, Any]) -> None:
+        if self._guard.busy:
+            return
         valid = {o[1] for o in self._select.options}
         with self._guard:
             self._select.value = tuple(v for v in change["new"] if v in valid)
-            if not change["new"]:
-                self._quick.value = "all messages"
+            self.failed = None
+            self._quick.value = "chosen codes" if change["new"] else "all messages"
 
     def selection(self) -> dict[str, Any]:
         """The arguments of :meth:`Export.filter` for the current value.
@@ -257,16 +299,17 @@ class ErrorCodeFilter(widgets.VBox):
         -------
         dict
             ``error_codes``: a list of the chosen codes (``None`` in it for "no
-            error code"), or ``None`` for all messages.
+            error code"), or ``None`` for all messages; ``failed``: ``True``,
+            ``False`` or ``None``.
         """
-        return {"error_codes": list(self.value) if self.value else None}
+        return {"error_codes": list(self.value) if self.value else None, "failed": self.failed}
 
 
 class DateRangeFilter(widgets.VBox):
     """Choose a range of sent dates (inclusive) in the export's time zone.
 
     ``value`` is ``(first_day, last_day)`` as :class:`datetime.date`; an empty
-    tuple means the whole span.
+    tuple means the whole span. Drag the slider, or type or pick the dates.
 
     Parameters
     ----------
@@ -303,14 +346,41 @@ class DateRangeFilter(widgets.VBox):
             layout=widgets.Layout(width="520px"),
             style={"description_width": "initial"},
         )
+        # typed or picked: the browser's date input, in the export's time zone
+        self._from = widgets.DatePicker(
+            value=days[0] if days else None,
+            description="from",
+            disabled=not days,
+            layout=widgets.Layout(width="220px"),
+        )
+        self._to = widgets.DatePicker(
+            value=days[-1] if days else None,
+            description="to",
+            disabled=not days,
+            layout=widgets.Layout(width="220px"),
+        )
         self._guard = _Guard()
-        super().__init__(children=[self._slider], **kwargs)
+        pickers = widgets.HBox([self._from, self._to])
+        super().__init__(children=[self._slider, pickers], **kwargs)
         self._slider.observe(self._on_slider, names="value")
+        self._from.observe(self._on_picker, names="value")
+        self._to.observe(self._on_picker, names="value")
 
     def _on_slider(self, change: dict[str, Any]) -> None:
         if self._guard.busy or not self._days:
             return
-        first, last = change["new"]
+        self._set(*change["new"])
+
+    def _on_picker(self, change: dict[str, Any]) -> None:
+        if self._guard.busy or not self._days:
+            return
+        first = self._from.value or self._days[0]
+        last = self._to.value or self._days[-1]
+        if first > last:  # typed the wrong way round: keep the one just typed
+            first, last = (last, last) if change["owner"] is self._to else (first, first)
+        self._set(first, last)
+
+    def _set(self, first: dt.date, last: dt.date) -> None:
         whole = (first, last) == (self._days[0], self._days[-1])
         self.value = () if whole else (first, last)
 
@@ -330,6 +400,7 @@ class DateRangeFilter(widgets.VBox):
         hi = int(np.clip((v[1] - self._days[0]).days, 0, len(self._days) - 1))
         with self._guard:
             self._slider.index = (lo, hi)
+            self._from.value, self._to.value = v[0], v[1]
 
     def selection(self) -> dict[str, Any]:
         """The arguments of :meth:`Export.filter` for the current value.
@@ -392,7 +463,7 @@ class FilterPanel(widgets.VBox):
         )
         super().__init__(children=[row, self._reset], **kwargs)
         for control in self.controls.values():
-            control.observe(self._update, names="value")
+            control.observe(self._update, names=["value", "failed"])
         self._update()
 
     def _update(self, change: dict[str, Any] | None = None) -> None:
@@ -400,13 +471,22 @@ class FilterPanel(widgets.VBox):
         for control in self.controls.values():
             value.update(control.selection())
         self.value = {k: v for k, v in value.items() if v is not None}
+        errors = self.controls.get("errors")
+        if isinstance(errors, ErrorCodeFilter) and (
+            change is None or change["owner"] is not errors
+        ):
+            others = {k: v for k, v in self.value.items() if k not in ("error_codes", "failed")}
+            errors.recount(self.export.selection(**others) if others else None)
 
     def reset(self) -> None:
         """Clear every filter."""
         for control in self.controls.values():
-            control.value = (
-                {"campaigns": (), "sendouts": ()} if isinstance(control, CampaignFilter) else ()
-            )
+            with control.hold_trait_notifications():
+                if isinstance(control, ErrorCodeFilter):
+                    control.failed = None
+                control.value = (
+                    {"campaigns": (), "sendouts": ()} if isinstance(control, CampaignFilter) else ()
+                )
 
     def _key(self) -> tuple[Any, ...]:
         return tuple(
@@ -440,3 +520,66 @@ class FilterPanel(widgets.VBox):
             mask = self.mask
             self._cache = (key, self.export.subset(mask), mask)
         return self._cache[1]
+
+
+class ConversionPicker(widgets.VBox):
+    """Say what counts as a conversion, and which buttons say "no".
+
+    "Clicked" counts every click; analysts decide which clicks mean the
+    campaign worked. ``value`` is ``{"conversions": ClickSet or None,
+    "negatives": ClickSet or None}``; nothing is chosen as a conversion by
+    default (all clicks stay "clicked"), and the buttons whose names read as
+    a refusal are pre-chosen as "says no" (:func:`connectly_nb.conversions.suggest_negatives`).
+
+    Parameters
+    ----------
+    export : Export
+        Where the buttons and links (and their click counts) come from.
+    **kwargs
+        Passed to :class:`ipywidgets.VBox` (``layout=`` ...).
+    """
+
+    value = traitlets.Dict()
+
+    def __init__(self, export: Export, **kwargs: Any) -> None:
+        clicks = export.clicks
+        options = []
+        for kind in ("button", "link"):
+            names = clicks.loc[(clicks["kind"] == kind).to_numpy(), "name"].dropna()
+            for name, n in names.value_counts().head(50).items():
+                options.append((f"{kind} · {name} ({n:,})", (kind, str(name))))
+        self._conversions = widgets.SelectMultiple(
+            options=options,
+            rows=_rows(len(options)),
+            description="Converted",
+            layout=widgets.Layout(width="auto"),
+        )
+        negatives = suggest_negatives(clicks)
+        self._negatives = widgets.SelectMultiple(
+            options=[o for o in options if o[1][0] == "button"],
+            value=tuple(("button", b) for b in (negatives.buttons if negatives else ())),
+            rows=_rows(len(options)),
+            description="Says no",
+            layout=widgets.Layout(width="auto"),
+        )
+        note = widgets.HTML(
+            "<small>Clicked counts every click. Pick the buttons and links that count as a "
+            "conversion, and those that say no (pre-chosen: names that read as a refusal).</small>"
+        )
+        super().__init__(
+            children=[note, widgets.HBox([self._conversions, self._negatives])], **kwargs
+        )
+        self._update()
+        self._conversions.observe(self._update, names="value")
+        self._negatives.observe(self._update, names="value")
+
+    def _update(self, change: dict[str, Any] | None = None) -> None:
+        def of(chosen: tuple[tuple[str, str], ...], label: str) -> ClickSet | None:
+            buttons = tuple(n for k, n in chosen if k == "button")
+            links = tuple(n for k, n in chosen if k == "link")
+            return ClickSet(buttons, links, label) if buttons or links else None
+
+        self.value = {
+            "conversions": of(self._conversions.value, "converted"),
+            "negatives": of(self._negatives.value, "negative"),
+        }

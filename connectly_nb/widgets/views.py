@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from connectly_nb import display
 from connectly_nb import metrics as M
 from connectly_nb import plots as P
+from connectly_nb.conversions import ClickSet
 from connectly_nb.export import Export
 
 __all__ = [
@@ -32,26 +33,11 @@ __all__ = [
     "funnel_view",
     "messages_view",
     "segment_view",
+    "trend_view",
     "variables_view",
 ]
 
 DPI = 80
-
-#: Columns of the per-sendout funnel table.
-_FUNNEL_TABLE = (
-    "campaign_name",
-    "sendout_id",
-    "sent",
-    "delivered",
-    "read",
-    "clicked",
-    "failed",
-    "opted_out",
-    "delivery_rate",
-    "read_rate",
-    "click_rate",
-    "opt_out_rate",
-)
 
 
 @dataclass
@@ -67,11 +53,17 @@ class View:
         default.
     alt : str, default ""
         A text description of the figure.
+    columns : dict of str to list of str, optional
+        For a table, the columns that matter (the others are shown on demand).
+    note : str, default ""
+        A sentence saying what is shown (which clicks count as a conversion ...).
     """
 
     figure: Figure | None
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     alt: str = ""
+    columns: dict[str, list[str]] = field(default_factory=dict)
+    note: str = ""
 
 
 def new_figure(
@@ -153,27 +145,97 @@ def figure_output(fig: Figure, alt: str) -> dict[str, Any]:
     }
 
 
-def funnel_view(ex: Export) -> View:
+_RATE_COLUMNS = ("delivery_rate", "read_rate", "click_rate")
+
+
+def _clicks_note(conversions: Any, negatives: Any) -> str:
+    """Which clicks the numbers count: said on every view that shows them."""
+    spec = ClickSet.of(conversions)
+    note = "Clicked counts every click. "
+    if spec is not None:
+        note += f"Converted counts {spec.describe()}. "
+    neg = ClickSet.of(negatives, label="negative")
+    if neg is not None:
+        note += f"Said no counts {neg.describe()}."
+    return note.strip()
+
+
+def funnel_view(ex: Export, *, conversions: Any = None, negatives: Any = None) -> View:
     """The funnel per campaign (chart) and per sendout (table).
 
     Parameters
     ----------
     ex : Export
         The (filtered) export the tab shows.
+    conversions, negatives : optional
+        As for :func:`connectly_nb.metrics.funnel`.
 
     Returns
     -------
     View
-        The funnel chart (empty without messages) and the per-sendout table,
-        sendout ids cut to 8 characters.
+        The per-campaign chart (the largest campaigns, the rest as "others")
+        and the per-sendout table, its key columns first.
     """
-    f = M.funnel(ex)
-    fig, ax = new_figure(4)  # rotated campaign names: let the layout engine fit them
-    if len(f):
-        P.plot_funnel(f, ax=ax)
-    by_sendout = M.funnel(ex, by=["campaign_name", "sendout_id"])
+    f = M.funnel(ex, conversions=conversions, negatives=negatives)
+    shown = min(len(f), 10)
+    fig, ax = new_figure(1.4 + 0.45 * max(shown, 1))
+    P.plot_funnel(f, ax=ax)
+    by_sendout = M.funnel(
+        ex, by=["campaign_name", "sendout_id"], conversions=conversions, negatives=negatives
+    )
     by_sendout["sendout_id"] = by_sendout["sendout_id"].astype(str).str[:8] + "…"
-    return View(fig, {"": by_sendout[list(_FUNNEL_TABLE)]}, "funnel chart")
+    counts = [c for c in ("converted", "negative") if c in by_sendout]
+    rates = [r for r in ("conversion_rate", "negative_rate") if r in by_sendout]
+    columns = [
+        "campaign_name",
+        "sendout_id",
+        "sent",
+        "delivered",
+        "read",
+        "clicked",
+        *counts,
+        *_RATE_COLUMNS,
+        *rates,
+        "opt_out_rate",
+    ]
+    return View(
+        fig,
+        {"": by_sendout},
+        "funnel chart",
+        columns={"": columns},
+        note=_clicks_note(conversions, negatives),
+    )
+
+
+def trend_view(ex: Export, *, conversions: Any = None, negatives: Any = None) -> View:
+    """Is it getting better or worse: read and click (or conversion) rate per sendout over time.
+
+    Parameters
+    ----------
+    ex : Export
+        The (filtered) export the tab shows.
+    conversions, negatives : optional
+        As for :func:`connectly_nb.metrics.funnel`.
+
+    Returns
+    -------
+    View
+        Two charts side by side and the per-sendout table in time order.
+    """
+    t = M.trend(ex, conversions=conversions, negatives=negatives)
+    second = "conversion_rate" if "conversion_rate" in t else "click_rate"
+    fig, axes = new_figure(4, 1, 2)
+    P.plot_trend(t, rate="read_rate", ax=axes[0])
+    P.plot_trend(t, rate=second, ax=axes[1])
+    t["sendout_id"] = t["sendout_id"].astype(str).str[:8] + "…"
+    columns = ["first_sent", "campaign_name", "sendout_id", "sent", "read_rate", second]
+    return View(
+        fig,
+        {"": t},
+        "trend charts",
+        columns={"": columns},
+        note=_clicks_note(conversions, negatives),
+    )
 
 
 def errors_view(ex: Export) -> View:
@@ -187,17 +249,16 @@ def errors_view(ex: Export) -> View:
     Returns
     -------
     View
-        The chart (a "No failures" title when there are none) and the table of
+        The top codes' chart (or a note when nothing failed) and the table of
         :func:`~connectly_nb.metrics.errors`.
     """
     e = M.errors(ex)
     fig, ax = new_figure(max(2.5, 0.35 * min(len(e), 10) + 1))
-    if len(e):
-        P.plot_errors(e, ax=ax)
-    else:
-        ax.set_axis_off()
+    P.plot_errors(e, ax=ax)
+    if e.empty:
         ax.set_title("No failures in this selection")
-    return View(fig, {"": e}, "errors chart")
+    columns = ["error_code", "count", "share_of_failed", "title", "retry"]
+    return View(fig, {"": e}, "errors chart", columns={"": columns})
 
 
 def engagement_view(ex: Export) -> View:
@@ -217,7 +278,10 @@ def engagement_view(ex: Export) -> View:
     P.plot_timeline(M.timeline(ex), ax=axes[0])
     P.plot_activity_heatmap(M.activity_heatmap(ex, event="read"), ax=axes[1])
     lat = M.latency(ex, by=None).drop(columns="group")
-    return View(fig, {"Time from sending (negative times left out)": lat}, "engagement charts")
+    title = "Time from sending (events stamped before the send left out)"
+    return View(
+        fig, {title: lat}, "engagement charts", columns={title: ["stage", "n", "median", "p90"]}
+    )
 
 
 def clicks_view(ex: Export) -> View:
@@ -238,7 +302,13 @@ def clicks_view(ex: Export) -> View:
     fig, axes = new_figure(4.5, 1, 2)
     P.plot_buttons(b, ax=axes[0])
     P.plot_links(ln, ax=axes[1])
-    return View(fig, {"Buttons": b, "Links": ln}, "button and link charts")
+    columns = ["name", "clicks", "unique_clickers", "share_of_delivered", "median_time_to_click"]
+    return View(
+        fig,
+        {"Buttons": b, "Links": ln},
+        "button and link charts",
+        columns={"Buttons": columns, "Links": columns},
+    )
 
 
 def variables_view(ex: Export) -> View:
@@ -254,7 +324,8 @@ def variables_view(ex: Export) -> View:
     View
         No figure; the table of :func:`~connectly_nb.metrics.variables`.
     """
-    return View(None, {"": M.variables(ex)})
+    v = M.variables(ex)
+    return View(None, {"": v}, columns={"": ["direction", "key", "coverage", "top_values"]})
 
 
 def segment_view(ex: Export, key: str) -> View:
@@ -265,18 +336,17 @@ def segment_view(ex: Export, key: str) -> View:
     ex : Export
         The (filtered) export the tab shows.
     key : str
-        The input variable (e.g. ``"city"``); its 12 most frequent values are
-        shown, the rest pooled as "(other)".
+        The input variable to split by (``"city"`` ...).
 
     Returns
     -------
     View
-        The chart only (no table).
+        The chart of :func:`~connectly_nb.plots.plot_segment` and no table.
     """
     seg = M.segment(ex, key, top=12)
     fig, ax = new_figure(max(2.5, 0.35 * len(seg) + 1), left=0.3)
     P.plot_segment(seg, rate="click_rate", ax=ax)
-    ax.set_title(f"Click rate by {key} (input variable)")
+    ax.set_title(P.plain(f"Click rate by {key} (input variable)"))
     return View(fig, {}, f"click rate by {key}")
 
 
