@@ -1,12 +1,14 @@
 """Re-execute the curated notebooks in place and stamp them with the code they ran on.
 
-``python -m connectly_nb._notebooks notebooks/*.ipynb`` (``make notebooks``).
+``python -m connectly_nb._notebooks notebooks/0*.ipynb tests/notebooks/report.ipynb``
+(``make notebooks``).
 Each notebook gets ``metadata.connectly_nb.source_hash``, a hash of the
 package's code and bundled data; the test suite compares it with the current
 one, so a notebook committed with outputs from an older version of the code
 fails the tests until it is re-executed.
 
-``notebooks/report.ipynb`` is the packaged report template, executed: it is
+``tests/notebooks/report.ipynb`` is the packaged report template, executed (kept
+out of the analysts' ``notebooks/`` folder, tested by nbval like the others): it is
 rebuilt from ``connectly_nb/templates/report.ipynb`` each time, so the
 template in the package stays free of outputs and the two cannot drift.
 """
@@ -20,13 +22,13 @@ from connectly_nb._version import source_hash
 
 __all__ = ["execute", "main", "source_hash", "strip"]
 
-REPORT = "report.ipynb"  # in notebooks/: the packaged template, executed
+REPORT = "report.ipynb"  # in tests/notebooks/: the packaged template, executed
 
 
 def execute(path: Path, *, timeout: int = 600) -> None:
     """Run every cell of ``path`` in a fresh kernel and write the outputs back.
 
-    ``notebooks/report.ipynb`` is not read: the packaged template is executed
+    ``report.ipynb`` is not read: the packaged template is executed
     in its place. The written notebook is stamped with :func:`source_hash`.
 
     Parameters
@@ -45,11 +47,14 @@ def execute(path: Path, *, timeout: int = 600) -> None:
         nb = nbformat.read(template_path(), as_version=4)
     else:
         nb = nbformat.read(path, as_version=4)
+    from connectly_nb.report import local_kernel_manager
+
     client = NotebookClient(
         nb,
         timeout=timeout,
         kernel_name="python3",
         resources={"metadata": {"path": str(path.resolve().parent)}},
+        kernel_manager_class=local_kernel_manager(),
     )
     client.execute()
     nb.metadata["connectly_nb"] = {"source_hash": source_hash()}

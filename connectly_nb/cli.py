@@ -87,6 +87,18 @@ def _add_report(sub: Any) -> None:
         action="store_true",
         help="show full phone numbers (masked by default)",
     )
+    r.add_argument(
+        "--conversion",
+        action="append",
+        metavar="NAME_OR_URL",
+        help="a button name or link URL (prefix) that counts as a conversion (repeat for several)",
+    )
+    r.add_argument(
+        "--negatives",
+        default="auto",
+        metavar="auto|none|NAME",
+        help="buttons that say no: auto (names like 'Stop', the default), none, or a name",
+    )
 
 
 def _add_fetch(sub: Any) -> None:
@@ -191,6 +203,8 @@ def _report(args: argparse.Namespace) -> int:
         title=args.title,
         show_phone_numbers=args.show_phone_numbers,
         progress=sys.stderr.isatty(),
+        conversions=args.conversion,
+        negatives=args.negatives,
     )
     print(f"wrote {path} ({path.stat().st_size:,} bytes)")
     return EXIT_OK

@@ -203,11 +203,13 @@ def pretty(frame: pd.DataFrame, *, digits: int = 1) -> pd.DataFrame:
         it is HTML-escaped like any DataFrame, unlike a Styler.
     """
     out = frame.copy()
-    for c in out.columns:
+    for c in out.columns:  # (a time reads "04 Nov 2024 14:00", in the frame's time zone)
         col = out[c]
         name = str(c)
         if pd.api.types.is_float_dtype(col) and is_rate_column(name):
             out[c] = col.map(lambda v: "" if pd.isna(v) else format_percent(v, digits))
+        elif isinstance(col.dtype, pd.DatetimeTZDtype):
+            out[c] = col.dt.strftime("%d %b %Y %H:%M").where(col.notna(), "")
         elif pd.api.types.is_timedelta64_dtype(col):
             out[c] = col.map(format_duration)
         elif pd.api.types.is_integer_dtype(col) and name not in _NOT_COUNTS:
@@ -326,15 +328,15 @@ def key_figures_html(counts: Mapping[str, int]) -> str:
     Returns
     -------
     str
-        An HTML table of one row.
+        HTML: one figure per box, wrapping on a narrow screen.
     """
     k = counts
 
     def cell(big: str, label: str, small: str) -> str:
         return (
-            "<td style='padding:0 1.2em 0 0;vertical-align:top'>"
+            "<div style='padding:0 1.2em 0.4em 0;min-width:7em'>"
             f"<b style='font-size:1.3em'>{html.escape(big)}</b><br>{html.escape(label)}"
-            f"<br><small>{html.escape(small)}</small></td>"
+            f"<br><small>{html.escape(small)}</small></div>"
         )
 
     def rate(name: str, label: str) -> str:
@@ -354,7 +356,8 @@ def key_figures_html(counts: Mapping[str, int]) -> str:
         cells += _rate_cell(k, "negative_rate", "said no", cell)
     cells += rate("opt_out_rate", "opted out") + rate("failure_rate", "failed")
     empty = "" if k["rows"] else "<p><strong>No messages match the selection.</strong></p>"
-    return f"<div class='{NO_MATH}'>{empty}<table><tr>{cells}</tr></table></div>"
+    row = f"<div style='display:flex;flex-wrap:wrap'>{cells}</div>"  # wraps on a phone
+    return f"<div class='{NO_MATH}'>{empty}{row}</div>"
 
 
 def _rate_cell(k: Mapping[str, int], name: str, label: str, cell: Any) -> str:

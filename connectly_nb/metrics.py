@@ -412,7 +412,8 @@ def errors(export: Export, *, by: By = None, category: str | None = None) -> pd.
     out["category"] = [d.category for d in described]
     out["retry"] = [d.retry for d in described]
     if category is not None:
-        out = out[[category in str(c).split("/") for c in out["category"]]]
+        keep = np.array([category in str(c).split("/") for c in out["category"]], dtype=bool)
+        out = out[keep]  # (a plain list would select columns when it is empty)
     order = [*by, "count", "error_code"]
     out = out.sort_values(order, ascending=[True] * len(by) + [False, True], kind="stable")
     return out[[*by, *_ERROR_COLUMNS]].reset_index(drop=True)
@@ -1000,6 +1001,8 @@ def compare(
     rate: str = "click_rate",
     labels: tuple[str, str] | None = None,
     alpha: float = 0.05,
+    conversions: Any = None,
+    negatives: Any = None,
 ) -> pd.DataFrame:
     """Compare two groups on one rate: intervals, lift, test and a verdict.
 
@@ -1011,12 +1014,17 @@ def compare(
         a campaign name, a boolean mask aligned with ``export.messages``, or
         an already filtered Export.
     rate : str, default "click_rate"
-        One of :data:`RATES` (``"click_rate"``, ``"read_rate"`` ...).
+        One of :data:`RATES` (``"click_rate"``, ``"read_rate"`` ...), or
+        ``"conversion_rate"`` / ``"negative_rate"`` with ``conversions=`` /
+        ``negatives=``.
     labels : (str, str), optional
         Names shown for the groups; by default the campaign name (or the one
         filter value) given, else "A" and "B".
     alpha : float, default 0.05
         Significance level of the two-sided test.
+    conversions, negatives : optional
+        As for :func:`funnel`: needed to compare ``conversion_rate`` or
+        ``negative_rate``.
 
     Returns
     -------
@@ -1040,7 +1048,8 @@ def compare(
         A campaign or filter value the export does not have.
     """
     sides = _sides(export, a, b, labels)
-    return pd.DataFrame([_comparison(sides, rate, alpha)])
+    clicks = {"conversions": conversions, "negatives": negatives}
+    return pd.DataFrame([_comparison(sides, rate, alpha, clicks)])
 
 
 def compare_rates(
@@ -1089,7 +1098,7 @@ def compare_rates(
 @dataclass(frozen=True)
 class _Side:
     label: str
-    messages: pd.DataFrame
+    export: Export
 
 
 def _sides(export: Export, a: Any, b: Any, labels: tuple[str, str] | None) -> list[_Side]:
@@ -1097,8 +1106,8 @@ def _sides(export: Export, a: Any, b: Any, labels: tuple[str, str] | None) -> li
     sides = []
     for i, (spec, default) in enumerate(((a, "A"), (b, "B"))):
         label = (labels[i] if labels else None) or _label(spec, default)
-        sides.append(_Side(label, _select(export, spec).messages))
-    shared = np.intersect1d(sides[0].messages.index, sides[1].messages.index)
+        sides.append(_Side(label, _select(export, spec)))
+    shared = np.intersect1d(sides[0].export.messages.index, sides[1].export.messages.index)
     if len(shared):
         raise ValueError(
             f"{sides[0].label!r} and {sides[1].label!r} share {len(shared):,} messages: a test "
@@ -1108,14 +1117,18 @@ def _sides(export: Export, a: Any, b: Any, labels: tuple[str, str] | None) -> li
     return sides
 
 
-def _comparison(sides: list[_Side], rate: str, alpha: float) -> dict[str, Any]:
-    if rate not in RATES:
-        raise ValueError(f"rate must be one of {', '.join(RATES)}; got {rate!r}")
-    num, den = RATES[rate]
+def _comparison(
+    sides: list[_Side], rate: str, alpha: float, clicks: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    if rate not in ALL_RATES:
+        raise ValueError(f"rate must be one of {', '.join(ALL_RATES)}; got {rate!r}")
+    num, den = ALL_RATES[rate]
     row: dict[str, Any] = {"rate": rate}
     counts = []
     for name, side in zip("ab", sides, strict=True):
-        f = _funnel_frame(side.messages, [])
+        f = funnel(side.export, by=None, **(clicks or {}))
+        if num not in f:
+            raise ValueError(f"{rate} needs conversions= (or negatives=): what counts as {num}")
         k, n = int(f[num].iloc[0]), int(f[den].iloc[0])
         r, lo, hi = wilson_interval(k, n)
         row.update(

@@ -14,6 +14,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ from connectly_nb.schema import ALL_RATES
 
 __all__ = [
     "STAGE_COLORS",
+    "label_text",
     "plain",
     "plot_activity_heatmap",
     "plot_buttons",
@@ -91,6 +93,39 @@ def shorten(text: Any, width: int = MAX_LABEL) -> str:
     s = " ".join(s.split())
     s = s if len(s) <= width else s[: width - 1] + "…"
     return plain(s)
+
+
+def label_text(text: Any) -> str:
+    """Text from the data for a title: plain text, emoji dropped, never cut.
+
+    Parameters
+    ----------
+    text : object
+        A sentence that names campaigns (a verdict ...).
+
+    Returns
+    -------
+    str
+    """
+    s = " ".join("".join(c for c in str(text) if not _is_emoji(c)).split())
+    return plain(s)
+
+
+def label_text_wrapped(text: Any, width: int = 70) -> str:
+    """:func:`label_text`, wrapped at ``width`` characters (a long title on several lines).
+
+    Parameters
+    ----------
+    text : object
+        A sentence from the data.
+    width : int
+        The longest line.
+
+    Returns
+    -------
+    str
+    """
+    return "\n".join(textwrap.wrap(label_text(text), width))
 
 
 def plain(text: str) -> str:
@@ -260,7 +295,8 @@ def plot_funnel(
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_title(title)
-    _legend(ax, title="stage", frameon=False, loc="lower right", fontsize="small")
+    # beside the bars, never over them
+    _legend(ax, title="stage", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return ax
 
 
@@ -632,7 +668,7 @@ def plot_rates(
     ]
     _rate_bars(data.iloc[::-1], labels[::-1], rate, ax, STAGE_COLORS[_NUMERATOR[rate]], **kwargs)
     default = f"{rate.replace('_', ' ').capitalize()} by {by_text or 'group'}"
-    ax.set_title(plain(title) if title is not None else default)
+    ax.set_title(label_text(title) if title is not None else default)
     return ax
 
 
@@ -683,7 +719,9 @@ def plot_trend(
     num, den = _NUMERATOR[rate], _DENOMINATOR[rate]
     ax.set_ylabel(f"{num.replace('_', ' ')} / {den} (95% interval)")
     ax.set_title(title)
-    plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
+    locator = mdates.AutoDateLocator(maxticks=6)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     return ax
 
 
@@ -812,5 +850,5 @@ def plot_compare(comparison: pd.DataFrame, *, ax: Axes | None = None, **kwargs: 
         f"{_DENOMINATOR[rate]} (95% interval)"
     )
     # the whole verdict, wrapped: never cut off with an ellipsis
-    ax.set_title(plain(textwrap.fill(str(row["verdict"]), 70)), fontsize="medium", loc="left")
+    ax.set_title(label_text_wrapped(row["verdict"]), fontsize="medium", loc="left")
     return ax

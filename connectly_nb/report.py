@@ -23,20 +23,30 @@ from typing import Any
 
 import pandas as pd
 
-from connectly_nb import display
+from connectly_nb import display, metrics
 from connectly_nb._fs import atomic_write, check_writable
 from connectly_nb._stages import key_figures, stage_bits
 from connectly_nb._time import check_tz, parse_date
+from connectly_nb.conversions import ClickSet
 from connectly_nb.datasets import load_or_sample
 from connectly_nb.exceptions import ReportError
 from connectly_nb.export import Export
 
 __all__ = [
+    "REPORT_CSS",
     "ReportError",
+    "campaign_comparison",
     "header_html",
     "key_figures_html",
+    "local_kernel_manager",
     "message_sample",
+    "next_steps_html",
+    "quality_table",
     "render_report",
+    "resolve_negatives",
+    "selection_html",
+    "style_html",
+    "summary_html",
     "table",
 ]
 
@@ -97,20 +107,73 @@ def header_html(export: Export, *, title: str) -> str:
     )
 
 
-def key_figures_html(export: Export) -> str:
+def key_figures_html(export: Export, *, conversions: Any = None, negatives: Any = None) -> str:
     """Messages and key rates with their denominators, as an HTML table.
 
     Parameters
     ----------
     export : Export
-        The selection the report shows (all of its messages are counted).
+        The selection the report shows.
+    conversions, negatives : optional
+        As for :func:`connectly_nb.metrics.funnel`: adds converted / said no.
 
     Returns
     -------
     str
         HTML (see :func:`connectly_nb.display.key_figures_html`).
     """
-    return display.key_figures_html(key_figures(stage_bits(export.messages)))
+    counts = key_figures(stage_bits(export.messages))
+    f = metrics.funnel(export, by=None, conversions=conversions, negatives=negatives).iloc[0]
+    for name in ("converted", "negative"):
+        if name in f:
+            counts[name] = int(f[name])
+    return display.key_figures_html(counts)
+
+
+def resolve_negatives(export: Export, negatives: Any) -> ClickSet | None:
+    """The report's ``NEGATIVES`` parameter: ``"auto"`` suggests them from button names.
+
+    Parameters
+    ----------
+    export : Export
+        Where the buttons come from.
+    negatives : "auto", None, or what :meth:`ClickSet.of` reads
+        ``"auto"``: :func:`connectly_nb.conversions.suggest_negatives`.
+
+    Returns
+    -------
+    ClickSet or None
+    """
+    from connectly_nb.conversions import suggest_negatives
+
+    if negatives == "auto":
+        return suggest_negatives(export.clicks)
+    return ClickSet.of(negatives, label="negative")
+
+
+def campaign_comparison(export: Export, *, conversions: Any = None) -> pd.DataFrame | None:
+    """The best campaign against the weakest, on the conversion (or click) rate, with a verdict.
+
+    Parameters
+    ----------
+    export : Export
+        The selection the report shows.
+    conversions : optional
+        As for :func:`connectly_nb.metrics.funnel`.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        :func:`connectly_nb.metrics.compare`'s row; None with fewer than two
+        campaigns of 100 delivered messages or more.
+    """
+    rate = "conversion_rate" if ClickSet.of(conversions) else "click_rate"
+    per = metrics.funnel(export, conversions=conversions)
+    per = per[per["delivered"] >= metrics.MIN_MESSAGES].sort_values(rate, kind="stable")
+    if len(per) < 2:
+        return None
+    best, worst = per.iloc[-1]["campaign_name"], per.iloc[0]["campaign_name"]
+    return metrics.compare(export, worst, best, rate=rate, conversions=conversions)
 
 
 def table(frame: pd.DataFrame) -> Any:
@@ -153,6 +216,204 @@ def message_sample(
     return display.message_sample(export.messages, rows=rows, show_phone_numbers=show_phone_numbers)
 
 
+#: The report's own style: the page width on a screen, a phone at 390 px, and paper.
+REPORT_CSS = """
+body { max-width: 1100px; margin: 0 auto; padding: 0 16px; }
+.jp-Cell, .jp-OutputArea-output { max-width: 100%; }
+img { max-width: 100%; height: auto; }
+table.dataframe { font-size: 0.9em; }
+.summary { font-size: 1.1em; line-height: 1.5; background: #f4f6f8; padding: 8px 14px; }
+details > summary { cursor: pointer; color: #555; }
+@media (max-width: 600px) {
+  body { padding: 0 6px; }
+  h1 { font-size: 1.4em; }
+  .summary { font-size: 1em; }
+}
+@media print {
+  @page { size: auto; margin: 14mm; }
+  body { max-width: none; padding: 0; }
+  h2 { break-after: avoid; }
+  img, table { break-inside: avoid; }
+  details { display: block; }
+}
+"""
+
+
+def style_html() -> str:
+    """The report's CSS, as an HTML ``style`` element (nothing is fetched).
+
+    Returns
+    -------
+    str
+    """
+    return f"<style>{REPORT_CSS}</style>"
+
+
+def selection_html(
+    *,
+    campaigns: Sequence[str] | None,
+    error_codes: Sequence[str] | None,
+    start: str | None,
+    end: str | None,
+    tz: str,
+    conversions: Any = None,
+) -> str:
+    """The filters the report was asked for, in words (not only the data's range).
+
+    Parameters
+    ----------
+    campaigns, error_codes : sequence of str or None
+        As asked for (``None``: all).
+    start, end : str or None
+        The first and last sent dates asked for.
+    tz : str
+        The time zone of the dates and times shown.
+    conversions : ClickSet, list of str or None
+        What counts as a conversion.
+
+    Returns
+    -------
+    str
+        HTML.
+    """
+    parts = [
+        "campaigns: " + (", ".join(campaigns) if campaigns else "all"),
+        "error codes: " + (", ".join(error_codes) if error_codes else "all"),
+        f"sent: {start or 'from the first'} to {end or 'the last'} ({tz})",
+    ]
+    spec = ClickSet.of(conversions)
+    parts.append("conversion: " + (spec.describe() if spec else "not defined (every click counts)"))
+    return "<p><small>Selection: " + html.escape("; ".join(parts)) + ".</small></p>"
+
+
+def summary_html(export: Export, *, conversions: Any = None, negatives: Any = None) -> str:
+    """Two or three sentences a manager reads first, generated from the numbers.
+
+    How many were reached, the conversion (or click) rate with its interval,
+    the best and the worst campaign and whether their difference is
+    significant, and the largest group of failures with what to do about it.
+
+    Parameters
+    ----------
+    export : Export
+        The selection the report shows.
+    conversions, negatives : optional
+        As for :func:`connectly_nb.metrics.funnel`.
+
+    Returns
+    -------
+    str
+        HTML (a ``div`` of class ``summary``).
+    """
+    if not len(export.messages):
+        return "<div class='summary'>No messages match the selection.</div>"
+    f = metrics.funnel(export, by=None, conversions=conversions, negatives=negatives).iloc[0]
+    rate = "conversion_rate" if "conversion_rate" in f else "click_rate"
+    what = "converted" if rate == "conversion_rate" else "clicked"
+    s = export.summary()
+    text = [
+        f"{int(f['sent']):,} messages were sent in {s['campaigns']:,} campaign(s); "
+        f"{display.format_percent(f['delivery_rate'])} were delivered and at least "
+        f"{display.format_percent(f['read_rate'])} of those read.",
+        f"{display.format_percent(f[rate])} of the delivered messages {what} "
+        f"(95% interval {display.format_percent(f[rate + '_low'])}–"
+        f"{display.format_percent(f[rate + '_high'])}).",
+    ]
+    text += _best_and_worst(export, rate, conversions)
+    text += _top_failure(export)
+    return "<div class='summary'>" + " ".join(html.escape(t) for t in text) + "</div>"
+
+
+def _best_and_worst(export: Export, rate: str, conversions: Any) -> list[str]:
+    c = campaign_comparison(export, conversions=conversions)
+    if c is None:
+        return []
+    row = c.iloc[0]
+    p = display.format_p_value(row["p_value"])
+    verdict = f"a real difference ({p})" if row["p_value"] < 0.05 else f"it could be chance ({p})"
+    return [
+        f"Best campaign: {row['label_b']} ({display.format_percent(row['rate_b'])}); "
+        f"weakest: {row['label_a']} ({display.format_percent(row['rate_a'])}): {verdict}."
+    ]
+
+
+def _top_failure(export: Export) -> list[str]:
+    e = metrics.errors(export)
+    if e.empty:
+        return ["No message failed."]
+    top = e.iloc[0]
+    return [
+        f"The largest group of failures is {top['error_code']} ({top['title']}: "
+        f"{int(top['count']):,} messages, {display.format_percent(top['share_of_failed'])} of "
+        f"failures); what to do: {top['retry']}."
+    ]
+
+
+def next_steps_html(export: Export, *, sources: Sequence[str] | None = None) -> str:
+    """Who to stop messaging and which templates to fix, with the line that does it.
+
+    Parameters
+    ----------
+    export : Export
+        The selection the report shows.
+    sources : sequence of str, optional
+        The export files (for the command line shown); the sample when None.
+
+    Returns
+    -------
+    str
+        HTML.
+    """
+    sup = metrics.suppression_list(export)
+    files = " ".join(os.path.basename(str(x)) for x in (sources or [])) or "--sample"
+    items = [
+        f"<li><b>{len(sup):,} customers</b> should not be messaged again (opted out, or a "
+        "failure that means it). Write the list: "
+        f"<code>connectly-nb suppress {html.escape(files)} -o suppress.csv</code></li>"
+    ]
+    templates = metrics.errors(export, by="campaign_name", category="business-template")
+    if len(templates):
+        fixes = []
+        for (code, title, retry), g in templates.groupby(
+            ["error_code", "title", "retry"], sort=False
+        ):
+            pairs = zip(g["campaign_name"], g["count"], strict=True)
+            where = ", ".join(f"{c} ({n:,})" for c, n in pairs)
+            fixes.append(
+                f"<li>{html.escape(f'{code} {title}')} ({html.escape(str(retry))}): "
+                f"{html.escape(where)}</li>"
+            )
+        items.append(f"<li><b>Templates to fix</b>:<ul>{''.join(fixes)}</ul></li>")
+    else:
+        items.append("<li>No template or business error to fix.</li>")
+    return "<ul>" + "".join(items) + "</ul>"
+
+
+def quality_table(export: Export) -> Any:
+    """The data-quality appendix: each kind of problem in plain words, and each file read.
+
+    Parameters
+    ----------
+    export : Export
+        The selection the report shows.
+
+    Returns
+    -------
+    IPython.display.HTML
+        Two tables; files by name only (never the folders they were in).
+    """
+    from IPython.display import HTML
+
+    summary = export.problem_summary()[["meaning", "rows", "severity"]]
+    acc = export.accounting.assign(
+        source=[os.path.basename(str(x)) for x in export.accounting["source"]]
+    )[["source", "records_read", "rows_kept", "duplicates_merged", "as_of"]]
+    problems = (
+        display.html_table(summary) if len(summary) else "<p>No problem found in the files.</p>"
+    )
+    return HTML(problems + "<h4>Files read</h4>" + display.html_table(acc))
+
+
 # --------------------------------------------------------------------------- rendering
 
 
@@ -169,6 +430,8 @@ def render_report(
     show_phone_numbers: bool = False,
     progress: bool = True,
     keep_notebook: str | os.PathLike[str] | None = None,
+    conversions: Sequence[str] | None = None,
+    negatives: Sequence[str] | str | None = "auto",
 ) -> Path:
     """Execute the report notebook on an export and write a self-contained HTML page.
 
@@ -193,6 +456,11 @@ def render_report(
         Show papermill's progress bar.
     keep_notebook : path, optional
         Also keep the executed notebook there.
+    conversions : sequence of str, optional
+        Button names and link URLs (or URL prefixes) that count as a
+        conversion (:class:`connectly_nb.conversions.ClickSet`).
+    negatives : "auto", sequence of str or None
+        Buttons that say no; ``"auto"`` suggests them from their names.
 
     Returns
     -------
@@ -220,6 +488,8 @@ def render_report(
         tz=tz,
         title=title,
         show_phone_numbers=show_phone_numbers,
+        conversions=conversions,
+        negatives=negatives,
     )
     with tempfile.TemporaryDirectory(prefix="connectly-report-") as tmp:
         nb = _execute(parameters, Path(tmp), progress=progress)
@@ -264,7 +534,17 @@ def _parameters(
         "TZ": tz,
         "TITLE": options["title"],
         "SHOW_PHONE_NUMBERS": bool(options["show_phone_numbers"]),
+        "CONVERSIONS": list(options["conversions"]) if options["conversions"] else None,
+        "NEGATIVES": _negatives_parameter(options["negatives"]),
     }
+
+
+def _negatives_parameter(negatives: Any) -> Any:
+    if negatives in ("auto", None):
+        return negatives
+    if isinstance(negatives, str):
+        return "auto" if negatives == "auto" else None if negatives == "none" else [negatives]
+    return list(negatives)
 
 
 def _execute(parameters: dict[str, Any], workdir: Path, *, progress: bool) -> Any:
@@ -281,12 +561,43 @@ def _execute(parameters: dict[str, Any], workdir: Path, *, progress: bool) -> An
             kernel_name=KERNEL,
             progress_bar=progress,
             cwd=str(workdir),
+            kernel_manager_class=local_kernel_manager(),
         )
     except papermill.PapermillExecutionError as exc:
         raise ReportError(
             f"the report notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
         ) from None
     return nbformat.read(executed, as_version=4)
+
+
+def local_kernel_manager() -> type:
+    """A kernel manager whose kernel talks over local (IPC) sockets, not TCP.
+
+    Nothing listens on a network port while a report runs, and the kernel has
+    no reason to warn "running over TCP without encryption" into the terminal.
+
+    Returns
+    -------
+    type
+        A subclass of jupyter_client's ``AsyncKernelManager``.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.paths import jupyter_runtime_dir
+    from traitlets import default
+
+    class LocalKernelManager(AsyncKernelManager):  # type: ignore[misc]
+        @default("transport")
+        def _local(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _socket_path(self) -> str:
+            # absolute: the kernel may run in another folder than its client
+            folder = Path(jupyter_runtime_dir())
+            folder.mkdir(parents=True, exist_ok=True)
+            return str(folder / f"connectly-ipc-{os.getpid()}-{id(self)}")
+
+    return LocalKernelManager
 
 
 def _to_html(nb: Any, *, title: str) -> str:

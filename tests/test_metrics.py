@@ -619,3 +619,9 @@ def test_trend_per_local_week_and_month(sample, golden):
     assert months["period"].tolist() == [pd.Timestamp("2024-11-01", tz="UTC")]
     with pytest.raises(ValueError, match="period"):
         M.trend(sample, every="fortnightly")
+
+
+def test_errors_of_a_category_on_a_selection_without_it(sample):
+    e = M.errors(sample.filter(campaigns="Carrinho abandonado"), by="campaign_name", category="x")
+    assert e.empty
+    assert list(e.columns) == ["campaign_name", *M._ERROR_COLUMNS]

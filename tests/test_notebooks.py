@@ -14,7 +14,11 @@ import pytest
 
 from connectly_nb._notebooks import source_hash
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = [
+    *sorted((ROOT / "notebooks").glob("*.ipynb")),
+    ROOT / "tests" / "notebooks" / "report.ipynb",
+]
 EXPECTED = {
     "00_quickstart.ipynb",
     "01_campaign_overview.ipynb",
@@ -66,7 +70,9 @@ def test_report_notebook_is_the_packaged_template_executed():
     def shape(nb):
         return [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells]
 
-    assert shape(executed) == shape(template), "notebooks/report.ipynb drifted: make notebooks"
+    assert shape(executed) == shape(template), (
+        "tests/notebooks/report.ipynb drifted: make notebooks"
+    )
     # the packaged template carries no outputs: reports are rendered by papermill
     assert not any(c.get("outputs") or c.get("execution_count") for c in template.cells)
     assert "connectly_nb" not in template.metadata

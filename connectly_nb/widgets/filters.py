@@ -145,6 +145,7 @@ class CampaignFilter(widgets.VBox):
         with self._guard:  # the children are already right: the search box stays as typed
             if change["owner"] is self._campaigns:
                 self._sendout_select.options = options
+                self._sendout_select.rows = _rows(len(options))
                 self._sendout_select.value = sendouts
             self.value = {"campaigns": campaigns, "sendouts": sendouts}
 

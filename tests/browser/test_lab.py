@@ -75,9 +75,11 @@ def test_dashboard_follows_campaign_and_error_filters(lab, page, ex, golden):
         assert text in header
     shot(dashboard, "lab_dashboard_campaign")
 
-    # then an error code, through the error list (the third multi-select)
+    # then an error code, through the error list (the third multi-select), whose counts
+    # now follow the campaign chosen
     code = "131026"
-    n = int((ex.messages["error_code"] == code).sum())
+    in_campaign = ex.messages["campaign_name"] == campaign
+    n = int((ex.messages["error_code"][in_campaign] == code).sum())
     chart = page.evaluate(CHART)
     page.locator(".widget-select-multiple select").nth(2).select_option(
         label=f"{code} · {describe_error(code).title} ({n:,})"
