@@ -72,9 +72,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+class LabURL(str):
+    """The URL pattern of a notebook (``lab.format(name)``), and the folder Lab serves."""
+
+    root: Path
+
+
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """JupyterLab on a copy of notebooks/ (nothing is saved back); yields its base URL."""
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabURL]:
+    """JupyterLab on a copy of notebooks/ (nothing is saved back).
+
+    Yields the URL pattern of a notebook; ``lab.root`` is the folder Lab serves,
+    where a test may write a notebook or an export of its own.
+    """
     work = tmp_path_factory.mktemp("lab")
     notebooks = work / "notebooks"
     shutil.copytree(ROOT / "notebooks", notebooks, symlinks=False)
@@ -125,7 +135,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                         "JupyterLab did not start: " + (work / "lab.log").read_text()[-2000:]
                     ) from None
                 time.sleep(0.3)
-        yield f"{base}/lab/tree/{{}}?reset&token={token}"
+        url = LabURL(f"{base}/lab/tree/{{}}?reset&token={token}")
+        url.root = notebooks
+        yield url
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # the server and the kernels it started
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from connectly_nb import metrics as M
@@ -96,3 +98,93 @@ def test_dashboard_follows_campaign_and_error_filters(lab, page, ex, golden):
         assert text in header
     shot(dashboard, "lab_dashboard_campaign_error")
     assert page.dialogs == []
+
+
+def _run_notebook(page, lab, name: str) -> None:
+    page.goto(lab.format(name))
+    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    page.wait_for_function(KERNEL_IDLE, timeout=60_000)
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_selector(".widget-output img", timeout=90_000)
+    page.wait_for_function(f"() => ({HEADER}).length > 0", timeout=60_000)
+
+
+def _notebook(lab, name: str, code: str) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [nbformat.v4.new_code_cell(code)]
+    nbformat.write(nb, lab.root / name)
+
+
+def test_conversions_and_the_download_in_the_browser(lab, page, ex):
+    # issue 15: conversions beside clicks, and "Save filtered CSV" downloads through the browser
+    _notebook(lab, "explore_sample.ipynb", "from connectly_nb import explore\nexplore()")
+    _run_notebook(page, lab, "explore_sample.ipynb")
+    assert "said no" in page.evaluate(HEADER)
+    page.locator(".jupyter-widget-Collapse-header").filter(
+        has_text="What counts as a conversion"
+    ).first.click()
+    shot(page, "lab_conversion_picker_open")
+    # the first list of the picker: "Converted" (the second, "Says no", lists buttons too)
+    conversions = page.locator(".widget-select-multiple select").nth(3)
+    conversions.wait_for(timeout=20_000)
+    options = conversions.evaluate("s => Array.from(s.options).map(o => o.textContent)")
+    options = [o.replace("\xa0", " ") for o in options]  # ipywidgets keeps spaces as nbsp
+    index = next(i for i, o in enumerate(options) if o.startswith("button · Ver ofertas"))
+    conversions.select_option(index=index)
+    shot(page, "lab_conversion_chosen")
+    want = M.funnel(ex, by=None, conversions=["Ver ofertas"]).iloc[0]
+    page.wait_for_function(
+        f"(n) => ({HEADER}).includes(n)",
+        arg=f"{int(want['converted']):,} of {int(want['delivered']):,} delivered",
+        timeout=20_000,
+    )
+    dashboard = (
+        page.locator(".jp-OutputArea-output").filter(has_text="Connectly campaign explorer").first
+    )
+    shot(dashboard, "lab_dashboard_conversions")
+    page.get_by_text("Save filtered CSV").click()
+    link = page.get_by_text("Download connectly_filtered_1.csv")
+    link.wait_for(timeout=60_000)
+    with page.expect_download(timeout=30_000) as download:
+        link.click()
+    saved = download.value.path()
+    text = Path(saved).read_text(encoding="utf-8-sig")
+    assert text.count("\n") == len(ex.messages) + 1  # every selected message, one line each
+    assert "*****" in text  # phone numbers masked: "show phone numbers" was not ticked
+    shot(page, "lab_download")
+
+
+def test_fifty_campaigns_stay_readable_in_the_dashboard(lab, page):
+    # issue 15: with 24 campaigns the funnel's labels overlapped into an unreadable block
+    from tests.conftest import csv_text, row
+
+    rows = [
+        row(
+            customer_external_id=f"+55119{i:08d}",
+            campaign_name=f"Campanha número {i // 20:02d} — oferta",
+            sendout_id=f"s-{i // 20}",
+            delivered_at="2024-05-10 20:20:00" if i % 3 else "",
+        )
+        for i in range(50 * 20)
+    ]
+    (lab.root / "fifty.csv").write_text(csv_text(rows), encoding="utf-8")
+    _notebook(lab, "fifty.ipynb", "from connectly_nb import explore\nexplore('fifty.csv')")
+    _run_notebook(page, lab, "fifty.ipynb")
+    header = page.evaluate(HEADER)
+    assert "1,000" in header
+    size = page.evaluate(
+        "() => { const i = document.querySelector('.widget-output img');"
+        " return [i.naturalWidth, i.naturalHeight]; }"
+    )
+    assert size[1] > 300  # a bar per campaign shown, labels at their own height
+    dashboard = (
+        page.locator(".jp-OutputArea-output").filter(has_text="Connectly campaign explorer").first
+    )
+    shot(dashboard, "lab_dashboard_50_campaigns")

@@ -76,3 +76,48 @@ def test_the_offline_check_catches_a_cdn_script(page, sample_report, tmp_path):
     )
     attempted = open_offline(page, tampered)
     assert attempted == ["https://cdn.example.com/lib.js"]
+
+
+@pytest.fixture(scope="module")
+def manager_report(tmp_path_factory):
+    return render_report(
+        None,
+        tmp_path_factory.mktemp("r") / "manager.html",
+        progress=False,
+        conversions=["Ver ofertas", "https://shop.example/"],
+        title="November campaigns",
+    )
+
+
+def test_the_report_reads_on_a_phone(page, manager_report):
+    # issue 15: the report must read at 390 px: nothing wider than the screen but the
+    # tables, which scroll in their own box
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        attempted = open_offline(page, manager_report)
+        assert attempted == []
+        overflow = page.evaluate("() => document.documentElement.scrollWidth")
+        assert overflow <= 400, overflow
+        images = page.evaluate(
+            "() => Array.from(document.images).map(i => i.getBoundingClientRect().width)"
+        )
+        assert images
+        assert max(images) <= 390
+        text = page.inner_text("body")
+        assert "converted" in text
+        assert "Best campaign" in text
+        shot(page, "report_phone_390")
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1400})
+
+
+@pytest.mark.parametrize("paper", ["A4", "Letter"])
+def test_the_report_prints_to_pdf(page, manager_report, paper, tmp_path):
+    open_offline(page, manager_report)
+    page.emulate_media(media="print")
+    pdf = page.pdf(format=paper, print_background=True)
+    assert pdf.startswith(b"%PDF")
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+    assert 3 <= pages <= 30, pages
+    shot(page, f"report_print_{paper}")
+    (tmp_path / f"report_{paper}.pdf").write_bytes(pdf)
