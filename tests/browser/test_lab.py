@@ -188,3 +188,18 @@ def test_fifty_campaigns_stay_readable_in_the_dashboard(lab, page):
         page.locator(".jp-OutputArea-output").filter(has_text="Connectly campaign explorer").first
     )
     shot(dashboard, "lab_dashboard_50_campaigns")
+
+
+def test_a_saved_notebook_shows_key_figures_before_it_runs(lab, page, ex):
+    # issue 15: opened before running, the dashboard's place showed "Dashboard(children=..."
+    page.goto(lab.format("00_quickstart.ipynb"))
+    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    page.wait_for_function(KERNEL_IDLE, timeout=60_000)
+    cell = page.locator(".jp-CodeCell").filter(has_text="explore(ex)").last
+    cell.scroll_into_view_if_needed()
+    page.wait_for_timeout(2000)
+    text = cell.inner_text()
+    shot(cell, "lab_saved_notebook_fallback")
+    assert "Dashboard(children" not in text
+    assert f"{len(ex.messages):,}" in text
+    assert "run the cell to explore" in text
