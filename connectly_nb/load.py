@@ -36,7 +36,7 @@ import pyarrow.csv as pacsv
 
 from connectly_nb._problems import problem as _problem
 from connectly_nb.exceptions import ExportFormatError, ExportNotFoundError
-from connectly_nb.schema import EXPORT_COLUMNS, REQUIRED_COLUMNS
+from connectly_nb.schema import EXPORT_COLUMNS, REQUIRED_COLUMNS, column_key
 
 __all__ = [
     "ExportNotFoundError",
@@ -298,10 +298,6 @@ def resolve_sources(source: Source) -> list[Input]:
 # --------------------------------------------------------------------------- helpers
 
 
-def _normalise(name: str) -> str:
-    return name.replace("\ufeff", "").strip().strip('"').strip().lower().replace(" ", "_")
-
-
 def _decode_sample(sample: bytes) -> tuple[str, str]:
     """Decode the first bytes of a file; return (text, encoding)."""
     if sample.startswith(codecs.BOM_UTF8):
@@ -331,7 +327,7 @@ def _detect(text: str, name: str) -> tuple[str, list[str]]:
     known = set(EXPORT_COLUMNS)
     for d in DELIMITERS:
         header = _first_record(text, d)
-        score = (len({_normalise(h) for h in header} & known), len(header))
+        score = (len({column_key(h) for h in header} & known), len(header))
         if best is None or score > best[:2]:
             best = (*score, d, header)
     assert best is not None
@@ -360,7 +356,7 @@ def _map_header(header: list[str], name: str) -> _Header:
     mapped = _Header([], [], [])
     used: set[str] = set()
     for pos, raw in enumerate(header):
-        norm = _normalise(raw)
+        norm = column_key(raw)
         if norm in EXPORT_COLUMNS and norm not in used:
             used.add(norm)
             mapped.names.append(norm)

@@ -34,6 +34,28 @@ EXPORT_COLUMNS: Final = (
     *VARIABLE_COLUMNS,
 )
 
+
+def column_key(name: str) -> str:
+    """How a header field is matched to a column: no BOM, quotes or outer spaces, lower case.
+
+    Parameters
+    ----------
+    name : str
+        A field of a file's first line, as written.
+
+    Returns
+    -------
+    str
+        The text compared with :data:`EXPORT_COLUMNS` (inner spaces become ``_``).
+
+    Examples
+    --------
+    >>> column_key(' "Campaign Name" ')
+    'campaign_name'
+    """
+    return name.replace("\ufeff", "").strip().strip('"').strip().lower().replace(" ", "_")
+
+
 #: Columns without which a file is not a campaign export.
 REQUIRED_COLUMNS: Final = ("customer_external_id", "campaign_name", "sendout_id", "sent_at")
 
