@@ -616,3 +616,20 @@ def test_https_goes_through_the_proxy_named_by_https_proxy(monkeypatch):
         server.server_close()
     assert len(seen) == 1
     assert seen[0].startswith(b"CONNECT api.example.test:443 ")
+
+
+def test_a_download_never_writes_through_a_planted_link(api, tmp_path):
+    # issue 14, item 3: the download was streamed into a fixed ".<name>.partial"
+    (first,) = download_report(BUSINESS, tmp_path / "probe", api_key=KEY, base_url=api.base)
+    name = first.name  # the file name the download will use
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / f".{name}.partial").symlink_to(victim)
+    (folder / name).symlink_to(tmp_path / "nowhere.txt")  # a dangling link at the target
+    (path,) = download_report(BUSINESS, folder, api_key=KEY, base_url=api.base, **FAST)
+    assert victim.read_text() == "precious"
+    assert not (tmp_path / "nowhere.txt").exists()
+    assert not path.is_symlink()
+    assert path.read_bytes() == CSV

@@ -69,3 +69,21 @@ def test_default_cache_folder_from_the_environment(export_file, tmp_path, monkey
     monkeypatch.setenv("CONNECTLY_NB_CACHE", str(tmp_path / "env"))
     read_export(export_file, cache=True)
     assert len(list((tmp_path / "env").iterdir())) == 1
+
+
+def test_a_link_planted_at_the_entry_is_never_written_through(export_file, tmp_path):
+    # issue 14, item 3: the entry is a folder renamed into place, never filled through a link
+    from connectly_nb.cache import cache_key
+    from connectly_nb.load import resolve_sources
+
+    folder = tmp_path / "c"
+    folder.mkdir()
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("precious")
+    key = cache_key(resolve_sources(export_file), tz="UTC", dedupe=True)
+    (folder / key).symlink_to(victim)
+    ex = read_export(export_file, cache=folder)
+    assert len(ex.messages) == 2
+    assert [p.name for p in victim.iterdir()] == ["keep.txt"]
+    assert (victim / "keep.txt").read_text() == "precious"

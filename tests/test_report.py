@@ -13,11 +13,30 @@ from tests.conftest import parse_html, row
 PHONE = re.compile(r"\+\d{10,15}")
 
 
+PLANTED = {}
+
+
 @pytest.fixture(scope="module")
 def sample_page(tmp_path_factory):
-    out = tmp_path_factory.mktemp("report") / "report.html"
+    folder = tmp_path_factory.mktemp("report")
+    out = folder / "report.html"
+    # issue 14, item 3: links planted at the old fixed temporary name and at the target
+    victim = folder / "victim.txt"
+    victim.write_text("precious")
+    (folder / ".report.html.partial").symlink_to(victim)
+    out.symlink_to(folder / "victim2.txt")
     render_report(None, out, progress=False, title="Sample <b>report</b>")
+    PLANTED.update(folder=folder, out=out)
     return out.read_text(encoding="utf-8")
+
+
+def test_the_report_never_writes_through_a_planted_link(sample_page):
+    folder, out = PLANTED["folder"], PLANTED["out"]
+    assert (folder / "victim.txt").read_text() == "precious"
+    assert not (folder / "victim2.txt").exists()
+    assert (folder / ".report.html.partial").is_symlink()
+    assert not out.is_symlink()
+    assert out.read_text(encoding="utf-8") == sample_page
 
 
 def test_sample_report_is_self_contained(sample_page):

@@ -87,3 +87,12 @@ def test_hash_ids_is_consistent_salted_and_hides_the_number(monkeypatch):
     assert hash_ids(["+5511987654321"], salt="s2").iloc[0] != a.iloc[0]
     monkeypatch.setenv("CONNECTLY_NB_SALT", "s1")
     assert hash_ids(["+5511987654321"]).iloc[0] == a.iloc[0]
+
+
+def test_write_safe_csv_never_writes_through_a_planted_link(sample, tmp_path, planted_links):
+    # issue 14, item 3: a fixed ".out.csv.partial" opened with open("wb") followed a symlink
+    target = tmp_path / "out.csv"
+    check = planted_links(target)
+    write_safe_csv(sample.messages.head(5), target)
+    check()
+    assert target.read_bytes().startswith(b"\xef\xbb\xbfcustomer_external_id")
