@@ -13,9 +13,12 @@ quoted; phone numbers ``+<digits>`` in the id column keep their ``+``.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import os
 import re
+import secrets
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -24,14 +27,29 @@ import numpy as np
 import pandas as pd
 
 from connectly_nb._fs import atomic_write
+from connectly_nb.exceptions import PrivacyWarning
 from connectly_nb.schema import DERIVED_COLUMNS, EXPORT_COLUMNS, TIMESTAMP_COLUMNS
 
-__all__ = ["hash_ids", "mask_phone", "neutralize", "write_safe_csv"]
+__all__ = ["hash_ids", "mask_phone", "mask_text", "neutralize", "write_safe_csv"]
 
 _PHONE = re.compile(r"^\+\d{6,15}$")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # a formula character after a character a spreadsheet may split cells on
 _INNER_FORMULA = re.compile(r"([;\t\r\n])([=+\-@])")
+#: Fewest digits a mask hides; a mask hiding fewer is replaced by the strict one.
+MIN_HIDDEN_DIGITS = 5
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+((?:@|%40)(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})")
+# "+" (or "%2B" in a URL) and a run of digits, spaces, dots, dashes, brackets
+_PLUS_RUN = re.compile(r"(?:\+|%2[Bb])\d[\d .()-]{4,24}\d")
+# a bare run of 10 to 15 digits that is no part of a word, a number or an id
+_DIGIT_RUN = re.compile(r"(?<![\w.-])\d{10,15}(?![\w-]|\.\d)")
+_FEW_DIGITS = 7  # text with fewer digits holds no phone number
+
+
+def _strict(text: str) -> str:
+    """Everything but the last 2 characters hidden (all of it up to 4 characters)."""
+    keep = 2 if len(text) > 4 else 0
+    return "*" * (len(text) - keep) + text[len(text) - keep :]
 
 
 def _mask_one(value: object) -> str | None:
@@ -39,16 +57,14 @@ def _mask_one(value: object) -> str | None:
         return None
     text = str(value)
     if not _PHONE.match(text.replace(" ", "")):
-        # not a phone number we can read: keep the last 2 characters at most
-        keep = 2 if len(text) > 4 else 0
-        return "*" * (len(text) - keep) + text[len(text) - keep :]
-    try:
-        import phonenumbers
+        return _strict(text)  # not a phone number we can read
+    import phonenumbers
 
+    try:
         number = phonenumbers.parse(text, None)
-        formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     except phonenumbers.NumberParseException:
-        formatted = text
+        return _strict(text)
+    formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     digits = [i for i, ch in enumerate(formatted) if ch.isdigit()]
     groups = formatted.split(" ")
     # keep the calling code, a short area code (a second group of at most two
@@ -59,14 +75,19 @@ def _mask_one(value: object) -> str | None:
         if gi == 0 or (gi == 1 and len(groups) > 2 and len(group) <= 2):
             keep.update(range(pos, pos + len(group)))
         pos += len(group) + 1
+    if len(set(digits) - keep) < MIN_HIDDEN_DIGITS:
+        return _strict(text)
     return "".join(ch if (i in keep or not ch.isdigit()) else "*" for i, ch in enumerate(formatted))
 
 
 def mask_phone(ids: Iterable[object] | pd.Series) -> pd.Series:
     """Mask phone numbers for display, keeping the country, area code and last 4 digits.
 
-    ``+5511987654321`` becomes ``+55 11 *****-4321``. An id that is not a
-    phone number keeps only its last two characters. Blank stays blank.
+    ``+5511987654321`` becomes ``+55 11 *****-4321``. When that would hide
+    fewer than 5 digits (short numbers, some countries' plans), or when the
+    number cannot be parsed (``+999123456789``), or the id is not a phone
+    number at all, only the last two characters are kept
+    (``***********89``). Blank stays blank.
 
     Parameters
     ----------
@@ -84,6 +105,97 @@ def mask_phone(ids: Iterable[object] | pd.Series) -> pd.Series:
     return series.astype(object).map(lookup)
 
 
+def _phone_spans(text: str) -> list[tuple[int, int]]:
+    """Where phone-number-shaped text is: phonenumbers' matcher, "+" runs, long digit runs."""
+    import phonenumbers
+
+    spans = [
+        (m.start, m.end)
+        for m in phonenumbers.PhoneNumberMatcher(
+            text, None, leniency=phonenumbers.Leniency.POSSIBLE
+        )
+    ]
+    for pattern in (_PLUS_RUN, _DIGIT_RUN):
+        spans += [
+            m.span()
+            for m in pattern.finditer(text)
+            if sum(ch.isdigit() for ch in m.group()) >= _FEW_DIGITS
+        ]
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _mask_free_text(text: str) -> str:
+    text = _EMAIL.sub(lambda m: "***" + m.group(1), text)
+    if sum(ch.isdigit() for ch in text) < _FEW_DIGITS:
+        return text
+    out, done = [], 0
+    for start, end in _phone_spans(text):
+        found = text[start:end]
+        plain = "+" + found[3:] if found[:3].lower() == "%2b" else found
+        masked = _mask_one(plain) or ""
+        out += [text[done:start], masked if plain is found else _strict(found)]
+        done = end
+    return "".join(out) + text[done:]
+
+
+def mask_text(values: pd.Series) -> pd.Series:
+    """Mask phone numbers and email addresses found inside free text.
+
+    For error messages, variable values and link URLs shown while phone
+    numbers are hidden. Phone-number-shaped text (what ``phonenumbers``
+    finds in international format; ``+`` or ``%2B`` followed by 7 to 15
+    digits with spaces, dots, dashes or brackets; a bare run of 10 to 15
+    digits that is not part of a word or an id) is masked by the rule of
+    :func:`mask_phone`. The user part of an email address (``@`` or ``%40``)
+    becomes ``***``, the domain stays. Other text, and cells that are not
+    text, are unchanged.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Free-text cells (object, string or categorical).
+
+    Returns
+    -------
+    pandas.Series
+        An object Series, same index; masked text where something was found.
+
+    Examples
+    --------
+    >>> mask_text(pd.Series(["+5511987654321 is not on WhatsApp", "ana@x.com"])).tolist()
+    ['+55 11 *****-4321 is not on WhatsApp', '***@x.com']
+    """
+    text = values.astype(object)
+    lookup = {u: _mask_free_text(u) for u in pd.unique(text) if isinstance(u, str) and u.strip()}
+    return text.map(lambda v: lookup.get(v, v) if isinstance(v, str) else v)
+
+
+def _salt(salt: str | None) -> str:
+    """The salt given, or ``CONNECTLY_NB_SALT``, or this process's random one (with a warning)."""
+    chosen = salt if salt is not None else os.environ.get("CONNECTLY_NB_SALT", "")
+    if chosen:
+        return chosen
+    warnings.warn(
+        "hash_ids without a salt: using a random salt for this Python process, so the "
+        "pseudonyms cannot be reversed, and will differ in the next session. To follow "
+        "customers across sessions, set CONNECTLY_NB_SALT (keep it private) or pass salt=",
+        PrivacyWarning,
+        stacklevel=3,
+    )
+    return _process_salt()
+
+
+@functools.cache
+def _process_salt() -> str:
+    return secrets.token_hex(16)
+
+
 def hash_ids(
     ids: Iterable[object] | pd.Series, *, salt: str | None = None, length: int = 12
 ) -> pd.Series:
@@ -96,8 +208,11 @@ def hash_ids(
     salt : str, optional
         Mixed into the hash so pseudonyms cannot be looked up from a list of
         numbers; keep it private and reuse it to follow customers across
-        reports. Defaults to the ``CONNECTLY_NB_SALT`` environment variable,
-        else no salt.
+        reports. Defaults to the ``CONNECTLY_NB_SALT`` environment variable.
+        Without either (or with an empty one) a random salt made once per
+        Python process is used, with a :class:`~connectly_nb.exceptions.PrivacyWarning`:
+        unsalted hashes of phone numbers are reversed in minutes by trying
+        every number of an area code.
     length : int
         Hex characters kept.
 
@@ -105,8 +220,13 @@ def hash_ids(
     -------
     pandas.Series
         ``"c_"`` followed by ``length`` hex characters; blank stays blank.
+
+    Warns
+    -----
+    PrivacyWarning
+        No salt was given or set: the random per-process salt is used.
     """
-    key = (salt if salt is not None else os.environ.get("CONNECTLY_NB_SALT", "")).encode()
+    key = _salt(salt).encode()
     series = ids if isinstance(ids, pd.Series) else pd.Series(list(ids), dtype=object)
     uniques = pd.unique(series.astype(object))
     lookup = {

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -208,3 +210,97 @@ def test_libreoffice_finds_no_formula_in_a_saved_csv(write_export, tmp_path):
         found = formulas_in([safe, control], separator, tmp_path)
         assert found["control"], f"no formula seen in the plain file with {separator!r}"
         assert found["safe"] == [], f"formulas with {separator!r} as separator: {found['safe']}"
+
+
+# --------------------------------------------------------------------------- masking, round 2
+# issue 14, items 9-11
+
+
+def hidden_digits(original: str, masked: str) -> int:
+    return sum(ch.isdigit() for ch in original) - sum(ch.isdigit() for ch in masked)
+
+
+@pytest.mark.parametrize(
+    ("number", "masked"),
+    [
+        ("+999123456789", "***********89"),  # no such country: phonenumbers cannot parse it
+        ("+0123456789", "*********89"),
+        ("+4930123", "******23"),  # valid but short: only 3 digits would have been hidden
+        ("+29812345", "*******45"),  # +298 12345: only 1 digit would have been hidden
+    ],
+)
+def test_numbers_that_cannot_be_masked_well_get_the_strict_mask(number, masked):
+    assert mask_phone([number]).iloc[0] == masked
+
+
+def test_every_countrys_numbers_hide_at_least_five_digits():
+    import phonenumbers
+
+    numbers = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None:
+                numbers.append(
+                    phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+                )
+    assert len(numbers) > 400
+    masked = mask_phone(numbers)
+    few = [(n, m) for n, m in zip(numbers, masked, strict=True) if hidden_digits(n, m) < 5]
+    assert few == []
+
+
+def test_mask_text_masks_phone_numbers_and_emails_inside_free_text():
+    from connectly_nb.safety import mask_text
+
+    texts = pd.Series(
+        [
+            "number +5511987654321 is not on WhatsApp",
+            "call +1 (415) 555-2671 today",
+            "https://wa.me/5511987654321?text=oi",
+            "https://x.example/?phone=%2B5511987654321&utm=1",
+            "write to ana.silva+promo@gmail.com or joao%40empresa.com.br",
+            "+999123456789 is not a country",
+            None,
+            "sendout 5f0c1d7e-0000-4000-8000-000000000001: 20% off, R$ 50, 2024-05-10",
+        ],
+        index=list("abcdefgh"),
+    )
+    out = mask_text(texts)
+    assert out.index.tolist() == list("abcdefgh")
+    joined = " ".join(v for v in out if isinstance(v, str))
+    for secret in ("987654321", "4155552671", "555-2671", "ana.silva", "joao", "999123456"):
+        assert secret not in joined.replace(" ", ""), secret
+    assert out["a"] == "number +55 11 *****-4321 is not on WhatsApp"
+    assert out["e"] == "write to ***@gmail.com or ***%40empresa.com.br"
+    assert pd.isna(out["g"])
+    assert out["h"] == texts["h"]  # ids, percentages, prices and dates are not phone numbers
+
+
+def test_hash_ids_without_a_salt_uses_a_random_one_and_says_so(monkeypatch):
+    from connectly_nb.exceptions import PrivacyWarning
+
+    monkeypatch.delenv("CONNECTLY_NB_SALT", raising=False)
+    ids = ["+5511987654321", "+5511987654321"]
+    with pytest.warns(PrivacyWarning, match="CONNECTLY_NB_SALT"):
+        first = hash_ids(ids)
+    assert first.iloc[0] == first.iloc[1]  # consistent within the process
+    unsalted = "c_" + hashlib.sha256(b"+5511987654321").hexdigest()[:12]
+    assert first.iloc[0] != unsalted  # a table of hashed numbers does not reverse it
+    with pytest.warns(PrivacyWarning):
+        assert hash_ids(ids, salt="").iloc[0] == first.iloc[0]  # an empty salt is no salt
+    other = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "ignore",
+            "-c",
+            "from connectly_nb.safety import hash_ids; print(hash_ids(['+5511987654321'])[0])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={k: v for k, v in os.environ.items() if k != "CONNECTLY_NB_SALT"},
+    ).stdout.strip()
+    assert other.startswith("c_")
+    assert other != first.iloc[0]  # another process, another salt
