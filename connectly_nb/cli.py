@@ -1,5 +1,7 @@
 """The ``connectly-nb`` command: argument parsing only, the work is the library's.
 
+``validate``, ``report``, ``fetch``, ``sample`` and ``cache clear``.
+
 Exit codes: 0 done, 2 the input cannot be used (bad export, bad option), with
 the reason on stderr and no traceback, 130 interrupted (Ctrl-C).
 """
@@ -30,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Analyse Connectly WhatsApp campaign exports.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_validate, _add_report, _add_fetch, _add_sample):
+    for add in (_add_validate, _add_report, _add_fetch, _add_sample, _add_cache):
         add(sub)
     return parser
 
@@ -120,6 +122,27 @@ def _add_sample(sub: Any) -> None:
     s.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
     s.add_argument("--no-quirks", action="store_true", help="leave out the real-world problems")
     s.add_argument("-o", "--output", required=True, type=Path, help="CSV file to write")
+
+
+def _add_cache(sub: Any) -> None:
+    c = sub.add_parser(
+        "cache",
+        help="clear the cache of loaded exports",
+        description="read_export(..., cache=True) keeps the tidy tables, full phone numbers "
+        "included, in $CONNECTLY_NB_CACHE or ~/.cache/connectly_nb until they are removed. "
+        "'clear' removes every cached export (and nothing else in the folder).",
+    )
+    c.add_argument("action", choices=["clear"], help="what to do")
+    c.add_argument("--dir", type=Path, help="the cache folder (default: the one loads use)")
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from connectly_nb.cache import cache_dir, clear
+
+    folder = cache_dir(args.dir if args.dir is not None else True)
+    count, size = clear(folder)
+    print(f"removed {count} cached export(s), {size / 2**20:,.1f} MiB, from {folder}")
+    return EXIT_OK
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -293,7 +316,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = _parser()
     args = parser.parse_args(argv)
-    commands = {"validate": _validate, "report": _report, "fetch": _fetch, "sample": _sample}
+    commands = {
+        "validate": _validate,
+        "report": _report,
+        "fetch": _fetch,
+        "sample": _sample,
+        "cache": _cache,
+    }
     try:
         _check_text_options(args)
         return commands[args.command](args)

@@ -156,6 +156,50 @@ ACCOUNTING_COLUMNS: Final = (
 
 SEVERITIES: Final = ("error", "warning", "info")
 
+#: The dtype family of every column of each table of an Export ("text", "category",
+#: "datetime" (tz-aware), "timedelta", "bool", "int"). The Parquet cache checks what it
+#: reads back against it; messages may have extra text columns after these.
+TABLE_SCHEMAS: Final = {
+    "messages": {
+        **dict.fromkeys(EXPORT_COLUMNS, "text"),
+        **dict.fromkeys(CATEGORICAL_COLUMNS, "category"),
+        **dict.fromkeys(TIMESTAMP_COLUMNS, "datetime"),
+        **dict.fromkeys(FLAG_COLUMNS, "bool"),
+        "stage": "category",
+        **dict.fromkeys(("n_button_clicks", "n_link_clicks", "n_clicks"), "int"),
+        "first_click_at": "datetime",
+        **dict.fromkeys(("time_to_deliver", "time_to_read", "time_to_first_click"), "timedelta"),
+        "source": "category",
+        "line": "int",
+    },
+    "clicks": dict(
+        zip(
+            CLICK_TABLE_COLUMNS,
+            ("int", "category", "text", "text", "datetime", "category", "int"),
+            strict=True,
+        )
+    ),
+    "variables": dict(
+        zip(
+            VARIABLE_TABLE_COLUMNS,
+            ("int", "category", "category", "text", "category", "int"),
+            strict=True,
+        )
+    ),
+    "problems": dict(
+        zip(
+            PROBLEM_TABLE_COLUMNS,
+            ("category", "int", "text", "text", "category", "category", "text", "int"),
+            strict=True,
+        )
+    ),
+    "accounting": {
+        **dict.fromkeys(ACCOUNTING_COLUMNS, "int"),
+        **dict.fromkeys(("source", "encoding", "delimiter", "parser"), "text"),
+        "as_of": "datetime",
+    },
+}
+
 # --------------------------------------------------------------------------- problems
 
 
