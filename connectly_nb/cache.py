@@ -49,7 +49,7 @@ from connectly_nb.schema import TABLE_SCHEMAS
 __all__ = ["CacheWarning", "cache_dir", "cache_key", "clear", "load_cached", "prune", "store"]
 
 TABLES = ("messages", "clicks", "variables", "problems", "accounting")
-FORMAT = 2  # bump when the stored layout changes (2: categories of blank columns kept)
+FORMAT = 3  # bump when the stored layout changes (3: accounting.records_swallowed)
 DEFAULT_MAX_MB = 2048.0
 DEFAULT_MAX_DAYS = 30.0
 _ENTRY = re.compile(r"^[0-9a-f]{40}$")

@@ -166,6 +166,12 @@ def _validate(args: argparse.Namespace) -> int:
                 else ""
             )
             + (f"; {row.blank_lines} blank line(s) skipped" if row.blank_lines else "")
+            + (
+                f"; {row.records_swallowed:,} more record(s) held in a runaway quoted field "
+                "(see runaway_quote), not read"
+                if row.records_swallowed
+                else ""
+            )
             + f" [{row.encoding}, delimiter {row.delimiter!r}]"
         )
     lines += ["", "campaigns (rows):"]

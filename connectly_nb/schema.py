@@ -146,6 +146,7 @@ ACCOUNTING_COLUMNS: Final = (
     "records_read",
     "rows_kept",
     "duplicates_merged",
+    "records_swallowed",
     "repeated_headers",
     "blank_lines",
     "encoding",
@@ -225,7 +226,11 @@ class ProblemCode:
 PROBLEM_CODES: Final = {
     p.code: p
     for p in (
-        ProblemCode("not_utf8", "warning", "file is not UTF-8; decoded as Windows-1252"),
+        ProblemCode(
+            "not_utf8",
+            "warning",
+            "line not UTF-8, decoded as Windows-1252 (or a UTF-16 file, decoded)",
+        ),
         ProblemCode("extra_column", "info", "column not in the export format; kept as text"),
         ProblemCode("renamed_column", "info", "header matched after trimming spaces or case"),
         ProblemCode(
@@ -237,9 +242,19 @@ PROBLEM_CODES: Final = {
         ProblemCode(
             "wrong_field_count", "error", "record has more or fewer fields than the header"
         ),
+        ProblemCode(
+            "runaway_quote",
+            "error",
+            "a quoted field runs over line breaks and holds whole records (a stray quote); "
+            "those records are counted as swallowed, not read",
+        ),
         ProblemCode("missing_value", "warning", "required value is blank"),
         ProblemCode("mangled_id", "warning", "id looks rewritten by Excel; cannot be recovered"),
-        ProblemCode("bad_timestamp", "warning", "timestamp cannot be parsed; treated as absent"),
+        ProblemCode(
+            "bad_timestamp",
+            "warning",
+            "timestamp cannot be parsed, or is before 2000 or after 2099; treated as absent",
+        ),
         ProblemCode("bad_json", "warning", "cell is not valid JSON; treated as empty"),
         ProblemCode("bad_click", "warning", "click entry is not a JSON object; ignored"),
         ProblemCode(

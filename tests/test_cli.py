@@ -143,3 +143,14 @@ def test_a_title_that_is_not_utf8_is_an_error_naming_the_option(tmp_path, capsys
     assert "--title" in err
     assert "UTF-8" in err
     assert not out.exists()
+
+
+def test_validate_counts_the_records_a_stray_quote_swallowed(write_export, capsys):
+    # issue 14, item 14: "records_read counts 2" and one wrong_field_count was the only trace
+    rows = [row(customer_external_id=f"+55119{i:08d}") for i in range(500)]
+    text = csv_text(rows).replace("Promo", '"Promo', 2).replace('"Promo', "Promo", 1)
+    assert main(["validate", str(write_export(text=text))]) == 0
+    out = capsys.readouterr().out
+    assert "2 records read = 2 kept + 0 merged duplicates; 498 more record(s) held" in out
+    assert "error   runaway_quote" in out
+    assert "lines 3-501" in out
