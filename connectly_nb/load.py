@@ -475,21 +475,23 @@ def _count_newlines(inp: Input, data: bytes | None = None) -> tuple[int, bool]:
 
 def _parse_fast(
     inp: Input, data: bytes | None, delimiter: str, width: int
-) -> tuple[pa.Table, np.ndarray, bool]:
-    """Parse with pyarrow: the records (header row removed), their lines, any line breaks.
+) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+    """Parse with pyarrow: the records (header row removed), their lines, those with breaks.
 
-    The third value says whether any value holds a line break. The first
-    try assumes no newline inside values, which lets pyarrow parse blocks in
-    parallel; a record split by such a newline has the wrong number of
-    fields or breaks the line count, and the second try allows them.
+    The third value holds the positions of the records whose values hold a
+    line break (they span more than one line). The first try assumes no
+    newline inside values, which lets pyarrow parse blocks in parallel; a
+    record split by such a newline has the wrong number of fields or breaks
+    the line count, and the second try allows them.
     """
     newlines, ends_with_newline = _count_newlines(inp, data)
     physical = newlines + (0 if ends_with_newline else 1)
     for multiline in (False, True):
         try:
             table = _arrow_csv(inp, data, delimiter, width, multiline=multiline)
-            breaks = table.num_rows != physical
-            return table.slice(1), _lines(table, physical)[1:], breaks
+            lines = _lines(table, physical)[1:]
+            following = np.append(lines[1:], physical + 1)  # where the next record starts
+            return table.slice(1), lines, np.flatnonzero(following - lines > 1)
         except (_SlowPath, pa.ArrowInvalid) as exc:
             if multiline or _not_utf8(exc):
                 raise
@@ -653,8 +655,8 @@ def read_raw(inp: Input) -> RawFile:
     parsed = _parse_records(inp, encoding, delimiter, len(header_fields), problems)
     table = parsed.table.rename_columns(header.names)
     swallowed = 0
-    if parsed.breaks:
-        swallowed = _find_runaway_quotes(table, parsed.lines, delimiter, inp.name, problems)
+    if parsed.breaks is None or len(parsed.breaks):
+        swallowed = _find_runaway_quotes(table, parsed, delimiter, inp.name, problems)
         _point_at_records(problems, parsed.lines)
     table, lines, blank = _drop_blank_records(table, parsed.lines)
     table, lines, repeated = _drop_repeated_headers(table, lines, inp.name, problems)
@@ -714,7 +716,7 @@ class _Parsed:
 
     table: pa.Table
     lines: np.ndarray
-    breaks: bool  # some value holds a line break
+    breaks: np.ndarray | None  # records whose values hold line breaks (None: not known)
     encoding: str
     parser: str
     blank: int = 0
@@ -754,7 +756,7 @@ def _parse_records(
         data, encoding = _decode_lines(raw, inp.name, problems, encoding)
         decoded = data.decode("utf-8")
     table, lines, blank = _parse_slow(decoded, delimiter, width, inp.name, problems)
-    return _Parsed(table, lines, True, encoding, "python", blank)
+    return _Parsed(table, lines, None, encoding, "python", blank)
 
 
 def _drop_blank_records(table: pa.Table, lines: np.ndarray) -> tuple[pa.Table, np.ndarray, int]:
@@ -821,35 +823,44 @@ def _names_equal(cells: pa.ChunkedArray, column: str) -> Any:
 
 
 def _find_runaway_quotes(
-    table: pa.Table, lines: np.ndarray, delimiter: str, name: str, problems: list[dict[str, Any]]
+    table: pa.Table, parsed: _Parsed, delimiter: str, name: str, problems: list[dict[str, Any]]
 ) -> int:
     """Quoted fields that hold whole records (a stray quote): a problem each; how many records.
 
     A value with a line break is a runaway quoted field when a line after its
     first parses as a record with the header's number of fields; every line
     from its second on began a record that is not read (the count is in
-    ``accounting.records_swallowed``). Only files whose values hold line
-    breaks are searched.
+    ``accounting.records_swallowed``). Only the records spanning more than
+    one line are searched.
     """
-    width = table.num_columns
+    rows = parsed.breaks
+    if rows is None:  # Python's csv read the file: find the records with line breaks
+        spans = np.zeros(table.num_rows, dtype=np.int64)
+        for col in table.columns:
+            spans += pc.fill_null(pc.count_substring(col, "\n"), 0).to_numpy(zero_copy_only=False)
+        rows = np.flatnonzero(spans)
+    if not len(rows):
+        return 0
+    sub = table.take(pa.array(rows, type=pa.int64()))
     breaks = [
         pc.fill_null(pc.count_substring(col, "\n"), 0).to_numpy(zero_copy_only=False)
-        for col in table.columns
+        for col in sub.columns
     ]
     swallowed = 0
-    for pos, column in enumerate(table.column_names):
-        for row in np.flatnonzero(breaks[pos]):
-            text = table.column(pos)[int(row)].as_py()
-            inside = _records_inside(text, delimiter, width)
+    for pos, column in enumerate(sub.column_names):
+        for k in np.flatnonzero(breaks[pos]):
+            text = sub.column(pos)[int(k)].as_py()
+            inside = _records_inside(text, delimiter, sub.num_columns)
             if not inside:
                 continue
-            start = int(lines[row]) + int(sum(b[row] for b in breaks[:pos]))
+            start = int(parsed.lines[rows[k]]) + int(sum(b[k] for b in breaks[:pos]))
             end = start + text.rstrip("\r\n").count("\n")
             message = (
                 f"a quoted field runs over lines {start}-{end} and holds {inside:,} record(s), "
                 f"which are not read: a stray '\"' in {column}? Fix the quote and load again"
             )
-            problems.append(_problem(name, int(lines[row]), column, text, "runaway_quote", message))
+            line = int(parsed.lines[rows[k]])
+            problems.append(_problem(name, line, column, text, "runaway_quote", message))
             swallowed += inside
     return swallowed
 
