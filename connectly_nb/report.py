@@ -248,6 +248,8 @@ def render_report(
     """
     output = check_writable(output, what="the report")
     _check_not_an_input(output, sources)
+    if keep_notebook is not None:
+        _check_not_an_input(check_writable(keep_notebook, what="keep_notebook"), sources)
     parameters = _parameters(
         sources,
         campaigns=campaigns,
@@ -266,7 +268,8 @@ def render_report(
     if keep_notebook is not None:
         import nbformat
 
-        nbformat.write(nb, keep_notebook)
+        with atomic_write(keep_notebook, mode="w", encoding="utf-8") as fh:
+            nbformat.write(nb, fh)
     return output
 
 

@@ -238,3 +238,18 @@ def test_scripts_that_would_fetch_are_found_in_a_page():
     assert not _remote_resources(
         '<img src="data:image/png;base64,AAAA"><a href="https://x.example">x</a>'
     )
+
+
+def test_the_kept_notebook_is_written_whole_and_never_through_a_link(
+    write_export, tmp_path, monkeypatch, planted_links
+):
+    import nbformat
+
+    import connectly_nb.report as report
+
+    monkeypatch.setattr(report, "_execute", lambda *a, **k: notebook_with("<p>done</p>"))
+    kept = tmp_path / "kept.ipynb"
+    check = planted_links(kept)
+    render_report([write_export([row()])], tmp_path / "r.html", progress=False, keep_notebook=kept)
+    check()
+    assert "done" in nbformat.read(kept, as_version=4).cells[0].outputs[0]["data"]["text/html"]
