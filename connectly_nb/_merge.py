@@ -383,21 +383,21 @@ def apply_merge(raw: pa.Table, arrays: dict[str, np.ndarray], plan: MergePlan) -
             else np.nan_to_num(merged, nan=-1).astype(values.dtype)
         )
     own = take_rows(raw, survivors).to_pandas(types_mapper=STR_TYPES.get)
-    text = [name for name in raw.column_names if name not in ("line", "_src")]
-    # which survivors' cells change, every column at once (a file may have 1,000 columns)
-    merged_cells = last[text].to_numpy(dtype=object)
-    own_cells = own[text].to_numpy(dtype=object)
-    same = (pd.isna(merged_cells) & pd.isna(own_cells)) | (merged_cells == own_cells)
-    changes = dict(zip(text, ~same.all(axis=0), strict=True))
     columns = {}
     for name in raw.column_names:
         col = raw[name]
-        if not changes.get(name):  # most columns: the first record holds the merged value
+        if name in ("line", "_src"):
             columns[name] = col
             continue
-        keep = same[:, text.index(name)]
-        changed = survivors[~keep]
-        values = pa.array(last[name][~keep].to_numpy(dtype=object, na_value=None), type=col.type)
+        merged = last[name]
+        same = (merged.isna().to_numpy() & own[name].isna().to_numpy()) | (
+            merged.to_numpy(dtype=object) == own[name].to_numpy(dtype=object)
+        )
+        if same.all():  # most columns: the first record already holds the merged value
+            columns[name] = col
+            continue
+        changed = survivors[~same]
+        values = pa.array(merged[~same].to_numpy(dtype=object, na_value=None), type=col.type)
         columns[name] = _patch(col, changed, values)
     return pa.table(columns)
 

@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from connectly_nb._parse import take_rows
 from connectly_nb._problems import problem as _problem
 from connectly_nb.exceptions import ExportFormatError, ExportNotFoundError
 from connectly_nb.schema import EXPORT_COLUMNS, REQUIRED_COLUMNS, column_key
@@ -841,7 +842,7 @@ def _find_runaway_quotes(
         rows = np.flatnonzero(spans)
     if not len(rows):
         return 0
-    sub = table.take(pa.array(rows, type=pa.int64()))
+    sub = take_rows(table, rows)  # a few rows: sliced, not taken (which joins the chunks)
     breaks = [
         pc.fill_null(pc.count_substring(col, "\n"), 0).to_numpy(zero_copy_only=False)
         for col in sub.columns
