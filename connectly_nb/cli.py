@@ -176,7 +176,13 @@ def _validate(args: argparse.Namespace) -> int:
         )
     lines += ["", "campaigns (rows):"]
     campaigns = export.messages["campaign_name"].value_counts().sort_index()
-    lines += [f"  {name!s} ({n:,})" for name, n in campaigns[campaigns > 0].items()]
+    campaigns = campaigns[campaigns > 0]
+    names = pd.Series(campaigns.index.astype(str), dtype=object)
+    if not args.show_phone_numbers:  # names are typed by people: numbers and emails too
+        from connectly_nb.safety import mask_text
+
+        names = mask_text(names)
+    lines += [f"  {name} ({n:,})" for name, n in zip(names, campaigns, strict=True)]
     codes = export.messages["error_code"].value_counts().sort_index()
     if (codes > 0).any():
         lines.append(

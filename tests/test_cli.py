@@ -100,7 +100,7 @@ def test_console_script_runs_as_a_process(write_export):
 
 def test_validate_masks_phone_numbers_and_emails_in_its_examples(write_export, capsys):
     # issue 14, item 10: the examples of bad rows printed numbers and emails in full
-    good = row(read_at="call +5511987654321 back")
+    good = row(read_at="call +5511987654321 back", campaign_name="VIP ana.silva@x.com")
     text = csv_text(
         [good, row(customer_external_id="+2", button_clicks='[{"email": "ana.silva@x.com"')]
     )
@@ -111,6 +111,7 @@ def test_validate_masks_phone_numbers_and_emails_in_its_examples(write_export, c
         assert secret not in out
     assert "+55 11 *****-4321" in out
     assert "***@x.com" in out
+    assert "  VIP ***@x.com (1)" in out  # campaign names are free text too
     assert main(["validate", str(path), "--show-phone-numbers"]) == 0
     out = capsys.readouterr().out
     assert "+5511987654321" in out
