@@ -18,6 +18,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from connectly_nb._fs import atomic_write
 from connectly_nb._version import source_hash
 
 __all__ = ["execute", "main", "source_hash", "strip"]
@@ -58,7 +59,8 @@ def execute(path: Path, *, timeout: int = 600) -> None:
     )
     client.execute()
     nb.metadata["connectly_nb"] = {"source_hash": source_hash()}
-    nbformat.write(nb, path)
+    with atomic_write(path, mode="w", encoding="utf-8") as fh:
+        nbformat.write(nb, fh)
 
 
 def strip(path: Path) -> None:
@@ -82,7 +84,8 @@ def strip(path: Path) -> None:
         cell.metadata.pop("execution", None)
     nb.metadata.pop("connectly_nb", None)
     nb.metadata.pop("widgets", None)
-    nbformat.write(nb, path)
+    with atomic_write(path, mode="w", encoding="utf-8") as fh:
+        nbformat.write(nb, fh)
 
 
 def main(argv: list[str]) -> int:

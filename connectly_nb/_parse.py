@@ -21,6 +21,11 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 NAT = np.datetime64("NaT", "us")
+#: Instants before this, or from this on, are not read: an exporter's zero time
+#: (``0001-01-01``, ``1970-01-01``) or a far-future sentinel (``9999-12-31``) is no
+#: event, and pandas' timedelta arithmetic overflows on such instants.
+EARLIEST = np.datetime64("2000-01-01T00:00:00", "us")
+LATEST = np.datetime64("2100-01-01T00:00:00", "us")
 _NAIVE = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,9})?$"
 _ISO = (
     r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}([.,]\d{1,9})?)?)?"
@@ -129,10 +134,11 @@ def parse_timestamps(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.nd
     Returns
     -------
     values : numpy.ndarray of datetime64[us]
-        UTC instants; NaT for blank or unreadable cells. Text without an
-        offset is taken as UTC.
+        UTC instants; NaT for blank or unreadable cells, and for instants
+        before :data:`EARLIEST` (2000-01-01) or from :data:`LATEST`
+        (2100-01-01) on. Text without an offset is taken as UTC.
     bad : numpy.ndarray of bool
-        Non-blank cells that could not be read.
+        Non-blank cells that could not be read, or were out of that range.
     """
     n = len(arr)
     out = np.full(n, NAT)
@@ -146,6 +152,10 @@ def parse_timestamps(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.nd
             out[lo : lo + len(part)], bad[lo : lo + len(part)] = _parse_messy(part)
         else:
             out[lo : lo + len(part)] = ts.to_numpy(zero_copy_only=False).astype("datetime64[us]")
+    outside = (out < EARLIEST) | (out >= LATEST)  # NaT compares False
+    if outside.any():
+        out[outside] = NAT
+        bad |= outside
     return out, bad
 
 

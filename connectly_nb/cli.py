@@ -1,5 +1,7 @@
 """The ``connectly-nb`` command: argument parsing only, the work is the library's.
 
+``validate``, ``report``, ``fetch``, ``sample`` and ``cache clear``.
+
 Exit codes: 0 done, 2 the input cannot be used (bad export, bad option), with
 the reason on stderr and no traceback, 130 interrupted (Ctrl-C).
 """
@@ -7,6 +9,7 @@ the reason on stderr and no traceback, 130 interrupted (Ctrl-C).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Analyse Connectly WhatsApp campaign exports.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_validate, _add_report, _add_fetch, _add_sample):
+    for add in (_add_validate, _add_report, _add_fetch, _add_sample, _add_cache):
         add(sub)
     return parser
 
@@ -45,6 +48,11 @@ def _add_validate(sub: Any) -> None:
     v.add_argument("--sample", action="store_true", help="validate the bundled sample export")
     v.add_argument("--tz", default="UTC", help="time zone to show times in (default: UTC)")
     v.add_argument("--no-dedupe", action="store_true", help="keep repeated records apart")
+    v.add_argument(
+        "--show-phone-numbers",
+        action="store_true",
+        help="show phone numbers and emails in the examples (masked by default)",
+    )
     v.add_argument(
         "--examples",
         type=int,
@@ -128,6 +136,27 @@ def _add_sample(sub: Any) -> None:
     s.add_argument("-o", "--output", required=True, type=Path, help="CSV file to write")
 
 
+def _add_cache(sub: Any) -> None:
+    c = sub.add_parser(
+        "cache",
+        help="clear the cache of loaded exports",
+        description="read_export(..., cache=True) keeps the tidy tables, full phone numbers "
+        "included, in $CONNECTLY_NB_CACHE or ~/.cache/connectly_nb until they are removed. "
+        "'clear' removes every cached export (and nothing else in the folder).",
+    )
+    c.add_argument("action", choices=["clear"], help="what to do")
+    c.add_argument("--dir", type=Path, help="the cache folder (default: the one loads use)")
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from connectly_nb.cache import cache_dir, clear
+
+    folder = cache_dir(args.dir if args.dir is not None else True)
+    count, size = clear(folder)
+    print(f"removed {count} cached export(s), {size / 2**20:,.1f} MiB, from {folder}")
+    return EXIT_OK
+
+
 def _validate(args: argparse.Namespace) -> int:
     from connectly_nb.datasets import sample_path
     from connectly_nb.read import read_export
@@ -138,11 +167,9 @@ def _validate(args: argparse.Namespace) -> int:
     if not sources:
         raise _Usage("name at least one FILE, or use --sample for the bundled sample")
     export = read_export(sources, tz=args.tz, dedupe=not args.no_dedupe)
-    print(repr(export).removeprefix("<").removesuffix(">"))
-    print()
-    acc = export.accounting
-    for row in acc.itertuples(index=False):
-        print(
+    lines = [repr(export).removeprefix("<").removesuffix(">"), ""]
+    for row in export.accounting.itertuples(index=False):
+        lines.append(
             f"{row.source}: {row.records_read:,} records read = {row.rows_kept:,} kept + "
             f"{row.duplicates_merged:,} merged duplicates"
             + (
@@ -151,30 +178,62 @@ def _validate(args: argparse.Namespace) -> int:
                 else ""
             )
             + (f"; {row.blank_lines} blank line(s) skipped" if row.blank_lines else "")
+            + (
+                f"; {row.records_swallowed:,} more record(s) held in a runaway quoted field "
+                "(see runaway_quote), not read"
+                if row.records_swallowed
+                else ""
+            )
             + f" [{row.encoding}, delimiter {row.delimiter!r}]"
         )
-    print()
+    lines += ["", "campaigns (rows):"]
     campaigns = export.messages["campaign_name"].value_counts().sort_index()
-    print("campaigns (rows):")
-    for name, n in campaigns[campaigns > 0].items():
-        print(f"  {name!s} ({n:,})")
+    campaigns = campaigns[campaigns > 0]
+    names = pd.Series(campaigns.index.astype(str), dtype=object)
+    if not args.show_phone_numbers:  # names are typed by people: numbers and emails too
+        from connectly_nb.safety import mask_text
+
+        names = mask_text(names)
+    lines += [f"  {name} ({n:,})" for name, n in zip(names, campaigns, strict=True)]
     codes = export.messages["error_code"].value_counts().sort_index()
     if (codes > 0).any():
-        print(
+        lines.append(
             "error codes (rows): " + ", ".join(f"{c} ({n:,})" for c, n in codes[codes > 0].items())
         )
-    print()
-    print(_problem_report(export.problems, examples=args.examples))
+    lines.append("")
+    lines += _problem_report(
+        export.problems, examples=args.examples, show_phone_numbers=args.show_phone_numbers
+    )
+    for line in lines:
+        print(_printable(line))
     return EXIT_OK
 
 
-def _problem_report(problems: pd.DataFrame, *, examples: int) -> str:
+#: Characters a terminal may act on: C0 and C1 controls (escape sequences, bell,
+#: carriage return, line breaks inside a name), DEL, and bidirectional overrides.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _printable(line: str) -> str:
+    r"""``line`` with terminal control characters written as escapes (``\x1b``)."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), line)
+
+
+def _problem_report(
+    problems: pd.DataFrame, *, examples: int, show_phone_numbers: bool = False
+) -> list[str]:
     if problems.empty:
-        return "No problems found."
+        return ["No problems found."]
     lines = [f"{len(problems):,} problem(s):"]
+    shown = problems
+    if not show_phone_numbers:  # values and messages quote the data: mask what they hold
+        from connectly_nb.safety import mask_text
+
+        shown = problems.assign(value=mask_text(problems["value"]))
+        shown["message"] = mask_text(problems["message"])
     for row in problem_summary(problems).itertuples(index=False):
         lines.append(f"  {row.severity:<7} {row.problem:<20} {row.rows:>8,}  ({row.meaning})")
-        group = problems[(problems["problem"] == row.problem).to_numpy()]
+        group = shown[(shown["problem"] == row.problem).to_numpy()]
         for p in group.head(examples).itertuples(index=False):
             where = f"{p.source}:{p.line}" if pd.notna(p.line) else f"{p.source}"
             column = f" [{p.column}]" if isinstance(p.column, str) else ""
@@ -182,7 +241,7 @@ def _problem_report(problems: pd.DataFrame, *, examples: int) -> str:
             lines.append(f"      {where}{column}{value}: {p.message}")
         if len(group) > examples:
             lines.append(f"      ... and {len(group) - examples:,} more")
-    return "\n".join(lines)
+    return lines
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -239,6 +298,26 @@ class _Usage(Exception):
     """A command line that cannot be run as given."""
 
 
+def _check_text_options(args: argparse.Namespace) -> None:
+    """Every text option is valid UTF-8 (a Latin-1 terminal passes bytes Python cannot decode).
+
+    File names are left alone: a file system may hold names in any bytes.
+    """
+    for name, value in vars(args).items():
+        values = value if isinstance(value, list) else [value]
+        for text in values:
+            if name in ("files", "output", "command") or not isinstance(text, str):
+                continue
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                shown = text.encode("utf-8", errors="backslashreplace").decode("ascii", "replace")
+                raise _Usage(
+                    f"--{name.replace('_', '-')} is not valid UTF-8 text ({shown!r}); "
+                    "set the terminal to UTF-8 (e.g. LANG=C.UTF-8) and type it again"
+                ) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``connectly-nb`` command line; returns the exit code.
 
@@ -263,14 +342,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = _parser()
     args = parser.parse_args(argv)
-    commands = {"validate": _validate, "report": _report, "fetch": _fetch, "sample": _sample}
+    commands = {
+        "validate": _validate,
+        "report": _report,
+        "fetch": _fetch,
+        "sample": _sample,
+        "cache": _cache,
+    }
     try:
+        _check_text_options(args)
         return commands[args.command](args)
     except _Usage as exc:
         parser.print_usage(sys.stderr)
-        print(f"connectly-nb {args.command}: error: {exc}", file=sys.stderr)
+        print(f"connectly-nb {args.command}: error: {_printable(str(exc))}", file=sys.stderr)
     except (ConnectlyError, OSError, ValueError) as exc:
-        print(f"connectly-nb {args.command}: error: {exc}", file=sys.stderr)
+        print(f"connectly-nb {args.command}: error: {_printable(str(exc))}", file=sys.stderr)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

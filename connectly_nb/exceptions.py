@@ -18,6 +18,7 @@ __all__ = [
     "ConnectlyError",
     "ExportFormatError",
     "ExportNotFoundError",
+    "PrivacyWarning",
     "ReportError",
     "ReportNotReadyError",
     "SelectionError",
@@ -90,3 +91,13 @@ class ReportNotReadyError(ApiError):
 
 class CacheWarning(UserWarning):
     """A cache entry could not be used and was rebuilt."""
+
+
+class PrivacyWarning(UserWarning):
+    """Personal data is less protected than it could be, and how to fix it.
+
+    ``hash_ids`` without a salt warns with it: it then uses a random salt of
+    this process, so its pseudonyms cannot be reversed but also do not match
+    those of another session (set ``CONNECTLY_NB_SALT`` to follow customers
+    across sessions).
+    """

@@ -68,8 +68,9 @@ class Export:
         ``problem`` (a code of :data:`connectly_nb.schema.PROBLEM_CODES`),
         ``severity``, ``message`` and the ``message_id`` it concerns (if any).
     accounting : pandas.DataFrame
-        Per file: ``records_read`` = ``rows_kept`` + ``duplicates_merged``, and
-        the header and blank lines skipped.
+        Per file: ``records_read`` = ``rows_kept`` + ``duplicates_merged``,
+        ``records_swallowed`` (records a stray quote hid inside one field, see
+        the ``runaway_quote`` problem), and the header and blank lines skipped.
     tz : str
         Time zone the timestamps are shown in.
 

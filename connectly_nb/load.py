@@ -17,6 +17,7 @@ error in the problems table) instead of dropping them.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import glob
 import hashlib
@@ -24,7 +25,7 @@ import io
 import os
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeAlias, Union
@@ -34,9 +35,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from connectly_nb._parse import take_rows
 from connectly_nb._problems import problem as _problem
 from connectly_nb.exceptions import ExportFormatError, ExportNotFoundError
-from connectly_nb.schema import EXPORT_COLUMNS, REQUIRED_COLUMNS
+from connectly_nb.schema import EXPORT_COLUMNS, REQUIRED_COLUMNS, column_key
 
 __all__ = [
     "ExportNotFoundError",
@@ -54,6 +56,13 @@ Source: TypeAlias = Union[str, os.PathLike, IO[bytes], IO[str], Iterable["Source
 DELIMITERS = (",", ";", "\t", "|")
 _PARKING = [chr(c) for c in range(0xE000, 0xE100)]  # private-use characters
 SAMPLE_BYTES = 1 << 16
+#: Most columns read; a header naming more is an ExportFormatError (an export has 15).
+MAX_COLUMNS = 1_000
+#: Longest header line read (bytes); a longer first line is an ExportFormatError.
+MAX_HEADER_BYTES = 4 << 20
+#: Lines decoded as Windows-1252 listed one by one; more are counted in one row.
+MAX_LINE_PROBLEMS = 1_000
+_BLOCK_BYTES = 1 << 16  # the bytes checked as UTF-8 at once (a failing block goes by line)
 
 
 @dataclass
@@ -74,9 +83,13 @@ class RawFile:
         Names of the columns kept beyond the 15 known ones.
     repeated_headers, blank_lines : int, default 0
         Lines skipped because they repeat the header or hold no value.
+    records_swallowed : int, default 0
+        Records held inside a runaway quoted field (a stray quote), so not
+        read as records; each such field is a ``runaway_quote`` problem.
     encoding, delimiter, parser : str
         What was detected and which parser read the file (``"pyarrow"`` or
         ``"python"``); by default ``"utf-8"``, ``","`` and ``"pyarrow"``.
+        A UTF-8 file with some lines in Windows-1252 is ``"utf-8+cp1252"``.
     """
 
     source: str
@@ -85,6 +98,7 @@ class RawFile:
     extra_columns: list[str] = field(default_factory=list)
     repeated_headers: int = 0
     blank_lines: int = 0
+    records_swallowed: int = 0
     encoding: str = "utf-8"
     delimiter: str = ","
     parser: str = "pyarrow"
@@ -298,10 +312,6 @@ def resolve_sources(source: Source) -> list[Input]:
 # --------------------------------------------------------------------------- helpers
 
 
-def _normalise(name: str) -> str:
-    return name.replace("\ufeff", "").strip().strip('"').strip().lower().replace(" ", "_")
-
-
 def _decode_sample(sample: bytes) -> tuple[str, str]:
     """Decode the first bytes of a file; return (text, encoding)."""
     if sample.startswith(codecs.BOM_UTF8):
@@ -331,7 +341,7 @@ def _detect(text: str, name: str) -> tuple[str, list[str]]:
     known = set(EXPORT_COLUMNS)
     for d in DELIMITERS:
         header = _first_record(text, d)
-        score = (len({_normalise(h) for h in header} & known), len(header))
+        score = (len({column_key(h) for h in header} & known), len(header))
         if best is None or score > best[:2]:
             best = (*score, d, header)
     assert best is not None
@@ -357,10 +367,15 @@ class _Header:
 
 def _map_header(header: list[str], name: str) -> _Header:
     """Each field of the header as an export column (spaces and case aside) or an extra."""
+    if len(header) > MAX_COLUMNS:
+        raise ExportFormatError(
+            f"{name}: the header has {len(header):,} columns; at most {MAX_COLUMNS:,} columns "
+            "are read (a campaign export has 15). Is this the export file?"
+        )
     mapped = _Header([], [], [])
     used: set[str] = set()
     for pos, raw in enumerate(header):
-        norm = _normalise(raw)
+        norm = column_key(raw)
         if norm in EXPORT_COLUMNS and norm not in used:
             used.add(norm)
             mapped.names.append(norm)
@@ -461,23 +476,32 @@ def _count_newlines(inp: Input, data: bytes | None = None) -> tuple[int, bool]:
 
 def _parse_fast(
     inp: Input, data: bytes | None, delimiter: str, width: int
-) -> tuple[pa.Table, np.ndarray]:
-    """Parse with pyarrow; returns the records (header row removed) and their lines.
+) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+    """Parse with pyarrow: the records (header row removed), their lines, those with breaks.
 
-    The first try assumes no newline inside values, which lets pyarrow parse
-    blocks in parallel; a record split by such a newline has the wrong number
-    of fields or breaks the line count, and the second try allows them.
+    The third value holds the positions of the records whose values hold a
+    line break (they span more than one line). The first try assumes no
+    newline inside values, which lets pyarrow parse blocks in parallel; a
+    record split by such a newline has the wrong number of fields or breaks
+    the line count, and the second try allows them.
     """
     newlines, ends_with_newline = _count_newlines(inp, data)
     physical = newlines + (0 if ends_with_newline else 1)
     for multiline in (False, True):
         try:
             table = _arrow_csv(inp, data, delimiter, width, multiline=multiline)
-            return table.slice(1), _lines(table, physical)[1:]
+            lines = _lines(table, physical)[1:]
+            following = np.append(lines[1:], physical + 1)  # where the next record starts
+            return table.slice(1), lines, np.flatnonzero(following - lines > 1)
         except (_SlowPath, pa.ArrowInvalid) as exc:
-            if multiline or "utf8" in str(exc).lower():
+            if multiline or _not_utf8(exc):
                 raise
     raise AssertionError("unreachable")
+
+
+def _not_utf8(exc: Exception) -> bool:
+    """Whether pyarrow failed on bytes that are not UTF-8."""
+    return isinstance(exc, pa.ArrowInvalid) and "utf8" in str(exc).lower()
 
 
 def _arrow_csv(
@@ -535,9 +559,7 @@ def _parse_slow(
     count them; a file whose records end in a bare ``\r`` (old Mac
     exports) is read with universal newlines instead.
     """
-    old_limit = csv.field_size_limit()
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    try:
+    with _no_field_limit():
         if "\n" not in text:  # records end in a bare \r
             return _csv_records(text, delimiter, width, name, problems, newline="")
         # A bare \r inside a line is data (Python's csv refuses it unquoted):
@@ -553,8 +575,6 @@ def _parse_slow(
                 if p["problem"] == "wrong_field_count" and isinstance(p["value"], str):
                     p["value"] = p["value"].replace(park, "\r")
         return table, lines, blank
-    finally:
-        csv.field_size_limit(old_limit)
 
 
 def _csv_records(
@@ -635,6 +655,10 @@ def read_raw(inp: Input) -> RawFile:
     problems = list(header.problems)
     parsed = _parse_records(inp, encoding, delimiter, len(header_fields), problems)
     table = parsed.table.rename_columns(header.names)
+    swallowed = 0
+    if parsed.breaks is None or len(parsed.breaks):
+        swallowed = _find_runaway_quotes(table, parsed, delimiter, inp.name, problems)
+        _point_at_records(problems, parsed.lines)
     table, lines, blank = _drop_blank_records(table, parsed.lines)
     table, lines, repeated = _drop_repeated_headers(table, lines, inp.name, problems)
     blank += parsed.blank
@@ -656,6 +680,7 @@ def read_raw(inp: Input) -> RawFile:
         extra_columns=list(header.extras),
         repeated_headers=repeated,
         blank_lines=blank,
+        records_swallowed=swallowed,
         encoding=parsed.encoding,
         delimiter=delimiter,
         parser=parsed.parser,
@@ -663,12 +688,25 @@ def read_raw(inp: Input) -> RawFile:
 
 
 def _check_not_empty(inp: Input) -> bytes:
-    """The first bytes of the file; an empty file is an error."""
+    """The first bytes of the file, the whole header line included; an empty file is an error.
+
+    At least :data:`SAMPLE_BYTES`; more while the first line goes on, up to
+    :data:`MAX_HEADER_BYTES` (a longer first line is no export's header).
+    """
     sample = inp.head(SAMPLE_BYTES)
     if not sample.strip():
         raise ExportFormatError(
             f"{inp.name}: the file is empty ({len(sample)} bytes); expected a CSV export whose "
             f"first line names the columns ({', '.join(REQUIRED_COLUMNS)}, ...)"
+        )
+    size = len(sample)
+    while b"\n" not in sample and len(sample) == size < MAX_HEADER_BYTES:
+        size = min(size * 4, MAX_HEADER_BYTES)
+        sample = inp.head(size)
+    if b"\n" not in sample and len(sample) == MAX_HEADER_BYTES:
+        raise ExportFormatError(
+            f"{inp.name}: not a Connectly campaign export: its first line is longer than "
+            f"{MAX_HEADER_BYTES >> 20} MiB (an export's header is 15 column names)"
         )
     return sample
 
@@ -679,6 +717,7 @@ class _Parsed:
 
     table: pa.Table
     lines: np.ndarray
+    breaks: np.ndarray | None  # records whose values hold line breaks (None: not known)
     encoding: str
     parser: str
     blank: int = 0
@@ -691,21 +730,22 @@ def _parse_records(
 
     1. pyarrow on the file as it is (UTF-8), or on the text transcoded to
        UTF-8 when the first bytes showed another encoding;
-    2. if pyarrow finds a byte that is not UTF-8: transcode from Windows-1252
-       and try pyarrow again;
+    2. if pyarrow finds a byte that is not UTF-8: decode line by line (each
+       line that is not UTF-8 as Windows-1252) and try pyarrow again;
     3. if pyarrow's records cannot be trusted (wrong field count, a line count
        that does not add up): Python's csv module, which keeps every record.
     """
     data: bytes | None = inp.data
-    if encoding not in ("utf-8", "utf-8-sig"):
-        data = _transcode(inp.read_bytes(), encoding, inp.name, problems)
+    if encoding == "utf-16":
+        data = _transcode_utf16(inp.read_bytes(), inp.name, problems)
+    elif encoding == "cp1252":
+        data, encoding = _decode_lines(inp.read_bytes(), inp.name, problems, "cp1252")
     try:
         return _Parsed(*_parse_fast(inp, data, delimiter, width), encoding, "pyarrow")
     except (_SlowPath, pa.ArrowInvalid) as exc:
-        not_utf8 = isinstance(exc, pa.ArrowInvalid) and "utf8" in str(exc).lower()
-        if not_utf8 and data is None:
-            encoding = "cp1252"
-            data = _transcode(inp.read_bytes(), encoding, inp.name, problems)
+        if _not_utf8(exc) and encoding in ("utf-8", "utf-8-sig"):
+            raw = data if data is not None else inp.read_bytes()
+            data, encoding = _decode_lines(raw, inp.name, problems, encoding)
             try:
                 return _Parsed(*_parse_fast(inp, data, delimiter, width), encoding, "pyarrow")
             except (_SlowPath, pa.ArrowInvalid):
@@ -714,10 +754,10 @@ def _parse_records(
     try:
         decoded = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        encoding = "cp1252"
-        decoded = _transcode(raw, encoding, inp.name, problems).decode("utf-8")
+        data, encoding = _decode_lines(raw, inp.name, problems, encoding)
+        decoded = data.decode("utf-8")
     table, lines, blank = _parse_slow(decoded, delimiter, width, inp.name, problems)
-    return _Parsed(table, lines, encoding, "python", blank)
+    return _Parsed(table, lines, None, encoding, "python", blank)
 
 
 def _drop_blank_records(table: pa.Table, lines: np.ndarray) -> tuple[pa.Table, np.ndarray, int]:
@@ -774,8 +814,91 @@ def _drop_repeated_headers(
 
 
 def _names_equal(cells: pa.ChunkedArray, column: str) -> Any:
-    """Cells that spell the column's name (spaces and case aside)."""
-    return pc.equal(pc.utf8_lower(pc.utf8_trim_whitespace(cells)), column)
+    """Cells that spell the column's name (a byte-order mark, spaces, quotes and case aside).
+
+    The second of two exports joined with ``cat`` starts with its own BOM.
+    """
+    clean = pc.utf8_trim_whitespace(pc.replace_substring(cells, "\ufeff", ""))
+    clean = pc.utf8_trim_whitespace(pc.utf8_trim(clean, characters='"'))
+    return pc.equal(pc.utf8_lower(clean), column)
+
+
+def _find_runaway_quotes(
+    table: pa.Table, parsed: _Parsed, delimiter: str, name: str, problems: list[dict[str, Any]]
+) -> int:
+    """Quoted fields that hold whole records (a stray quote): a problem each; how many records.
+
+    A value with a line break is a runaway quoted field when a line after its
+    first parses as a record with the header's number of fields; every line
+    from its second on began a record that is not read (the count is in
+    ``accounting.records_swallowed``). Only the records spanning more than
+    one line are searched.
+    """
+    rows = parsed.breaks
+    if rows is None:  # Python's csv read the file: find the records with line breaks
+        spans = np.zeros(table.num_rows, dtype=np.int64)
+        for col in table.columns:
+            spans += pc.fill_null(pc.count_substring(col, "\n"), 0).to_numpy(zero_copy_only=False)
+        rows = np.flatnonzero(spans)
+    if not len(rows):
+        return 0
+    sub = take_rows(table, rows)  # a few rows: sliced, not taken (which joins the chunks)
+    breaks = [
+        pc.fill_null(pc.count_substring(col, "\n"), 0).to_numpy(zero_copy_only=False)
+        for col in sub.columns
+    ]
+    swallowed = 0
+    for pos, column in enumerate(sub.column_names):
+        for k in np.flatnonzero(breaks[pos]):
+            text = sub.column(pos)[int(k)].as_py()
+            inside = _records_inside(text, delimiter, sub.num_columns)
+            if not inside:
+                continue
+            start = int(parsed.lines[rows[k]]) + int(sum(b[k] for b in breaks[:pos]))
+            end = start + text.rstrip("\r\n").count("\n")
+            message = (
+                f"a quoted field runs over lines {start}-{end} and holds {inside:,} record(s), "
+                f"which are not read: a stray '\"' in {column}? Fix the quote and load again"
+            )
+            line = int(parsed.lines[rows[k]])
+            problems.append(_problem(name, line, column, text, "runaway_quote", message))
+            swallowed += inside
+    return swallowed
+
+
+def _point_at_records(problems: list[dict[str, Any]], lines: np.ndarray) -> None:
+    """A line decoded alone inside a multi-line record: its problem names the record's first line.
+
+    Every problem's line is the line a record starts on, as ``messages.line`` is.
+    """
+    if not len(lines):
+        return
+    for p in problems:
+        if p["problem"] == "not_utf8" and p["line"] is not None and p["line"] > lines[0]:
+            start = int(lines[np.searchsorted(lines, p["line"], side="right") - 1])
+            if start != p["line"]:
+                p["message"] += f" (line {p['line']}, in the record that starts on line {start})"
+                p["line"] = start
+
+
+def _records_inside(text: str, delimiter: str, width: int) -> int:
+    """Records in the lines of a value after its first, if one of them is a whole record."""
+    rest = text.split("\n", 1)[1] if "\n" in text else ""
+    with _no_field_limit():
+        reader = csv.reader(io.StringIO(rest, newline=""), delimiter=delimiter, strict=False)
+        records = [r for r in reader if any(f.strip() for f in r)]
+    return len(records) if any(len(r) == width for r in records) else 0
+
+
+@contextlib.contextmanager
+def _no_field_limit() -> Iterator[None]:
+    """Python's csv with no limit on a field's size (128 KiB by default)."""
+    old_limit = csv.field_size_limit()
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old_limit)
 
 
 def _in_export_order(table: pa.Table, lines: np.ndarray, extras: list[str]) -> pa.Table:
@@ -791,15 +914,83 @@ def _in_export_order(table: pa.Table, lines: np.ndarray, extras: list[str]) -> p
     return pa.table(columns)
 
 
-def _transcode(raw: bytes, encoding: str, name: str, problems: list[dict[str, Any]]) -> bytes:
-    """Decode a non-UTF-8 file and return it as UTF-8 bytes, noting the problem."""
-    if encoding == "utf-16":
-        text = raw.decode("utf-16", errors="replace")
-        what = "UTF-16 (Excel's 'Unicode text')"
-    else:
-        text = raw.decode("cp1252", errors="replace")
-        what = "Windows-1252 (an Excel round trip?)"
+def _transcode_utf16(raw: bytes, name: str, problems: list[dict[str, Any]]) -> bytes:
+    """A UTF-16 file (Excel's "Unicode text") as UTF-8 bytes, noting the problem."""
+    text = raw.decode("utf-16", errors="replace")
     problems.append(
-        _problem(name, None, None, None, "not_utf8", f"the file is not UTF-8; decoded as {what}")
+        _problem(
+            name,
+            None,
+            None,
+            None,
+            "not_utf8",
+            "the file is not UTF-8; decoded as UTF-16 (Excel's 'Unicode text')",
+        )
     )
     return text.lstrip("\ufeff").encode("utf-8")
+
+
+def _decode_lines(
+    raw: bytes, name: str, problems: list[dict[str, Any]], encoding: str
+) -> tuple[bytes, str]:
+    """The file as UTF-8 bytes, each line that is not UTF-8 decoded as Windows-1252.
+
+    Blocks of about 64 KiB that are UTF-8 (nearly all of a UTF-8 file) are
+    kept as they are; only a block that is not goes line by line. Each line
+    decoded as Windows-1252 is a ``not_utf8`` problem (the first
+    :data:`MAX_LINE_PROBLEMS`; one more row counts the rest). Returns the bytes
+    and the encoding to report: ``"cp1252"`` when the first bytes were already
+    Windows-1252, else ``"utf-8+cp1252"`` (or the encoding given, when every
+    line was UTF-8).
+    """
+    raw = raw.removeprefix(codecs.BOM_UTF8)
+    out: list[bytes] = []
+    fixed: list[tuple[int, str]] = []  # (line, text) of the lines decoded as cp1252
+    pos, line = 0, 1
+    while pos < len(raw):
+        end = raw.find(b"\n", min(pos + _BLOCK_BYTES, len(raw)))
+        end = len(raw) if end < 0 else end + 1
+        block = raw[pos:end]
+        try:
+            block.decode("utf-8")
+            out.append(block)
+        except UnicodeDecodeError:
+            out.append(_decode_block_lines(block, line, fixed))
+        line += block.count(b"\n")
+        pos = end
+    if not fixed:
+        return raw, encoding
+    _note_cp1252_lines(fixed, name, problems)
+    return b"".join(out), "cp1252" if encoding == "cp1252" else "utf-8+cp1252"
+
+
+def _decode_block_lines(block: bytes, first_line: int, fixed: list[tuple[int, str]]) -> bytes:
+    pieces = block.split(b"\n")
+    for i, piece in enumerate(pieces):
+        try:
+            piece.decode("utf-8")
+        except UnicodeDecodeError:
+            text = piece.decode("cp1252", errors="replace")
+            fixed.append((first_line + i, text))
+            pieces[i] = text.encode("utf-8")
+    return b"\n".join(pieces)
+
+
+def _note_cp1252_lines(
+    fixed: list[tuple[int, str]], name: str, problems: list[dict[str, Any]]
+) -> None:
+    message = "line is not UTF-8; decoded as Windows-1252 (an Excel round trip?)"
+    for line, text in fixed[:MAX_LINE_PROBLEMS]:
+        problems.append(_problem(name, line, None, text.rstrip("\r"), "not_utf8", message))
+    if len(fixed) > MAX_LINE_PROBLEMS:
+        problems.append(
+            _problem(
+                name,
+                None,
+                None,
+                None,
+                "not_utf8",
+                f"{len(fixed) - MAX_LINE_PROBLEMS:,} more lines are not UTF-8 "
+                f"({len(fixed):,} in all); each decoded as Windows-1252",
+            )
+        )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import html.parser
 import os
 import re
 import tempfile
@@ -31,6 +32,7 @@ from connectly_nb.conversions import ClickSet
 from connectly_nb.datasets import load_or_sample
 from connectly_nb.exceptions import ReportError
 from connectly_nb.export import Export
+from connectly_nb.load import resolve_sources
 
 __all__ = [
     "REPORT_CSS",
@@ -51,10 +53,42 @@ __all__ = [
 ]
 
 KERNEL = "python3"
-# a src/href that leaves the file: http(s), protocol-relative //, or a data-less url()
-_REMOTE = re.compile(
-    r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?(?:https?:)?//""", re.IGNORECASE
+# What makes a browser fetch without a click: an element and its URL attributes ...
+_FETCH_ATTRS = {
+    "script": ("src",),
+    "img": ("src", "srcset"),
+    "iframe": ("src",),
+    "frame": ("src",),
+    "embed": ("src",),
+    "object": ("data",),
+    "source": ("src", "srcset"),
+    "track": ("src",),
+    "video": ("src", "poster"),
+    "audio": ("src",),
+    "input": ("src",),
+    "image": ("href", "xlink:href"),
+    "use": ("href", "xlink:href"),
+    "feimage": ("href", "xlink:href"),
+}
+# ... a <link> of these kinds ...
+_FETCH_RELS = frozenset(
+    [
+        "stylesheet",
+        "icon",
+        "shortcut",
+        "apple-touch-icon",
+        "mask-icon",
+        "preload",
+        "prefetch",
+        "modulepreload",
+        "preconnect",
+        "dns-prefetch",
+        "manifest",
+        "import",
+    ]
 )
+# ... and CSS pointing at another host.
+_CSS_REMOTE = re.compile(r"""(?:url\(\s*["']?|@import\s+["'])\s*(?:[a-z][a-z0-9+.-]*:)?//""", re.I)
 
 
 def template_path() -> Path:
@@ -476,9 +510,14 @@ def render_report(
     IsADirectoryError, FileNotFoundError
         ``output`` is a folder, or its folder does not exist (checked first).
     ReportError
-        The notebook failed, or the page would load something from the network.
+        ``output`` is one of the export files (checked first: the export is
+        never overwritten), the notebook failed, or the page would load
+        something from the network.
     """
     output = check_writable(output, what="the report")
+    _check_not_an_input(output, sources)
+    if keep_notebook is not None:
+        _check_not_an_input(check_writable(keep_notebook, what="keep_notebook"), sources)
     parameters = _parameters(
         sources,
         campaigns=campaigns,
@@ -499,8 +538,25 @@ def render_report(
     if keep_notebook is not None:
         import nbformat
 
-        nbformat.write(nb, keep_notebook)
+        with atomic_write(keep_notebook, mode="w", encoding="utf-8") as fh:
+            nbformat.write(nb, fh)
     return output
+
+
+def _check_not_an_input(
+    output: Path, sources: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None
+) -> None:
+    """Refuse an output that is one of the export files (any spelling, or a link to it)."""
+    if sources is None or not output.exists():
+        return
+    for inp in resolve_sources(sources):
+        if inp.path is not None and (
+            inp.path.resolve() == output.resolve() or os.path.samefile(inp.path, output)
+        ):
+            raise ReportError(
+                f"the report {output} is one of the exports read ({inp.name}); "
+                "name another file with -o"
+            )
 
 
 def _parameters(
@@ -618,29 +674,123 @@ def _to_html(nb: Any, *, title: str) -> str:
     exporter.mathjax_url = ""
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = _strip_remote(body)
-    remote = _REMOTE.findall(body)
+    remote = _remote_resources(body)
     if remote:
-        raise ReportError(f"the page would load {len(remote)} resource(s) from the network")
+        raise ReportError(
+            f"the page would load {len(remote)} resource(s) from the network: "
+            + "; ".join(remote[:3])
+        )
     return body
 
 
 def _strip_remote(page: str) -> str:
-    """Drop the script tags nbconvert's template adds for MathJax and require.js.
+    """Drop every ``<script>`` element of the page, found by parsing it.
 
-    The report shows no maths and no widgets: nothing on the page needs them.
+    nbconvert's template adds MathJax's configuration and a module script
+    that imports mermaid from a CDN when a diagram is on the page; the report
+    shows no maths, no diagram and no widget, so the page holds no script.
     """
-    page = re.sub(
-        r"<script[^>]*\bsrc\s*=\s*[\"'](?:(?:https?:)?//[^\"']*)?[\"'][^>]*>\s*</script>",
-        "",
-        page,
-        flags=re.IGNORECASE,
-    )
-    page = re.sub(
-        r"<script type=\"text/x-mathjax-config\">.*?</script>",
-        "",
-        page,
-        flags=re.IGNORECASE | re.DOTALL,
-    )
-    return re.sub(
-        r"<link[^>]*\bhref\s*=\s*[\"'](?:https?:)?//[^>]*>", "", page, flags=re.IGNORECASE
-    )
+    finder = _ScriptFinder()
+    finder.feed(page)
+    finder.close()
+    starts = [0, *(m.end() for m in re.finditer("\n", page))]
+    out, done = [], 0
+    for (l0, c0), (l1, c1) in finder.spans:
+        begin = starts[l0 - 1] + c0
+        end = page.index(">", starts[l1 - 1] + c1) + 1 if l1 else len(page)
+        out.append(page[done:begin])
+        done = end
+    out.append(page[done:])
+    return "".join(out)
+
+
+class _ScriptFinder(html.parser.HTMLParser):
+    """Where each ``<script>`` element starts and where its end tag starts (line, column)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.spans: list[tuple[tuple[int, int], tuple[int, int]]] = []
+        self._open: tuple[int, int] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "script" and self._open is None:
+            self._open = self.getpos()
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "script" and self._open is None:
+            self.spans.append((self.getpos(), self.getpos()))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script" and self._open is not None:
+            self.spans.append((self._open, self.getpos()))
+            self._open = None
+
+    def close(self) -> None:
+        super().close()
+        if self._open is not None:  # a script never closed runs to the end of the page
+            self.spans.append((self._open, (0, 0)))
+
+
+def _remote_resources(page: str) -> list[str]:
+    """What in ``page`` would make a browser fetch something, found in its parsed elements.
+
+    Text is never a resource, whatever it mentions. Reported: any
+    ``<script>``; an element's URL attribute (``img[src]``, ``srcset``,
+    ``iframe``, ``video``/``audio``/``source``, ``object[data]``, SVG
+    ``image``/``use`` ...) that is not a ``data:`` URL or a ``#`` fragment; a
+    ``<link>`` to a stylesheet, an icon or a preload; ``url(...)`` or
+    ``@import`` to another host in a ``style`` attribute or a ``<style>``
+    element; a ``<base>``; a ``<meta>`` refresh to a URL.
+    """
+    checker = _FetchChecker()
+    checker.feed(page)
+    checker.close()
+    return checker.found
+
+
+def _embedded(url: str) -> bool:
+    value = url.strip().lower()
+    return not value or value.startswith(("data:", "#"))
+
+
+class _FetchChecker(html.parser.HTMLParser):
+    """Collects the elements of a page that would fetch something (see ``_remote_resources``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+        self._in_style = False
+
+    def _add(self, tag: str, what: str) -> None:
+        self.found.append(f"<{tag}> {what[:80]}")
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k.lower(): v or "" for k, v in attrs}
+        if tag == "script":
+            self._add(tag, values.get("src") or "inline script")
+        for name in _FETCH_ATTRS.get(tag, ()):
+            if name in values and not _embedded(values[name]):
+                self._add(tag, f"{name}={values[name]!r}")
+        rels = set(values.get("rel", "").lower().split())
+        if tag == "link" and rels & _FETCH_RELS and not _embedded(values.get("href", "")):
+            self._add(tag, f"href={values.get('href')!r}")
+        if tag == "base" and values.get("href"):
+            self._add(tag, f"href={values['href']!r}")
+        refresh = values.get("http-equiv", "").lower() == "refresh"
+        if tag == "meta" and refresh and "url" in values.get("content", "").lower():
+            self._add(tag, f"refresh {values.get('content')!r}")
+        if _CSS_REMOTE.search(values.get("style", "")):
+            self._add(tag, f"style={values['style']!r}")
+        self._in_style = tag == "style"
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        self._in_style = False
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "style":
+            self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style and _CSS_REMOTE.search(data):
+            self._add("style", _CSS_REMOTE.search(data).group(0))

@@ -34,6 +34,28 @@ EXPORT_COLUMNS: Final = (
     *VARIABLE_COLUMNS,
 )
 
+
+def column_key(name: str) -> str:
+    """How a header field is matched to a column: no BOM, quotes or outer spaces, lower case.
+
+    Parameters
+    ----------
+    name : str
+        A field of a file's first line, as written.
+
+    Returns
+    -------
+    str
+        The text compared with :data:`EXPORT_COLUMNS` (inner spaces become ``_``).
+
+    Examples
+    --------
+    >>> column_key(' "Campaign Name" ')
+    'campaign_name'
+    """
+    return name.replace("\ufeff", "").strip().strip('"').strip().lower().replace(" ", "_")
+
+
 #: Columns without which a file is not a campaign export.
 REQUIRED_COLUMNS: Final = ("customer_external_id", "campaign_name", "sendout_id", "sent_at")
 
@@ -133,6 +155,7 @@ ACCOUNTING_COLUMNS: Final = (
     "records_read",
     "rows_kept",
     "duplicates_merged",
+    "records_swallowed",
     "repeated_headers",
     "blank_lines",
     "encoding",
@@ -142,6 +165,50 @@ ACCOUNTING_COLUMNS: Final = (
 )
 
 SEVERITIES: Final = ("error", "warning", "info")
+
+#: The dtype family of every column of each table of an Export ("text", "category",
+#: "datetime" (tz-aware), "timedelta", "bool", "int"). The Parquet cache checks what it
+#: reads back against it; messages may have extra text columns after these.
+TABLE_SCHEMAS: Final = {
+    "messages": {
+        **dict.fromkeys(EXPORT_COLUMNS, "text"),
+        **dict.fromkeys(CATEGORICAL_COLUMNS, "category"),
+        **dict.fromkeys(TIMESTAMP_COLUMNS, "datetime"),
+        **dict.fromkeys(FLAG_COLUMNS, "bool"),
+        "stage": "category",
+        **dict.fromkeys(("n_button_clicks", "n_link_clicks", "n_clicks"), "int"),
+        "first_click_at": "datetime",
+        **dict.fromkeys(("time_to_deliver", "time_to_read", "time_to_first_click"), "timedelta"),
+        "source": "category",
+        "line": "int",
+    },
+    "clicks": dict(
+        zip(
+            CLICK_TABLE_COLUMNS,
+            ("int", "category", "text", "text", "datetime", "category", "int"),
+            strict=True,
+        )
+    ),
+    "variables": dict(
+        zip(
+            VARIABLE_TABLE_COLUMNS,
+            ("int", "category", "category", "text", "category", "int"),
+            strict=True,
+        )
+    ),
+    "problems": dict(
+        zip(
+            PROBLEM_TABLE_COLUMNS,
+            ("category", "int", "text", "text", "category", "category", "text", "int"),
+            strict=True,
+        )
+    ),
+    "accounting": {
+        **dict.fromkeys(ACCOUNTING_COLUMNS, "int"),
+        **dict.fromkeys(("source", "encoding", "delimiter", "parser"), "text"),
+        "as_of": "datetime",
+    },
+}
 
 # --------------------------------------------------------------------------- problems
 
@@ -168,7 +235,11 @@ class ProblemCode:
 PROBLEM_CODES: Final = {
     p.code: p
     for p in (
-        ProblemCode("not_utf8", "warning", "file is not UTF-8; decoded as Windows-1252"),
+        ProblemCode(
+            "not_utf8",
+            "warning",
+            "line not UTF-8, decoded as Windows-1252 (or a UTF-16 file, decoded)",
+        ),
         ProblemCode("extra_column", "info", "column not in the export format; kept as text"),
         ProblemCode("renamed_column", "info", "header matched after trimming spaces or case"),
         ProblemCode(
@@ -180,9 +251,19 @@ PROBLEM_CODES: Final = {
         ProblemCode(
             "wrong_field_count", "error", "record has more or fewer fields than the header"
         ),
+        ProblemCode(
+            "runaway_quote",
+            "error",
+            "a quoted field runs over line breaks and holds whole records (a stray quote); "
+            "those records are counted as swallowed, not read",
+        ),
         ProblemCode("missing_value", "warning", "required value is blank"),
         ProblemCode("mangled_id", "warning", "id looks rewritten by Excel; cannot be recovered"),
-        ProblemCode("bad_timestamp", "warning", "timestamp cannot be parsed; treated as absent"),
+        ProblemCode(
+            "bad_timestamp",
+            "warning",
+            "timestamp cannot be parsed, or is before 2000 or after 2099; treated as absent",
+        ),
         ProblemCode("bad_json", "warning", "cell is not valid JSON; treated as empty"),
         ProblemCode("bad_click", "warning", "click entry is not a JSON object; ignored"),
         ProblemCode(

@@ -162,15 +162,14 @@ def _concat_records(raws: Sequence[RawFile]) -> _Records:
     """One table of every record, in file order; each RawFile's table is emptied."""
     if not raws:
         raise ValueError("tidy needs at least one RawFile")
-    extras: list[str] = []
-    for r in raws:
-        extras += [c for c in r.extra_columns if c not in extras]
+    extras = list(dict.fromkeys(c for r in raws for c in r.extra_columns))
     tables = []
     for i, r in enumerate(raws):
         t = r.table
         cols = {c: t[c] for c in EXPORT_COLUMNS}
+        present = set(t.column_names)  # a set: files may have a thousand extra columns
         for c in extras:
-            cols[c] = t[c] if c in t.column_names else pa.nulls(t.num_rows, pa.string())
+            cols[c] = t[c] if c in present else pa.nulls(t.num_rows, pa.string())
         cols["line"] = t["line"]
         cols["_src"] = pa.array(np.full(t.num_rows, i, dtype=np.int32))
         tables.append(pa.table(cols))
@@ -322,8 +321,8 @@ def _parse_timestamps(cells: pa.ChunkedArray, column: str, problems: ProblemColl
         bad,
         column,
         "bad_timestamp",
-        f"{column} is not an ISO-8601 timestamp (expected e.g. 2024-05-10 20:13:50.682000); "
-        "treated as absent",
+        f"{column} is not an ISO-8601 timestamp from 2000-01-01 to 2099-12-31 (expected e.g. "
+        "2024-05-10 20:13:50.682000); treated as absent",
     )
     return values
 
@@ -351,7 +350,8 @@ def _parse_clicks(
             column,
             texts.filter(pa.array(bad)).to_pylist(),
             "bad_timestamp",
-            "click time is not an ISO-8601 timestamp; the click is kept",
+            "click time is not an ISO-8601 timestamp from 2000-01-01 to 2099-12-31; "
+            "the click is kept",
         )
     kind = list(CLICK_KINDS.values()).index(column)
     return {
@@ -478,12 +478,23 @@ def _keep_text_only(records: _Records) -> dict[str, pa.ChunkedArray]:
     raw = records.table.drop_columns([*CATEGORICAL_COLUMNS, *TIMESTAMP_COLUMNS])
     records.table = raw  # the typed columns' text can go now
     release_memory()  # with the JSON reader's buffers
+    extras = set(records.extras)
     for name in raw.column_names:
-        if raw.schema.field(name).type == pa.string():
+        if name not in extras and raw.schema.field(name).type == pa.string():
             raw = raw.set_column(
                 raw.schema.get_field_index(name), name, pc.cast(raw[name], pa.large_string())
             )
             records.table = raw
+    if extras:  # all at once: one new table per column would take quadratic time
+        raw = pa.table(
+            {
+                name: pc.cast(col, pa.large_string())
+                if name in extras and col.type == pa.string()
+                else col
+                for name, col in zip(raw.column_names, raw.columns, strict=True)
+            }
+        )
+        records.table = raw
     return {c: raw[c] for c in VARIABLE_COLUMNS}
 
 
@@ -720,6 +731,7 @@ def _accounting(
             "records_read": np.bincount(src, minlength=k),
             "rows_kept": np.bincount(msgs["source"].cat.codes.to_numpy(), minlength=k),
             "duplicates_merged": np.bincount(src[merged_away], minlength=k),
+            "records_swallowed": [r.records_swallowed for r in raws],
             "repeated_headers": [r.repeated_headers for r in raws],
             "blank_lines": [r.blank_lines for r in raws],
             "encoding": [r.encoding for r in raws],

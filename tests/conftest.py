@@ -107,6 +107,39 @@ def write_export(tmp_path: Path) -> Callable[..., Path]:
     return write
 
 
+@pytest.fixture
+def planted_links(tmp_path: Path) -> Callable[[Path], Callable[[], None]]:
+    """Plant symlinks where a writer might write through them; returns a checker.
+
+    ``check = planted_links(target)`` links the old fixed temporary name
+    ``.<name>.partial`` and ``target`` itself to files holding "precious";
+    ``check()`` asserts that neither was written through, that the planted
+    temporary link is still there, and that ``target`` became a regular file.
+    """
+
+    def plant(target: Path) -> Callable[[], None]:
+        victims = tmp_path / "victims"
+        victims.mkdir(exist_ok=True)
+        partial_victim = victims / f"{target.name}.partial-victim"
+        target_victim = victims / f"{target.name}.target-victim"
+        for victim in (partial_victim, target_victim):
+            victim.write_text("precious")
+        partial = target.with_name(f".{target.name}.partial")
+        partial.symlink_to(partial_victim)
+        target.symlink_to(target_victim)
+
+        def check() -> None:
+            assert partial_victim.read_text() == "precious"
+            assert target_victim.read_text() == "precious"
+            assert partial.is_symlink()
+            assert not target.is_symlink()
+            assert target.is_file()
+
+        return check
+
+    return plant
+
+
 @pytest.fixture(autouse=True)
 def _close_figures() -> Iterable[None]:
     """No test leaves a matplotlib figure open."""

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from connectly_nb.cli import main
-from tests.conftest import row
+from tests.conftest import csv_text, row
 
 
 def test_validate_prints_summary_accounting_and_grouped_problems(write_export, capsys):
@@ -96,3 +96,62 @@ def test_console_script_runs_as_a_process(write_export):
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "not a Connectly campaign export" in done.stderr
+
+
+def test_validate_masks_phone_numbers_and_emails_in_its_examples(write_export, capsys):
+    # issue 14, item 10: the examples of bad rows printed numbers and emails in full
+    good = row(read_at="call +5511987654321 back", campaign_name="VIP ana.silva@x.com")
+    text = csv_text(
+        [good, row(customer_external_id="+2", button_clicks='[{"email": "ana.silva@x.com"')]
+    )
+    path = write_export(text=text + "+5511912345678,b,Promo\n")  # a short record
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    for secret in ("987654321", "912345678", "ana.silva"):
+        assert secret not in out
+    assert "+55 11 *****-4321" in out
+    assert "***@x.com" in out
+    assert "  VIP ***@x.com (1)" in out  # campaign names are free text too
+    assert main(["validate", str(path), "--show-phone-numbers"]) == 0
+    out = capsys.readouterr().out
+    assert "+5511987654321" in out
+    assert "ana.silva@x.com" in out
+
+
+def test_validate_escapes_terminal_control_characters(write_export, capsys):
+    # issue 14, item 21: campaign names were printed raw, escape sequences included
+    names = ["\x1b[31mRED\x1b[0m", "title\x1b]0;pwned\x07", "over\u202eride", "ok 🎉"]
+    path = write_export(
+        [row(customer_external_id=f"+{i}", campaign_name=n) for i, n in enumerate(names)]
+    )
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert not [ch for ch in out if ch in "\x1b\x07\u202e"]
+    assert "\\x1b[31mRED\\x1b[0m" in out
+    assert "over\\u202eride" in out
+    assert "ok 🎉" in out
+
+
+def test_a_title_that_is_not_utf8_is_an_error_naming_the_option(tmp_path, capsys, monkeypatch):
+    # issue 14, item 21: a Latin-1 argv reaches Python as surrogates
+    import connectly_nb.report as report
+
+    monkeypatch.setattr(report, "_execute", lambda *a, **k: pytest.fail("the notebook ran"))
+    title = b"Relat\xf3rio".decode("utf-8", errors="surrogateescape")
+    out = tmp_path / "r.html"
+    assert main(["report", "--sample", "-o", str(out), "--title", title]) == 2
+    err = capsys.readouterr().err
+    assert "--title" in err
+    assert "UTF-8" in err
+    assert not out.exists()
+
+
+def test_validate_counts_the_records_a_stray_quote_swallowed(write_export, capsys):
+    # issue 14, item 14: "records_read counts 2" and one wrong_field_count was the only trace
+    rows = [row(customer_external_id=f"+55119{i:08d}") for i in range(500)]
+    text = csv_text(rows).replace("Promo", '"Promo', 2).replace('"Promo', "Promo", 1)
+    assert main(["validate", str(write_export(text=text))]) == 0
+    out = capsys.readouterr().out
+    assert "2 records read = 2 kept + 0 merged duplicates; 498 more record(s) held" in out
+    assert "error   runaway_quote" in out
+    assert "lines 3-501" in out

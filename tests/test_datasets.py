@@ -265,3 +265,12 @@ def test_load_or_sample_reads_a_path_or_falls_back_to_the_sample(tmp_path, golde
     assert len(load_or_sample().messages) == golden["rows"]
     one = load_or_sample(path, tz="Asia/Tokyo")
     assert (len(one.messages), one.tz) == (1, "Asia/Tokyo")
+
+
+def test_write_export_never_writes_through_a_planted_link(tmp_path, planted_links):
+    # issue 14, item 3: the generator opened its target with open("w"), following a symlink
+    target = tmp_path / "gen.csv"
+    check = planted_links(target)
+    write_export(target, rows=30, seed=1)
+    check()
+    assert target.read_text(encoding="utf-8").startswith("customer_external_id,")

@@ -24,7 +24,8 @@ BUILTIN = {
 
 
 def test_every_exception_derives_from_connectly_error_and_its_builtin():
-    errors = [n for n in exceptions.__all__ if n not in ("ConnectlyError", "CacheWarning")]
+    warnings = ("CacheWarning", "PrivacyWarning")
+    errors = [n for n in exceptions.__all__ if n not in ("ConnectlyError", *warnings)]
     assert set(errors) == set(BUILTIN)
     for name in errors:
         cls = getattr(exceptions, name)
@@ -35,6 +36,8 @@ def test_every_exception_derives_from_connectly_error_and_its_builtin():
     assert issubclass(exceptions.ConnectlyError, Exception)
     assert issubclass(exceptions.CacheWarning, UserWarning)  # a warning, not an error
     assert not issubclass(exceptions.CacheWarning, exceptions.ConnectlyError)
+    assert issubclass(exceptions.PrivacyWarning, UserWarning)
+    assert not issubclass(exceptions.PrivacyWarning, exceptions.ConnectlyError)
 
 
 def test_exceptions_are_the_same_objects_wherever_imported():

@@ -6,6 +6,8 @@ the raw table itself is checked through :func:`connectly_nb.load.read_raw`.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -290,3 +292,136 @@ def test_both_parsers_give_the_same_raw_table(write_export, monkeypatch):
     slow = load.read_raw(inp)
     assert (fast.parser, slow.parser) == ("pyarrow", "python")
     assert slow.table.equals(fast.table)
+
+
+# --------------------------------------------------------------------------- issue 14, items 14-18
+
+
+def test_a_stray_quote_that_swallows_the_file_is_reported_with_its_span(write_export):
+    rows = [row(customer_external_id=f"+55119{i:08d}") for i in range(10_000)]
+    rows[1]["campaign_name"] = "PLACEHOLDER"
+    text = csv_text(rows).replace("PLACEHOLDER", '"Promo', 1)  # opened, never closed
+    ex = read_export(write_export(text=text))
+    acc = ex.accounting.iloc[0]
+    assert acc["records_read"] == acc["rows_kept"] + acc["duplicates_merged"] == 2
+    assert acc["records_swallowed"] == 9_998
+    (runaway,) = problems_of(ex, "runaway_quote").itertuples()
+    assert runaway.line == 3
+    assert runaway.severity == "error"
+    assert "lines 3-10001" in runaway.message
+    assert "9,998 record(s)" in runaway.message
+    assert runaway.column == "campaign_name"
+
+
+def test_a_stray_quote_closed_by_another_is_reported_by_the_fast_parser_too(write_export):
+    rows = [row(customer_external_id=f"+55119{i:08d}") for i in range(50)]
+    rows[10]["campaign_name"] = "OPEN"
+    rows[20]["error_msg"] = "CLOSE"
+    text = csv_text(rows).replace("OPEN", '"Promo', 1).replace(",CLOSE,", ',x",', 1)
+    ex = read_export(write_export(text=text))
+    acc = ex.accounting.iloc[0]
+    assert acc["records_read"] == acc["rows_kept"] + acc["duplicates_merged"]
+    assert acc["records_read"] + acc["records_swallowed"] == 50
+    (runaway,) = problems_of(ex, "runaway_quote").itertuples()
+    assert runaway.line == 12
+    assert "lines 12-22" in runaway.message
+
+
+def test_quoted_line_breaks_are_not_mistaken_for_a_runaway_quote(write_export):
+    rows = [row(customer_external_id="+1", error_msg="line one\nline two, with a comma\n3")]
+    ex = read_export(write_export(rows))
+    assert problems_of(ex, "runaway_quote").empty
+    assert ex.accounting["records_swallowed"].tolist() == [0]
+
+
+def test_one_line_that_is_not_utf8_is_decoded_alone(write_export, tmp_path):
+    rows = [
+        row(customer_external_id=f"+55119{i:08d}", campaign_name="Reativação 🎉")
+        for i in range(3000)
+    ]
+    good = csv_text(rows).encode("utf-8")
+    assert len(good) > 1 << 16
+    late = csv_text([row(customer_external_id="+5511000000001", campaign_name="Preço €9")])
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(good + late.split("\n", 1)[1].encode("cp1252"))
+    ex = read_export(path)
+    names = ex.messages["campaign_name"].astype(str)
+    assert (names.iloc[:3000] == "Reativação 🎉").all()
+    assert names.iloc[3000] == "Preço €9"
+    (warn,) = problems_of(ex, "not_utf8").itertuples()
+    assert warn.line == 3002
+    assert "Windows-1252" in warn.message
+
+
+def test_two_bom_prefixed_exports_concatenated_are_two_exports(write_export):
+    a = "\ufeff" + csv_text([row(customer_external_id="+1")])
+    b = "\ufeff" + csv_text([row(customer_external_id="+2")])
+    ex = read_export(write_export(text=a + b))
+    assert ex.messages["customer_external_id"].tolist() == ["+1", "+2"]
+    assert problems_of(ex, "repeated_header")["line"].tolist() == [3]
+    assert "campaign_name" not in ex.messages["campaign_name"].astype(str).tolist()
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["0001-01-01 00:00:00", "0001-01-01T00:00:00Z", "1900-01-01 00:00:00", "9999-12-31 23:59:59"],
+)
+def test_timestamps_out_of_range_are_problems_treated_as_absent(write_export, stamp):
+    from connectly_nb import metrics
+
+    rows = [
+        row(customer_external_id="+1", sent_at=stamp, delivered_at="2024-05-10 21:00:00"),
+        row(customer_external_id="+2", read_at=stamp, delivered_at="2024-05-10 21:00:00"),
+    ]
+    ex = read_export(write_export(rows))
+    assert ex.messages["sent_at"].isna().tolist() == [True, False]
+    assert ex.messages["read_at"].isna().all()
+    bad = problems_of(ex, "bad_timestamp")
+    assert bad[["line", "column"]].values.tolist() == [[2, "sent_at"], [3, "read_at"]]
+    assert "2000-01-01" in bad["message"].iloc[0]
+    metrics.latency(ex)  # OutOfBoundsTimedelta before
+    metrics.timeline(ex)
+
+
+def test_a_header_longer_than_64_kib_is_read_whole(write_export):
+    extras = [f"extra_{i:04d}_" + "x" * 70 for i in range(900)]
+    columns = [*extras, *EXPORT_COLUMNS]  # the export's columns come after 64 KiB
+    text = csv_text([row(**dict.fromkeys(extras, "v"))], columns=columns)
+    assert text.index("customer_external_id") > 1 << 16
+    ex = read_export(write_export(text=text))
+    assert ex.messages["sent_at"].notna().all()
+    assert problems_of(ex, "wrong_field_count").empty
+    assert len(problems_of(ex, "extra_column")) == 900
+
+
+def test_too_many_columns_is_a_clear_error(write_export):
+    columns = [*EXPORT_COLUMNS, *(f"c{i}" for i in range(load.MAX_COLUMNS))]
+    path = write_export(text=",".join(columns) + "\n")
+    with pytest.raises(ExportFormatError, match=f"at most {load.MAX_COLUMNS:,} columns") as info:
+        read_export(path)
+    assert str(path) in str(info.value)
+
+
+def test_many_extra_columns_load_in_linear_time(write_export, monkeypatch):
+    # 1,000 columns took 1.6 s, 6,000 took 33 s: a new table per column, lists searched
+    monkeypatch.setattr(load, "MAX_COLUMNS", 5_000)
+    columns = [*EXPORT_COLUMNS, *(f"c{i}" for i in range(3_000))]
+    rows = [row(customer_external_id=f"+{i}") for i in range(3)]
+    path = write_export(rows, columns=columns)
+    started = time.perf_counter()
+    ex = read_export(path)
+    assert len(ex.problems) == 3_000  # an extra_column info each
+    assert len(ex.messages.columns) > 3_000
+    assert time.perf_counter() - started < 6  # about 1.5 s here; 10 s and more before
+
+
+def test_a_line_decoded_alone_inside_a_record_points_at_the_record(tmp_path):
+    # found by test_properties: a Windows-1252 byte on the second line of a quoted value
+    text = csv_text([row(customer_external_id="+1", error_msg="\nã")])
+    path = tmp_path / "x.csv"
+    path.write_bytes(text.encode("cp1252"))
+    ex = read_export(path)
+    assert ex.messages["error_msg"].tolist() == ["\nã"]
+    (warn,) = problems_of(ex, "not_utf8").itertuples()
+    assert warn.line == 2
+    assert "line 3, in the record that starts on line 2" in warn.message

@@ -77,3 +77,22 @@ def test_report_notebook_is_the_packaged_template_executed():
     assert not any(c.get("outputs") or c.get("execution_count") for c in template.cells)
     assert "connectly_nb" not in template.metadata
     assert template.metadata.get("kernelspec", {}).get("name") == "python3"
+
+
+def test_strip_never_writes_through_a_planted_link(tmp_path):
+    # issue 14, item 3: every writer of the package goes through the one atomic writer
+    from connectly_nb._notebooks import strip
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("1 + 1")
+    cell.outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "2"})]
+    nb.cells.append(cell)
+    victim = tmp_path / "victim.ipynb"
+    nbformat.write(nb, victim)
+    before = victim.read_bytes()
+    target = tmp_path / "n.ipynb"
+    target.symlink_to(victim)
+    strip(target)
+    assert victim.read_bytes() == before
+    assert not target.is_symlink()
+    assert nbformat.read(target, as_version=4).cells[0].outputs == []

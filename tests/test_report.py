@@ -2,22 +2,42 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
 
 from connectly_nb.cli import main
-from connectly_nb.report import _REMOTE, render_report
+from connectly_nb.report import _remote_resources, render_report
 from tests.conftest import parse_html, row
 
 PHONE = re.compile(r"\+\d{10,15}")
 
 
+PLANTED = {}
+
+
 @pytest.fixture(scope="module")
 def sample_page(tmp_path_factory):
-    out = tmp_path_factory.mktemp("report") / "report.html"
+    folder = tmp_path_factory.mktemp("report")
+    out = folder / "report.html"
+    # issue 14, item 3: links planted at the old fixed temporary name and at the target
+    victim = folder / "victim.txt"
+    victim.write_text("precious")
+    (folder / ".report.html.partial").symlink_to(victim)
+    out.symlink_to(folder / "victim2.txt")
     render_report(None, out, progress=False, title="Sample <b>report</b>")
+    PLANTED.update(folder=folder, out=out)
     return out.read_text(encoding="utf-8")
+
+
+def test_the_report_never_writes_through_a_planted_link(sample_page):
+    folder, out = PLANTED["folder"], PLANTED["out"]
+    assert (folder / "victim.txt").read_text() == "precious"
+    assert not (folder / "victim2.txt").exists()
+    assert (folder / ".report.html.partial").is_symlink()
+    assert not out.is_symlink()
+    assert out.read_text(encoding="utf-8") == sample_page
 
 
 def test_sample_report_is_self_contained(sample_page):
@@ -25,7 +45,7 @@ def test_sample_report_is_self_contained(sample_page):
     images = [a for t, a in page.elements if t == "img"]
     assert len(images) >= 4
     assert all(a["src"].startswith("data:image/png;base64,") for a in images)
-    assert not _REMOTE.findall(sample_page)
+    assert _remote_resources(sample_page) == []
     scripts = [a for t, a in page.elements if t == "script"]
     assert all("src" not in a for a in scripts)
     assert not [
@@ -106,3 +126,130 @@ def test_a_valid_but_empty_selection_gives_a_report_that_says_so(tmp_path):
     assert "0 messages in 0 campaign(s)" in text
     assert "No messages match the selection" in text
     assert "Traceback" not in text
+
+
+def test_outputs_are_checked_before_the_notebook_runs(write_export, tmp_path, capsys, monkeypatch):
+    # issue 14, item 4: `report in.csv -o in.csv` overwrote the export with HTML; a folder or
+    # a missing folder as -o failed only after the notebook ran
+    import connectly_nb.report as report
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("the notebook ran")
+
+    monkeypatch.setattr(report, "_execute", no_run)
+    path = write_export([row()], name="in.csv")
+    before = path.read_bytes()
+    link = tmp_path / "link.html"
+    link.symlink_to(path)
+    same_file = [str(path), str(tmp_path / "sub" / ".." / "in.csv"), str(link)]
+    (tmp_path / "sub").mkdir()
+    for output in same_file:
+        assert main(["report", str(path), "-o", output]) == 2
+        err = capsys.readouterr().err
+        assert "is one of the exports" in err
+        assert "Traceback" not in err
+    assert main(["report", str(tmp_path), "-o", str(path)]) == 2  # the folder holds it
+    assert "is one of the exports" in capsys.readouterr().err
+    assert path.read_bytes() == before
+    assert main(["report", str(path), "-o", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert main(["report", str(path), "-o", str(tmp_path / "nope" / "r.html")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("*.partial"))
+
+
+# --------------------------------------------------------------------------- remote resources
+# issue 14, item 8: the check reads the parsed page, not its text; no script is left
+
+
+def notebook_with(*markup: str):
+    """A notebook whose cells show ``markup`` as HTML outputs."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    for html_text in markup:
+        cell = nbformat.v4.new_code_cell("x")
+        cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": html_text})]
+        nb.cells.append(cell)
+    return nb
+
+
+def test_escaped_text_that_mentions_urls_is_not_a_remote_resource():
+    from connectly_nb.report import _to_html
+
+    shown = html.escape("<script src=//evil.example/x.js></script> href=https://evil.example")
+    text = "url(//evil.example/a.png) src='https://cdn.example/x.js'"
+    page = _to_html(notebook_with(f"<p>{shown}</p>", f"<pre>{html.escape(text)}</pre>"), title="t")
+    assert "src=//evil.example/x.js" in html.unescape(page)  # still shown, as text
+
+
+def test_the_page_holds_no_script_not_even_nbconverts_mermaid_loader():
+    from connectly_nb.report import _to_html
+
+    page = _to_html(notebook_with("<p>hello</p>"), title="t")
+    assert "script" not in parse_html(page).tags
+    assert "cdnjs" not in page
+    assert "import(" not in page
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        '<img src="https://evil.example/pixel.gif">',
+        '<img src="//evil.example/pixel.gif">',
+        '<img srcset="https://evil.example/a.png 2x">',
+        '<iframe src="https://evil.example/"></iframe>',
+        '<video src="https://evil.example/v.mp4"></video>',
+        '<video poster="https://evil.example/p.png"></video>',
+        '<audio src="https://evil.example/a.mp3"></audio>',
+        '<video><source src="https://evil.example/v.mp4"></video>',
+        '<object data="https://evil.example/x.swf"></object>',
+        '<embed src="https://evil.example/x.swf">',
+        '<link rel="stylesheet" href="https://evil.example/a.css">',
+        '<link rel="icon" href="//evil.example/favicon.ico">',
+        '<link rel="preload" href="https://evil.example/font.woff2" as="font">',
+        '<div style="background: url(https://evil.example/bg.png)">x</div>',
+        "<div style=\"background-image:URL( '//evil.example/bg.png' )\">x</div>",
+        '<style>body { background: url("https://evil.example/bg.png") }</style>',
+        '<style>@import "https://evil.example/a.css";</style>',
+        '<meta http-equiv="refresh" content="0; url=https://evil.example/">',
+        '<base href="https://evil.example/">',
+        '<svg><image href="https://evil.example/i.png"/></svg>',
+    ],
+)
+def test_any_element_that_would_fetch_is_refused(markup):
+    from connectly_nb.report import ReportError, _remote_resources, _to_html
+
+    assert _remote_resources(f"<html><body>{markup}</body></html>")
+    with pytest.raises(ReportError, match="from the network"):
+        _to_html(notebook_with(markup), title="t")
+
+
+def test_scripts_that_would_fetch_are_found_in_a_page():
+    from connectly_nb.report import _remote_resources
+
+    assert _remote_resources('<script src="https://cdn.example/x.js"></script>')
+    assert _remote_resources('<script type="module">import("https://cdn.example/m.mjs")</script>')
+    assert not _remote_resources(
+        '<img src="data:image/png;base64,AAAA"><a href="https://x.example">x</a>'
+    )
+
+
+def test_the_kept_notebook_is_written_whole_and_never_through_a_link(
+    write_export, tmp_path, monkeypatch, planted_links
+):
+    import nbformat
+
+    import connectly_nb.report as report
+
+    monkeypatch.setattr(report, "_execute", lambda *a, **k: notebook_with("<p>done</p>"))
+    kept = tmp_path / "kept.ipynb"
+    check = planted_links(kept)
+    render_report([write_export([row()])], tmp_path / "r.html", progress=False, keep_notebook=kept)
+    check()
+    assert "done" in nbformat.read(kept, as_version=4).cells[0].outputs[0]["data"]["text/html"]

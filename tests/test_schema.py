@@ -92,3 +92,14 @@ def test_catalogue_categories_are_the_five_known_ones():
     for code, info in ERROR_CATALOGUE.items():
         assert info.code == code
         assert set(info.category.split("/")) <= known, code
+
+
+def test_table_schemas_are_what_a_load_gives(sample):
+    # the cache checks what it reads back against TABLE_SCHEMAS (issue 14, item 20)
+    from connectly_nb.cache import _family
+    from connectly_nb.schema import TABLE_SCHEMAS
+
+    for name, columns in TABLE_SCHEMAS.items():
+        frame = getattr(sample, name)
+        assert list(frame.columns[: len(columns)]) == list(columns), name
+        assert {c: _family(frame[c].dtype) for c in columns} == columns, name
