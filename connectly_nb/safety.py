@@ -30,7 +30,14 @@ from connectly_nb._fs import atomic_write
 from connectly_nb.exceptions import PrivacyWarning
 from connectly_nb.schema import DERIVED_COLUMNS, EXPORT_COLUMNS, TIMESTAMP_COLUMNS
 
-__all__ = ["hash_ids", "mask_phone", "mask_text", "neutralize", "write_safe_csv"]
+__all__ = [
+    "hash_ids",
+    "mask_columns",
+    "mask_phone",
+    "mask_text",
+    "neutralize",
+    "write_safe_csv",
+]
 
 _PHONE = re.compile(r"^\+\d{6,15}$")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -142,6 +149,28 @@ def _mask_free_text(text: str) -> str:
         out += [text[done:start], masked if plain is found else _strict(found)]
         done = end
     return "".join(out) + text[done:]
+
+
+def mask_columns(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """A copy of ``frame`` with :func:`mask_text` applied to the free-text ``columns`` it has.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A result frame or a page of messages.
+    columns : iterable of str
+        Free-text columns (error messages, variable values, link URLs ...);
+        absent ones are skipped.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    out = frame.copy()
+    for c in columns:
+        if c in out.columns and len(out):
+            out[c] = mask_text(out[c])
+    return out
 
 
 def mask_text(values: pd.Series) -> pd.Series:

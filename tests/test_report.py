@@ -253,3 +253,20 @@ def test_the_kept_notebook_is_written_whole_and_never_through_a_link(
     render_report([write_export([row()])], tmp_path / "r.html", progress=False, keep_notebook=kept)
     check()
     assert "done" in nbformat.read(kept, as_version=4).cells[0].outputs[0]["data"]["text/html"]
+
+
+def test_link_urls_in_the_report_are_masked_unless_asked(write_export, tmp_path):
+    url = "https://shop.example/?phone=%2B5521912345678"
+    path = write_export(
+        [
+            row(
+                delivered_at="2024-05-10 20:14:00",
+                link_clicks=f'[{{"id": "l1", "name": "{url}", "ts": "2024-05-10 20:20:00"}}]',
+            )
+        ]
+    )
+    masked = render_report([path], tmp_path / "m.html", progress=False).read_text("utf-8")
+    assert "shop.example" in masked
+    assert "912345678" not in masked
+    full = render_report([path], tmp_path / "f.html", progress=False, show_phone_numbers=True)
+    assert url in full.read_text("utf-8")

@@ -439,3 +439,51 @@ def test_data_tables_are_out_of_mathjax_reach(write_export):
     assert "mathjax_ignore" in page
     assert "tex2jax_ignore" in page
     assert "mathjax_ignore" in dash.header.value
+
+
+def test_free_text_phone_numbers_are_masked_on_every_tab_and_in_the_saved_csv(
+    write_export, tmp_path
+):
+    # issue 14 item 10: an error message, a link URL or a variable can carry a phone number
+    other = "+5521912345678"
+    clicks = '[{"id": "l1", "name": "https://shop.example/?phone=%2B5521912345678", "ts": "2024-05-10 20:20:00"}]'
+    ex = read_export(
+        write_export(
+            [
+                row(error_code="131026", error_msg=f"{other} is not on WhatsApp"),
+                row(
+                    customer_external_id="+5511987654322",
+                    delivered_at="2024-05-10 20:14:00",
+                    link_clicks=clicks,
+                    input_variables='{"contact": "+5521912345678", "email": "ana@mail.example"}',
+                ),
+            ]
+        )
+    )
+    dash = Dashboard(ex, save_dir=tmp_path)
+
+    def everything_shown() -> str:
+        for i in range(len(TABS)):
+            dash.tabs.selected_index = i
+        pages = [
+            html_of(o)
+            for o in dash.outputs.values()
+            if o.outputs and "text/html" in o.outputs[0]["data"]
+        ]
+        axes = [ax for v in dash.views.values() if v.figure for ax in v.figure.axes]
+        labels = [t.get_text() for ax in axes for t in ax.get_yticklabels()]
+        return "\n".join([*pages, *labels])
+
+    shown = everything_shown()
+    assert "is not on WhatsApp" in shown and "shop.example" in shown and "contact" in shown
+    for secret in ("912345678", "91234", "ana@"):
+        assert secret not in shown, secret
+    saved = dash.save_filtered().read_text(encoding="utf-8-sig")
+    assert "is not on WhatsApp" in saved and "mail.example" in saved
+    for secret in ("912345678", "91234", "ana@", "5511987654322"):
+        assert secret not in saved, secret
+    dash._show_numbers.value = True
+    shown = everything_shown()
+    assert f"{other} is not on WhatsApp" in shown
+    assert "%2B5521912345678" in shown
+    assert "ana@mail.example" in shown

@@ -28,7 +28,7 @@ from connectly_nb import display
 from connectly_nb._stages import key_figures, stage_bits
 from connectly_nb.datasets import load_or_sample
 from connectly_nb.export import Export
-from connectly_nb.safety import mask_phone, write_safe_csv
+from connectly_nb.safety import mask_columns, mask_phone, write_safe_csv
 from connectly_nb.widgets import views
 from connectly_nb.widgets.filters import ConversionPicker, FilterPanel
 from connectly_nb.widgets.views import View, figure_output
@@ -62,6 +62,14 @@ _OUTPUTS = {
     "Variables": ("segment_chart", "variables_table"),
     "Messages": (None, "messages_table"),
 }
+#: Columns of an export that may carry phone numbers or emails in free text.
+_FREE_TEXT = (
+    "error_msg",
+    "button_clicks",
+    "link_clicks",
+    "input_variables",
+    "output_variables",
+)
 #: Where "Save filtered CSV" writes, next to the notebook, unless told otherwise.
 DOWNLOADS = "connectly_downloads"
 
@@ -191,7 +199,7 @@ class Dashboard(widgets.VBox):
                 (
                     functools.partial(self._put_with_clicks, "Funnel", views.funnel_view),
                     functools.partial(self._put_with_clicks, "Trend", views.trend_view),
-                    functools.partial(self._put, "Errors", views.errors_view),
+                    functools.partial(self._put_private, "Errors", views.errors_view),
                     functools.partial(self._put, "Engagement", views.engagement_view),
                     self._draw_clicks,
                     self._draw_variables,
@@ -265,7 +273,9 @@ class Dashboard(widgets.VBox):
 
     @_reporting
     def _on_page_option(self, change: dict[str, Any]) -> None:
-        self._draw_messages(self.panel.filtered)
+        # every tab that shows free text follows the switch: redraw the visible one now
+        self._stale = set(self._draw_tab)
+        self._redraw(self.tabs.selected_index or 0)
 
     @_reporting
     def _turn(self, step: int) -> None:
@@ -342,6 +352,9 @@ class Dashboard(widgets.VBox):
         """Compute a tab's view and show it in the tab's Output widgets."""
         self._show(tab, make(ex))
 
+    def _put_private(self, tab: str, make: Callable[..., View], ex: Export) -> None:
+        self._show(tab, make(ex, show_phone_numbers=self._show_numbers.value))
+
     def _put_with_clicks(self, tab: str, make: Callable[..., View], ex: Export) -> None:
         self._show(tab, make(ex, **self._click_specs))
 
@@ -354,7 +367,7 @@ class Dashboard(widgets.VBox):
         self.outputs[tables].outputs = (_html_output(_tables_html(view)),)
 
     def _draw_clicks(self, ex: Export) -> None:
-        view = views.clicks_view(ex)
+        view = views.clicks_view(ex, show_phone_numbers=self._show_numbers.value)
         self.views["Buttons & links"] = view
         self.outputs["buttons_chart"].outputs = (figure_output(view.figure, view.alt),)
         for output, heading in (("buttons_table", "Buttons"), ("links_table", "Links")):
@@ -362,7 +375,7 @@ class Dashboard(widgets.VBox):
             self.outputs[output].outputs = (_html_output(_tables_html(part)),)
 
     def _draw_variables(self, ex: Export) -> None:
-        view = views.variables_view(ex)
+        view = views.variables_view(ex, show_phone_numbers=self._show_numbers.value)
         self.views["Variables"] = view
         self.outputs["variables_table"].outputs = (_html_output(_tables_html(view)),)
         if not self._segment_key.options:  # the keys: known once the variables are read
@@ -425,18 +438,19 @@ class Dashboard(widgets.VBox):
         self._say(f"Saving {count:,} messages…")
         selected = self.export.subset(self.panel.mask)  # with every column of the export
         masked = not self._show_numbers.value
-        if masked:
-            ids = selected.messages["customer_external_id"]
-            selected = selected.replace(
-                messages=selected.messages.assign(customer_external_id=mask_phone(ids))
+        if masked:  # the ids, and phone numbers or emails inside free text
+            m = selected.messages
+            m = mask_columns(
+                m.assign(customer_external_id=mask_phone(m["customer_external_id"])), _FREE_TEXT
             )
+            selected = selected.replace(messages=m)
         path = write_safe_csv(selected, folder / f"connectly_filtered_{n}.csv")
         self._offer(path, count, masked)
         return path
 
     def _offer(self, path: Path, count: int, masked: bool) -> None:
         """Say what was saved, and put a download link under the dashboard."""
-        what = "phone numbers masked" if masked else "phone numbers in full"
+        what = "phone numbers and emails masked" if masked else "phone numbers in full"
         size = path.stat().st_size
         self._say(f"Saved {count:,} messages ({what}, {size / 1e6:.1f} MB) to {path}.")
         try:

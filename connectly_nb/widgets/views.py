@@ -22,6 +22,7 @@ from connectly_nb import metrics as M
 from connectly_nb import plots as P
 from connectly_nb.conversions import ClickSet
 from connectly_nb.export import Export
+from connectly_nb.safety import mask_columns
 
 __all__ = [
     "DPI",
@@ -238,13 +239,20 @@ def trend_view(ex: Export, *, conversions: Any = None, negatives: Any = None) ->
     )
 
 
-def errors_view(ex: Export) -> View:
+def _private(frame: pd.DataFrame, show_phone_numbers: bool, columns: tuple[str, ...]) -> Any:
+    return frame if show_phone_numbers else mask_columns(frame, columns)
+
+
+def errors_view(ex: Export, *, show_phone_numbers: bool = False) -> View:
     """Failures per error code: chart and table.
 
     Parameters
     ----------
     ex : Export
         The (filtered) export the tab shows.
+    show_phone_numbers : bool
+        Show the error messages as written (phone numbers and emails in them
+        masked by default).
 
     Returns
     -------
@@ -258,6 +266,7 @@ def errors_view(ex: Export) -> View:
     if e.empty:
         ax.set_title("No failures in this selection")
     columns = ["error_code", "count", "share_of_failed", "title", "retry"]
+    e = _private(e, show_phone_numbers, ("top_error_msg",))
     return View(fig, {"": e}, "errors chart", columns={"": columns})
 
 
@@ -284,13 +293,16 @@ def engagement_view(ex: Export) -> View:
     )
 
 
-def clicks_view(ex: Export) -> View:
+def clicks_view(ex: Export, *, show_phone_numbers: bool = False) -> View:
     """Buttons and links: charts and tables.
 
     Parameters
     ----------
     ex : Export
         The (filtered) export the tab shows.
+    show_phone_numbers : bool
+        Show link URLs as written (phone numbers and emails in them masked by
+        default: ``...?phone=+55...``).
 
     Returns
     -------
@@ -298,7 +310,8 @@ def clicks_view(ex: Export) -> View:
         The two charts side by side and the tables of
         :func:`~connectly_nb.metrics.buttons` and :func:`~connectly_nb.metrics.links`.
     """
-    b, ln = M.buttons(ex), M.links(ex)
+    b = M.buttons(ex)
+    ln = _private(M.links(ex), show_phone_numbers, ("name", "id"))
     fig, axes = new_figure(4.5, 1, 2)
     P.plot_buttons(b, ax=axes[0])
     P.plot_links(ln, ax=axes[1])
@@ -311,20 +324,23 @@ def clicks_view(ex: Export) -> View:
     )
 
 
-def variables_view(ex: Export) -> View:
+def variables_view(ex: Export, *, show_phone_numbers: bool = False) -> View:
     """The variables seen, with coverage and top values.
 
     Parameters
     ----------
     ex : Export
         The (filtered) export the tab shows.
+    show_phone_numbers : bool
+        Show the values as written (phone numbers and emails in them masked
+        by default).
 
     Returns
     -------
     View
         No figure; the table of :func:`~connectly_nb.metrics.variables`.
     """
-    v = M.variables(ex)
+    v = _private(M.variables(ex), show_phone_numbers, ("top_values",))
     return View(None, {"": v}, columns={"": ["direction", "key", "coverage", "top_values"]})
 
 
