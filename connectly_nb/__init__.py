@@ -12,18 +12,23 @@ from connectly_nb import (
     tidy,
 )
 from connectly_nb._version import __version__
+from connectly_nb.conversions import ClickSet
 from connectly_nb.datasets import load_or_sample
 from connectly_nb.exceptions import (
     ConnectlyError,
     ExportFormatError,
     ExportNotFoundError,
+    OverwriteError,
+    SelectionError,
     TimeZoneError,
 )
 from connectly_nb.export import Export
 from connectly_nb.metrics import (
     activity_heatmap,
+    best_and_worst,
     buttons,
     compare,
+    compare_rates,
     countries,
     fatigue,
     funnel,
@@ -33,6 +38,8 @@ from connectly_nb.metrics import (
     segment,
     suppression_list,
     timeline,
+    trend,
+    unreadable_ids,
     variables,
 )
 from connectly_nb.read import read_export
@@ -51,15 +58,20 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "ClickSet",
     "ConnectlyError",
     "Export",
     "ExportFormatError",
     "ExportNotFoundError",
+    "OverwriteError",
+    "SelectionError",
     "TimeZoneError",
     "__version__",
     "activity_heatmap",
+    "best_and_worst",
     "buttons",
     "compare",
+    "compare_rates",
     "countries",
     "errors",
     "explore",
@@ -73,5 +85,7 @@ __all__ = [
     "segment",
     "suppression_list",
     "timeline",
+    "trend",
+    "unreadable_ids",
     "variables",
 ]

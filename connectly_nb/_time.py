@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import warnings
 import zoneinfo
 
 import numpy as np
@@ -43,12 +44,12 @@ __all__ = [
 #: NaT seen as int64 (numpy's datetime64/timedelta64 sentinel).
 NAT_INT = np.iinfo(np.int64).min
 
-Bound = str | dt.date | dt.datetime | pd.Timestamp
+Bound = str | dt.date | dt.datetime | pd.Timestamp | np.datetime64
 
 _ISO_TEXT = re.compile(
     r"^\d{4}-\d{2}-\d{2}"
-    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?)?"
-    r"\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)?$",
+    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?"
+    r"(?:\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?))?)?$",  # a zone only after a time
     re.IGNORECASE,
 )
 
@@ -106,6 +107,8 @@ def parse_date(value: Bound, *, option: str = "date") -> tuple[pd.Timestamp, boo
         if not _ISO_TEXT.match(text):
             raise ValueError(_not_iso(option, value))
         whole_day = len(text) == 10
+    elif isinstance(value, np.datetime64):
+        whole_day = np.datetime_data(value.dtype)[0] in ("D", "W", "M", "Y")
     elif isinstance(value, dt.datetime | pd.Timestamp):
         whole_day = False
     elif isinstance(value, dt.date):
@@ -192,7 +195,16 @@ def parse_bound(value: Bound, tz: str, *, end: bool, option: str | None = None) 
     >>> parse_bound("2024-11-03", "America/New_York", end=True)
     Timestamp('2024-11-04 00:00:00-0500', tz='America/New_York')
     """
-    ts, whole_day = parse_date(value, option=option or ("end" if end else "start"))
+    name = option or ("end" if end else "start")
+    ts, whole_day = parse_date(value, option=name)
+    if end and not whole_day and not isinstance(value, str) and ts == ts.normalize():
+        warnings.warn(
+            f"{name}={value!r} is an instant, midnight: the messages of {ts:%d %b %Y} are not "
+            f"included. For the whole day pass the date: {ts.date().isoformat()!r} or a "
+            "datetime.date",
+            UserWarning,
+            stacklevel=3,
+        )
     if whole_day:
         day = ts.date() + dt.timedelta(days=1) if end else ts.date()
         return local_day_start(day, tz)

@@ -1,6 +1,6 @@
 """The ``connectly-nb`` command: argument parsing only, the work is the library's.
 
-``validate``, ``report``, ``fetch``, ``sample`` and ``cache clear``.
+``validate``, ``report``, ``suppress``, ``fetch``, ``sample`` and ``cache clear``.
 
 Exit codes: 0 done, 2 the input cannot be used (bad export, bad option), with
 the reason on stderr and no traceback, 130 interrupted (Ctrl-C).
@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Analyse Connectly WhatsApp campaign exports.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_validate, _add_report, _add_fetch, _add_sample, _add_cache):
+    for add in (_add_validate, _add_report, _add_suppress, _add_fetch, _add_sample, _add_cache):
         add(sub)
     return parser
 
@@ -107,6 +107,28 @@ def _add_report(sub: Any) -> None:
         metavar="auto|none|NAME",
         help="buttons that say no: auto (names like 'Stop', the default), none, or a name",
     )
+
+
+def _add_suppress(sub: Any) -> None:
+    s = sub.add_parser(
+        "suppress",
+        help="write the customers not to message again",
+        description="Load the exports (every campaign: a customer's failures add up across "
+        "them) and write one row per customer who opted out, or failed with a code that "
+        "means it (131050; 131026 after repeated failures), with the reason. The file holds "
+        "full phone numbers, as Connectly needs them: keep it private.",
+    )
+    s.add_argument("files", nargs="*", metavar="FILE", help="export CSV files, folders or patterns")
+    s.add_argument("--sample", action="store_true", help="use the bundled sample export")
+    s.add_argument("-o", "--output", required=True, type=Path, help="CSV file to write")
+    s.add_argument(
+        "--repeats",
+        type=int,
+        default=2,
+        metavar="N",
+        help="failures needed for a 'suppress after repeats' code such as 131026 (default: 2)",
+    )
+    s.add_argument("--no-dedupe", action="store_true", help="keep repeated records apart")
 
 
 def _add_fetch(sub: Any) -> None:
@@ -269,6 +291,44 @@ def _report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _suppress(args: argparse.Namespace) -> int:
+    from connectly_nb._fs import check_writable
+    from connectly_nb.datasets import sample_path
+    from connectly_nb.load import check_not_an_input
+    from connectly_nb.metrics import suppression_list, unreadable_ids
+    from connectly_nb.read import read_export
+    from connectly_nb.safety import write_safe_table
+
+    sources: list[str | Path] = list(args.files)
+    if args.sample:
+        sources.append(sample_path())
+    if not sources:
+        raise _Usage("name at least one FILE, or use --sample for the bundled sample")
+    if args.repeats < 1:
+        raise _Usage(f"--repeats must be 1 or more, got {args.repeats}")
+    output = check_writable(args.output, what="the suppression list")
+    check_not_an_input(output, sources, what="the suppression list")
+    export = read_export(sources, dedupe=not args.no_dedupe, progress=sys.stderr.isatty())
+    table = suppression_list(export, repeats=args.repeats)
+    write_safe_table(table, output)
+    print(
+        f"wrote {output}: {len(table):,} customer(s) not to message again, of "
+        f"{export.messages['customer_external_id'].nunique():,} in {len(export.messages):,} "
+        "messages"
+    )
+    reasons = table["reason"].str.split("; ").explode().value_counts()
+    for reason, n in reasons.items():
+        print(f"  {n:>8,}  {_printable(str(reason))}")
+    unreadable = int(unreadable_ids(export).sum())
+    if unreadable:
+        print(
+            f"{unreadable:,} message(s) have a blank customer id or one Excel rewrote "
+            "(mangled_id): they cannot be judged; re-export them from Connectly"
+        )
+    print("The file holds full phone numbers: keep it private.")
+    return EXIT_OK
+
+
 def _fetch(args: argparse.Namespace) -> int:
     from connectly_nb.api import download_report
 
@@ -345,6 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = {
         "validate": _validate,
         "report": _report,
+        "suppress": _suppress,
         "fetch": _fetch,
         "sample": _sample,
         "cache": _cache,

@@ -20,6 +20,7 @@ subtracted.
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -28,6 +29,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from connectly_nb.exceptions import SelectionError
 
 __all__ = ["NEGATIVE_WORDS", "ClickSet", "suggest_negatives"]
 
@@ -174,6 +177,59 @@ class ClickSet:
         out = np.zeros(len(messages), dtype=bool)
         out[pos[pos >= 0]] = True
         return out
+
+    def check(self, clicks: pd.DataFrame) -> None:
+        """Refuse a button or link of the set that no click in ``clicks`` matches.
+
+        A typo (``"Ver oferta"``) would otherwise count no conversion at all,
+        silently. Check against the whole export: one campaign may lack a
+        button that another has.
+
+        Parameters
+        ----------
+        clicks : pandas.DataFrame
+            ``Export.clicks``.
+
+        Raises
+        ------
+        SelectionError
+            Naming each entry that matches nothing, with the closest button
+            names or link URLs the export has.
+        """
+        is_button = (clicks["kind"] == "button").to_numpy()
+        names = {
+            kind: sorted(
+                {str(v) for c in ("name", "id") for v in clicks.loc[mask, c].dropna().unique()}
+            )
+            for kind, mask in (("button", is_button), ("link", ~is_button))
+        }
+        unknown: dict[str, list[str]] = {}
+        for kind, entries in (("button", self.buttons), ("link", self.links)):
+            known = {_plain(n): n for n in names[kind]}
+            for entry in entries:
+                key = _plain(entry)
+                hit = key in known if kind == "button" else any(k.startswith(key) for k in known)
+                if not hit:
+                    near = difflib.get_close_matches(key, list(known), n=3, cutoff=0.6)
+                    unknown[entry] = [known[k] for k in near]
+        if unknown:
+            parts = [
+                f"{e!r}" + (f" (did you mean {' or '.join(map(repr, n))}?)" if n else "")
+                for e, n in unknown.items()
+            ]
+            kinds = [k for k in ("button", "link") if set(unknown) & set(getattr(self, k + "s"))]
+            listed = "; ".join(
+                f"its {k}s: "
+                + (", ".join(map(repr, names[k][:10])) or "none")
+                + (" ..." if len(names[k]) > 10 else "")
+                for k in kinds
+            )
+            raise SelectionError(
+                f"no click in the export matches {self.label} {'; '.join(parts)} ({listed})",
+                column=f"{self.label} clicks",
+                unknown=list(unknown),
+                suggestions=unknown,
+            )
 
     def describe(self) -> str:
         """The set in words, for a title or a report.

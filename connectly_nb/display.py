@@ -24,6 +24,7 @@ __all__ = [
     "export_summary_text",
     "format_count",
     "format_duration",
+    "format_number_of",
     "format_p_value",
     "format_percent",
     "html_table",
@@ -32,6 +33,7 @@ __all__ = [
     "message_sample",
     "pretty",
     "readable",
+    "short_id",
 ]
 
 DASH = "–"  # shown where a value has no meaning (a rate without a denominator)
@@ -58,6 +60,54 @@ def format_count(n: Any) -> str:
     if n is None or (isinstance(n, float) and math.isnan(n)) or n is pd.NA:
         return ""
     return f"{int(n):,}"
+
+
+def format_number_of(n: int, noun: str, plural: str | None = None) -> str:
+    """A count and its noun, singular or plural: ``1 campaign``, ``4 campaigns``.
+
+    Parameters
+    ----------
+    n : int
+        The count.
+    noun : str
+        The noun for one.
+    plural : str, optional
+        The noun for several (default: ``noun + "s"``).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> format_number_of(1, "campaign"), format_number_of(16650, "message")
+    ('1 campaign', '16,650 messages')
+    """
+    return f"{format_count(n)} {noun if n == 1 else plural or noun + 's'}"
+
+
+def short_id(value: Any, n: int = 8) -> str:
+    """A long id cut to its first ``n`` characters and an ellipsis, for a label.
+
+    Parameters
+    ----------
+    value : object
+        A sendout id (a UUID) or another long id.
+    n : int, default 8
+        Characters kept.
+
+    Returns
+    -------
+    str
+        The id as it is when it is no longer than ``n + 1``.
+
+    Examples
+    --------
+    >>> short_id("3f1c2a9e-0b7d-4c1e-9a55-2b8f0e6d7c11"), short_id("s1")
+    ('3f1c2a9e…', 's1')
+    """
+    text = str(value)
+    return text if len(text) <= n + 1 else text[:n] + "…"
 
 
 def format_percent(x: Any, digits: int = 1) -> str:
@@ -99,9 +149,10 @@ def format_duration(value: Any) -> str:
     Returns
     -------
     str
-        Seconds under 2 minutes, minutes under 2 hours, hours (one decimal)
-        under 2 days, else days (one decimal); negative durations keep their
-        sign.
+        Seconds under 90 s, minutes under 90 min (one decimal under 10),
+        hours (one decimal) under 36 h, else days (one decimal): a unit
+        changes where the next one reads 1.5, so neighbouring values never
+        read "119 min" and "2.0 h". Negative durations keep their sign.
 
     Examples
     --------
@@ -123,11 +174,13 @@ def format_duration(value: Any) -> str:
     if not np.isfinite(seconds):
         return ""
     sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
-    if seconds < 120:
+    if seconds < 90:
         return f"{sign}{seconds:.0f} s"
-    if seconds < 7200:
+    if seconds < 600:
+        return f"{sign}{seconds / 60:.1f} min"
+    if seconds < 5400:
         return f"{sign}{seconds / 60:.0f} min"
-    if seconds < 172800:
+    if seconds < 129600:
         return f"{sign}{seconds / 3600:.1f} h"
     return f"{sign}{seconds / 86400:.1f} days"
 
@@ -153,6 +206,8 @@ def format_p_value(p: float, alpha: float = 0.05) -> str:
     --------
     >>> format_p_value(0.0496), format_p_value(0.013), format_p_value(0.0004)
     ('p = 0.0496', 'p = 0.013', 'p < 0.001')
+    >>> format_p_value(0.049999999), format_p_value(0.050000001)
+    ('p < 0.05', 'p > 0.05')
     """
     if not np.isfinite(p):
         return "p not defined"
@@ -162,7 +217,9 @@ def format_p_value(p: float, alpha: float = 0.05) -> str:
         shown = float(f"{p:.{digits}g}")
         if shown != alpha and (shown < alpha) == (p < alpha):
             return f"p = {p:.{digits}g}"
-    return f"p = {p:.6g}"
+    if p == alpha:
+        return f"p = {p:g}"
+    return f"p {'<' if p < alpha else '>'} {alpha:g}"  # closer to alpha than 6 digits show
 
 
 def is_rate_column(name: str) -> bool:
@@ -229,6 +286,8 @@ READABLE = {
     "share_of_rows": "share of messages",
     "opted_out": "opted out",
     "n_negative": "stamped before send",
+    "negative": "said no",
+    "negative_rate": "said-no rate",
     "first_sent": "first sent",
     "rows": "messages",
 }
@@ -340,9 +399,9 @@ def key_figures_html(counts: Mapping[str, int]) -> str:
         )
 
     def rate(name: str, label: str) -> str:
-        num, den = RATES[name]
+        num, den = ALL_RATES[name]
         value = k[num] / k[den] if k[den] else float("nan")
-        return cell(format_percent(value), label, f"{k[num]:,} of {k[den]:,} {den}")
+        return cell(format_percent(value), label, f"{k[num]:,} of {k[den]:,} {readable(den)}")
 
     cells = (
         cell(format_count(k["rows"]), "messages", f"{k['sent']:,} sent")
@@ -351,19 +410,13 @@ def key_figures_html(counts: Mapping[str, int]) -> str:
         + rate("click_rate", "clicked (any button or link)" if "converted" in k else "clicked")
     )
     if "converted" in k:
-        cells += _rate_cell(k, "conversion_rate", "converted", cell)
+        cells += rate("conversion_rate", "converted")
     if "negative" in k:
-        cells += _rate_cell(k, "negative_rate", "said no", cell)
+        cells += rate("negative_rate", "said no")
     cells += rate("opt_out_rate", "opted out") + rate("failure_rate", "failed")
     empty = "" if k["rows"] else "<p><strong>No messages match the selection.</strong></p>"
     row = f"<div style='display:flex;flex-wrap:wrap'>{cells}</div>"  # wraps on a phone
     return f"<div class='{NO_MATH}'>{empty}{row}</div>"
-
-
-def _rate_cell(k: Mapping[str, int], name: str, label: str, cell: Any) -> str:
-    num, den = ALL_RATES[name]
-    value = k[num] / k[den] if k[den] else float("nan")
-    return str(cell(format_percent(value), label, f"{k[num]:,} of {k[den]:,} {den}"))
 
 
 # --------------------------------------------------------------------------- an export
@@ -486,7 +539,7 @@ def message_sample(
     makers = {
         "customer": lambda: ids.astype(object) if show_phone_numbers else mask_phone(ids),
         "campaign": lambda: m["campaign_name"].astype(object),
-        "sendout": lambda: m["sendout_id"].astype(str).str[:8] + "…",
+        "sendout": lambda: m["sendout_id"].map(short_id).astype(object),
         "sent_at": lambda: m["sent_at"].dt.strftime("%Y-%m-%d %H:%M"),
         "stage": lambda: m["stage"].astype(str),
         "error_code": lambda: m["error_code"].astype(object).fillna(""),

@@ -18,6 +18,7 @@ __all__ = [
     "ConnectlyError",
     "ExportFormatError",
     "ExportNotFoundError",
+    "OverwriteError",
     "PrivacyWarning",
     "ReportError",
     "ReportNotReadyError",
@@ -71,6 +72,10 @@ class SelectionError(ConnectlyError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])  # KeyError would quote the message
+
+
+class OverwriteError(ConnectlyError, ValueError):
+    """An output file named is one of the exports being read: it would be overwritten."""
 
 
 class ReportError(ConnectlyError, RuntimeError):

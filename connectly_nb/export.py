@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import threading
-import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from connectly_nb import display
+from connectly_nb._keys import BLANK, blank_categories, match_names, name_key
 from connectly_nb._problems import problem_summary
 from connectly_nb._time import Bound, check_tz, parse_bound
 from connectly_nb.exceptions import SelectionError
@@ -291,7 +291,7 @@ class Export:
             named = [c for c in codes if c is not None]
             sel = _isin(m["error_code"], named, "error code", also_known=ERROR_CATALOGUE)
             if any(c is None for c in codes):
-                sel |= m["error_code"].cat.codes.to_numpy() < 0
+                sel |= _isin(m["error_code"], [BLANK], "error code")
             mask &= sel
         if start is not None or end is not None:
             mask &= self._sent_between(start, end)
@@ -407,42 +407,32 @@ class Export:
         return display.export_summary_html(self.summary(), self.tz)
 
 
-def _key(text: Any) -> str:
-    """How a name is matched: Unicode's composed form, surrounding spaces and case ignored."""
-    return unicodedata.normalize("NFC", str(text)).strip().casefold()
-
-
 def _isin(
     column: pd.Series, values: list[Any], what: str, *, also_known: Iterable[str] = ()
 ) -> np.ndarray:
-    """Rows whose category matches one of ``values`` (through the category codes).
+    """Rows whose category one of ``values`` names (:func:`connectly_nb._keys.match_names`).
 
-    A value matches every category equal to it but for letter case,
-    surrounding spaces and Unicode normalisation form. A value matching
-    nothing, and not in ``also_known`` (e.g. a catalogue code simply absent
-    from this export), is an error naming the closest known values.
+    A value naming nothing, and not in ``also_known`` (e.g. a catalogue code
+    simply absent from this export), is an error naming the closest known
+    values.
     """
     categories = [str(c) for c in column.cat.categories]
-    by_key: dict[str, list[int]] = {}
-    for i, c in enumerate(categories):
-        by_key.setdefault(_key(c), []).append(i)
-    lookup = np.zeros(len(categories) + 1, dtype=bool)  # last slot: blank (-1)
-    unknown = []
-    for value in values:
-        if _key(value) in by_key:
-            lookup[by_key[_key(value)]] = True
-        elif str(value).strip() not in also_known:
-            unknown.append(str(value))
+    selected, unknown = match_names(categories, values)
+    unknown = [str(v) for v in unknown if str(v).strip() not in also_known]
     if unknown:
-        raise _unknown(unknown, categories, what, column.name)
-    return lookup[column.cat.codes.to_numpy()]
+        blank = blank_categories(categories)
+        known = [c for c, b in zip(categories, blank, strict=False) if not b]
+        raise _unknown(
+            unknown, known + [BLANK] * bool(blank[column.cat.codes].any()), what, column.name
+        )
+    return selected[column.cat.codes.to_numpy()]
 
 
 def _unknown(unknown: list[str], categories: list[str], what: str, column: Any) -> SelectionError:
-    keys = {_key(c): c for c in categories}
+    keys = {name_key(c): c for c in categories}
     suggestions = {}
     for value in unknown:
-        key = _key(value)
+        key = name_key(value)
         near = [keys[k] for k in difflib.get_close_matches(key, list(keys), n=3, cutoff=0.6)]
         near += [c for k, c in keys.items() if key and key in k and c not in near]
         suggestions[value] = near[:3]

@@ -37,7 +37,7 @@ import pyarrow.csv as pacsv
 
 from connectly_nb._parse import take_rows
 from connectly_nb._problems import problem as _problem
-from connectly_nb.exceptions import ExportFormatError, ExportNotFoundError
+from connectly_nb.exceptions import ExportFormatError, ExportNotFoundError, OverwriteError
 from connectly_nb.schema import EXPORT_COLUMNS, REQUIRED_COLUMNS, column_key
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "Input",
     "RawFile",
     "Source",
+    "check_not_an_input",
     "natural_key",
     "read_raw",
     "resolve_sources",
@@ -224,6 +225,38 @@ def natural_key(name: str) -> tuple[tuple[int, Any], ...]:
 
 def _is_glob(text: str) -> bool:
     return any(ch in text for ch in "*?[")
+
+
+def check_not_an_input(
+    output: str | os.PathLike[str], sources: Source | None, *, what: str
+) -> None:
+    """Refuse an output file that is one of the export files read (any spelling, or a link).
+
+    Parameters
+    ----------
+    output : path
+        The file about to be written.
+    sources : what :func:`resolve_sources` reads, or None
+        The exports read (None: the bundled sample, never an output).
+    what : str
+        What the output is, for the message (``"the report"``).
+
+    Raises
+    ------
+    OverwriteError
+        ``output`` is one of the exports.
+    """
+    output = Path(output)
+    if sources is None or not output.exists():
+        return
+    for inp in resolve_sources(sources):
+        if inp.path is not None and (
+            inp.path.resolve() == output.resolve() or os.path.samefile(inp.path, output)
+        ):
+            raise OverwriteError(
+                f"{what} {output} is one of the exports read ({inp.name}); "
+                "name another file with -o"
+            )
 
 
 def resolve_sources(source: Source) -> list[Input]:

@@ -3,11 +3,12 @@
 Every function here is pure pandas/numpy (no matplotlib, no widgets), takes
 an :class:`~connectly_nb.export.Export` and returns a new DataFrame with named
 columns, sorted deterministically. Definitions (docs/metrics.md, DESIGN.md
-section 2): a message is *sent* when ``sent_at`` is present, *delivered* when
-``delivered_at`` is present or it was read, *read* when ``read_at`` is present
-or it was clicked, *clicked* with at least one valid click, *failed* with an
-error code or message, *opted out* with ``opt_out_at``. Rates name their
-denominator:
+section 2): a later stage proves the earlier ones. A message is *sent* when
+``sent_at`` is present or it was delivered, *delivered* when ``delivered_at``
+is present or it was read or opted out, *read* when ``read_at`` is present or
+it was clicked, *clicked* with at least one valid click, *failed* with an
+error code or message and no delivery, *opted out* with ``opt_out_at``.
+Rates name their denominator:
 
 =============== =====================
 rate            numerator / denominator
@@ -36,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from connectly_nb._docs import shared_docs
+from connectly_nb._keys import BLANK, blank_filled
 from connectly_nb._stages import count_stages, stage_bits, stage_instants
 from connectly_nb._stages import key_figures as stage_key_figures
 from connectly_nb._stats import Z95, fisher_exact, holm, two_proportion_test, wilson_interval
@@ -49,6 +51,7 @@ from connectly_nb.schema import (
     EVENT_TIMES,
     FLAG_COLUMNS,
     LATENCY_COLUMNS,
+    MANGLED_ID,
     NO_CODE,
     RATES,
     UNKNOWN,
@@ -56,9 +59,12 @@ from connectly_nb.schema import (
 )
 
 __all__ = [
+    "BLANK",
+    "OUTCOMES",
     "RATES",
     "Z95",
     "activity_heatmap",
+    "best_and_worst",
     "buttons",
     "compare",
     "compare_rates",
@@ -74,6 +80,7 @@ __all__ = [
     "timeline",
     "trend",
     "two_proportion_test",
+    "unreadable_ids",
     "variables",
     "wilson_interval",
 ]
@@ -83,8 +90,6 @@ By = str | Sequence[str] | None
 #: Count columns of a funnel, in funnel order.
 COUNTS = COUNT_COLUMNS
 ALL = "all"
-#: The group of messages whose grouping value is blank (every message is in a group).
-BLANK = "(blank)"
 
 
 # --------------------------------------------------------------------------- grouping
@@ -96,35 +101,9 @@ def _by_list(by: By) -> list[str]:
     return [by] if isinstance(by, str) else list(by)
 
 
-def _is_blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip()) or value is pd.NA
-
-
-def _blank_filled(col: pd.Series) -> pd.Series:
-    """A grouping column whose blank values (missing, or only spaces) are :data:`BLANK`."""
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        names = list(col.cat.categories)
-        blank = [isinstance(c, str) and not c.strip() for c in names]
-        codes = col.cat.codes.to_numpy()
-        if not any(blank) and not (codes < 0).any():
-            return col
-        kept = [c for c, b in zip(names, blank, strict=True) if not b] + [BLANK]
-        remap = np.array(
-            [len(kept) - 1 if b else kept.index(c) for c, b in zip(names, blank, strict=True)]
-            + [len(kept) - 1],
-            dtype=np.int64,
-        )
-        filled = pd.Categorical.from_codes(remap[codes], categories=kept, ordered=col.cat.ordered)
-        return pd.Series(filled, index=col.index, name=col.name)
-    if col.dtype == object or pd.api.types.is_string_dtype(col):
-        values = col.astype(object)
-        return values.where(~values.map(_is_blank), BLANK)
-    return col
-
-
 def _group_keys(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """The ``by`` columns of ``frame``, blanks filled (every row belongs to a group)."""
-    return pd.DataFrame({c: _blank_filled(frame[c]) for c in by}, index=frame.index)
+    return pd.DataFrame({c: blank_filled(frame[c]) for c in by}, index=frame.index)
 
 
 def _group_codes(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
@@ -132,18 +111,11 @@ def _group_codes(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.Dat
     if not by:
         return np.zeros(len(frame), dtype=np.int64), pd.DataFrame(index=[0])
     if len(by) == 1 and isinstance(frame[by[0]].dtype, pd.CategoricalDtype):
-        col = frame[by[0]]
-        codes = col.cat.codes.to_numpy().astype(np.int64)
+        col = blank_filled(frame[by[0]])  # categories: each group once, codes >= 0
         names = list(col.cat.categories)
-        spaces = np.array([not str(c).strip() for c in names] + [True])  # last: code -1
-        blank = spaces[codes]
-        if blank.any():  # one more group, last: the blank keys
-            if BLANK not in names:
-                names.append(BLANK)
-            codes[blank] = names.index(BLANK)
         keys = pd.DataFrame({by[0]: pd.Categorical(names, categories=names)})
-        return codes, keys
-    grouped = _group_keys(frame, by).groupby(by, observed=True, sort=True)
+        return col.cat.codes.to_numpy().astype(np.int64), keys
+    grouped = _group_keys(frame, by).groupby(by, observed=True, sort=True, dropna=False)
     codes = grouped.ngroup().to_numpy().astype(np.int64)
     keys = grouped.size().index.to_frame(index=False)
     return codes, keys
@@ -328,13 +300,14 @@ def trend(
     Raises
     ------
     ValueError
-        ``every`` is not a period.
+        ``every`` is not a period of a day or longer.
     """
     m = export.messages
     extra = _click_sets(export, conversions, negatives)
     if every is None:
         out = _funnel_frame(m, ["campaign_name", "sendout_id"], None, extra)
-        first = m.groupby("sendout_id", observed=True)["sent_at"].min()
+        # keyed as the groups are: a blank sendout id is the "(blank)" sendout
+        first = m["sent_at"].groupby(blank_filled(m["sendout_id"]), observed=True).min()
         first_sent = first.reindex(out["sendout_id"].astype(object)).to_numpy()
         out.insert(2, "first_sent", pd.Series(first_sent, dtype=m["sent_at"].dtype))
         out = out.sort_values(["first_sent", "sendout_id"], kind="stable", na_position="last")
@@ -342,13 +315,17 @@ def trend(
     has_time = m["sent_at"].notna().to_numpy()
     wall = m["sent_at"][has_time].dt.tz_convert(export.tz).dt.tz_localize(None)
     alias = every[:-1] if every in ("MS", "QS", "YS") else every  # "month start" = month
+    refusal = (
+        f"every={every!r} is not a period such as 'D' (days), 'W' (weeks from Monday) "
+        "or 'M' (calendar months); for hours use timeline(freq='1h'), which keeps the two "
+        "01:00 hours of a daylight-saving change apart"
+    )
+    if _shorter_than_a_day(alias):  # local hours are ambiguous on the autumn change
+        raise ValueError(refusal)
     try:
         starts = wall.dt.to_period(alias).dt.start_time
     except (ValueError, TypeError, AttributeError) as exc:
-        raise ValueError(
-            f"every={every!r} is not a period such as 'D' (days), 'W' (weeks from Monday) "
-            "or 'M' (calendar months)"
-        ) from exc
+        raise ValueError(refusal) from exc
     frame = m.loc[has_time, list(FLAG_COLUMNS)]
     # a period starts at the local midnight of its first day (daylight saving included)
     frame["period"] = pd.DatetimeIndex(starts).tz_localize(
@@ -356,6 +333,14 @@ def trend(
     )
     out = _funnel_frame(frame, ["period"], None, {k: v[has_time] for k, v in extra.items()})
     return out.sort_values("period", kind="stable").reset_index(drop=True)
+
+
+def _shorter_than_a_day(alias: str) -> bool:
+    try:
+        offset = pd.tseries.frequencies.to_offset(alias)
+    except ValueError:  # "M", "Q", "Y" are periods, not offsets, since pandas 2.2
+        return False
+    return isinstance(offset, pd.offsets.Tick) and not isinstance(offset, pd.offsets.Day)
 
 
 # --------------------------------------------------------------------------- errors
@@ -370,6 +355,8 @@ _ERROR_COLUMNS = (
     "title",
     "category",
     "retry",
+    "advice",
+    "fixable",
 )
 
 
@@ -379,8 +366,9 @@ def errors(export: Export, *, by: By = None, category: str | None = None) -> pd.
 
     Failed messages only: an error reported on a message that was delivered
     (a later report's receipt, say) is not a failure. A failed message without
-    a code (only ``error_msg``) counts under ``"(no code)"``. Title, category
-    and retry advice come from the catalogue
+    a code (only ``error_msg``) counts under ``"(no code)"``. Title, category,
+    retry advice, what to do and whether the business can fix it come from
+    the catalogue
     in :mod:`connectly_nb.schema`; a code it does not know says "unknown".
     By default the codes of all messages together (``by=None``); with ``by``
     (e.g. ``"campaign_name"``) the shares are within each group.
@@ -400,8 +388,10 @@ def errors(export: Export, *, by: By = None, category: str | None = None) -> pd.
     pandas.DataFrame
         ``by`` columns, ``error_code``, ``count``, ``share_of_failed``,
         ``share_of_rows`` (within the group), ``top_error_msg``, ``title``,
-        ``category``, ``retry``; sorted by group, then count (descending),
-        then code.
+        ``category``, ``retry``, ``advice`` (what to do, in a sentence),
+        ``fixable`` (the business can fix the cause: see
+        :attr:`connectly_nb.schema.ErrorInfo.fixable`); sorted by group, then
+        count (descending), then code.
     """
     by = _by_list(by)
     m = export.messages
@@ -411,6 +401,8 @@ def errors(export: Export, *, by: By = None, category: str | None = None) -> pd.
     out["title"] = [d.title for d in described]
     out["category"] = [d.category for d in described]
     out["retry"] = [d.retry for d in described]
+    out["advice"] = [d.advice for d in described]
+    out["fixable"] = np.array([d.fixable for d in described], dtype=bool)
     if category is not None:
         keep = np.array([category in str(c).split("/") for c in out["category"]], dtype=bool)
         out = out[keep]  # (a plain list would select columns when it is empty)
@@ -477,6 +469,11 @@ def suppression_list(export: Export, *, repeats: int = 2) -> pd.DataFrame:
     :attr:`connectly_nb.schema.ErrorInfo.suppress`. Give it every campaign
     loaded, usually: a filtered export misses the other campaigns' failures.
 
+    Messages whose customer id is blank or was rewritten by Excel
+    (:func:`unreadable_ids`) are left out: such an id names no one, and
+    different customers may share it (``5.51199E+12``), so their failures
+    cannot be added up.
+
     Parameters
     ----------
     {export}
@@ -490,10 +487,10 @@ def suppression_list(export: Export, *, repeats: int = 2) -> pd.DataFrame:
         reasons, "; "-joined), ``messages`` (their messages in the export),
         ``last_sent_at``; sorted by customer id.
     """
-    m = export.messages
+    m = export.messages[~unreadable_ids(export)]
     customer = m["customer_external_id"]
     reasons: dict[str, list[str]] = {}
-    for cid in customer[m["is_opted_out"].to_numpy()].dropna().unique():
+    for cid in customer[m["is_opted_out"].to_numpy()].unique():
         reasons.setdefault(str(cid), []).append("opted out")
     failed = m[m["is_failed"].to_numpy() & m["error_code"].notna().to_numpy()]
     counts = failed.groupby(["customer_external_id", "error_code"], observed=True).size()
@@ -513,6 +510,29 @@ def suppression_list(export: Export, *, repeats: int = 2) -> pd.DataFrame:
         }
     )
     return out.join(per_customer, on="customer_external_id").reset_index(drop=True)
+
+
+@shared_docs
+def unreadable_ids(export: Export) -> np.ndarray:
+    """The messages whose customer id names no one: blank, or rewritten by Excel.
+
+    An id Excel saved as a number (``5.51199E+12``, ``5511987654321.0``;
+    :data:`connectly_nb.schema.MANGLED_ID`) has lost its digits; the loader
+    reports it as ``mangled_id``. Such messages count in every rate, but no
+    customer can be suppressed or followed through them.
+
+    Parameters
+    ----------
+    {export}
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        One value per row of ``export.messages``.
+    """
+    ids = export.messages["customer_external_id"].astype("string")
+    blank = (ids.isna() | ids.str.strip().eq("")).to_numpy(dtype=bool, na_value=True)
+    return blank | ids.str.match(MANGLED_ID).to_numpy(dtype=bool, na_value=False)
 
 
 # --------------------------------------------------------------------------- time
@@ -575,9 +595,10 @@ def timeline(
     Without ``freq``: of the messages with a ``sent_at``, the cumulative share
     delivered, read and clicked as a function of time since sending (when is
     a campaign "done"?). A stage counts from the earliest event that proves
-    it (a click proves a read, a read or an opt-out proves a delivery), so the
-    curves end at the funnel's rates. Events stamped before ``sent_at`` count
-    at 0.
+    it (a click proves a read, a read or an opt-out proves a delivery), so each
+    curve ends at its funnel count over the messages sent (not at the rate,
+    whose denominator may be delivered). Events stamped before ``sent_at``
+    count at 0.
 
     With ``freq`` (``"1h"``, ``"1D"`` ...): counts of the reported events
     (sent, delivered and read receipts, first clicks, opt-outs) per bucket of
@@ -989,7 +1010,6 @@ def segment(
 # --------------------------------------------------------------------------- comparison
 
 MIN_MESSAGES = 100
-MIN_SUCCESSES = 10
 
 
 @shared_docs
@@ -1033,10 +1053,11 @@ def compare(
         ``k_*`` (numerator), ``rate_*``, ``low_*``, ``high_*``; then
         ``abs_lift`` (b - a), ``rel_lift`` ((b - a) / a), ``z`` (the
         two-proportion z statistic, for scale), ``p_value`` (Fisher's exact
-        test, two-sided: exact at any size), ``test`` and ``verdict``. The
-        verdict refuses to call a winner with fewer than 100 messages (in the
-        rate's denominator), or fewer than 10 successes or 10 failures, in a
-        group; its p-value never rounds across ``alpha``.
+        test, two-sided: exact at any size), ``test``, ``outcome`` (one of
+        :data:`OUTCOMES`), ``significant`` and ``verdict`` (a sentence). The
+        verdict refuses to call a winner with fewer than 100
+        messages (in the rate's denominator) in a group (``significant`` is
+        then False); its p-value never rounds across ``alpha``.
 
     Raises
     ------
@@ -1049,7 +1070,9 @@ def compare(
     """
     sides = _sides(export, a, b, labels)
     clicks = {"conversions": conversions, "negatives": negatives}
-    return pd.DataFrame([_comparison(sides, rate, alpha, clicks)])
+    row = _comparison(sides, rate, alpha, clicks)
+    row.update(_verdict(row, rate, alpha))
+    return pd.DataFrame([row])
 
 
 def compare_rates(
@@ -1060,6 +1083,8 @@ def compare_rates(
     rates: Sequence[str] | None = None,
     labels: tuple[str, str] | None = None,
     alpha: float = 0.05,
+    conversions: Any = None,
+    negatives: Any = None,
 ) -> pd.DataFrame:
     """Compare two groups on several rates at once, adjusted for the multiple tests.
 
@@ -1074,31 +1099,127 @@ def compare_rates(
     a, b : dict, str, boolean mask or Export
         As for :func:`compare`.
     rates : sequence of str, optional
-        Which rates (default: every rate of :data:`RATES`).
+        Which rates (default: every rate of :data:`RATES`, and the conversion
+        and negative rates when ``conversions`` / ``negatives`` are given).
     labels : (str, str), optional
         Names shown for the groups.
     alpha : float
         Family-wise significance level.
+    conversions, negatives : optional
+        As for :func:`funnel`.
 
     Returns
     -------
     pandas.DataFrame
         One row per rate: the columns of :func:`compare`, plus ``p_adjusted``
-        (Holm); ``verdict`` is decided on ``p_adjusted``.
+        (Holm); ``significant`` and ``verdict`` are decided on ``p_adjusted``.
     """
     sides = _sides(export, a, b, labels)
-    rows = [_comparison(sides, rate, alpha) for rate in (rates or list(RATES))]
+    clicks = {"conversions": conversions, "negatives": negatives}
+    if rates is None:
+        rates = [*RATES]
+        rates += ["conversion_rate"] if conversions is not None else []
+        rates += ["negative_rate"] if negatives is not None else []
+    rows = [_comparison(sides, rate, alpha, clicks) for rate in rates]
     adjusted = holm([r["p_value"] for r in rows])
     for row, p in zip(rows, adjusted, strict=True):
         row["p_adjusted"] = p
-        row["verdict"] = _verdict(row, row["rate"], alpha, p=p, family=len(rows))
+        how = f"Holm-adjusted for {len(rows)} rates" if len(rows) > 1 else ""
+        row.update(_verdict(row, row["rate"], alpha, p=p, how=how))
     return pd.DataFrame(rows)
+
+
+@shared_docs
+def best_and_worst(
+    export: Export,
+    *,
+    by: str = "campaign_name",
+    rate: str | None = None,
+    alpha: float = 0.05,
+    conversions: Any = None,
+    negatives: Any = None,
+) -> pd.DataFrame:
+    """The best group against the weakest on one rate, adjusted for having picked them.
+
+    Picking the best and the weakest of ``k`` groups after seeing their rates
+    is testing all ``k (k - 1) / 2`` pairs at once: ten equal campaigns would
+    show a "significant" best-worst gap more often than not. The p-value of
+    the pair is therefore multiplied by the number of pairs (Bonferroni, at
+    most 1), which keeps the chance of calling equal groups different at
+    ``alpha``.
+
+    Ranked are the groups with at least :data:`MIN_MESSAGES` messages in the
+    rate's denominator and at least one success: a campaign where nobody
+    converted may not offer the conversion at all (no such button), so it is
+    left out and named rather than ranked last.
+
+    Parameters
+    ----------
+    {export}
+    by : str, default "campaign_name"
+        The column whose groups are ranked; blank values are one group
+        (``"(blank)"``).
+    rate : str, optional
+        A rate of :func:`funnel`; by default ``"conversion_rate"`` with
+        ``conversions``, else ``"click_rate"``.
+    alpha : float, default 0.05
+        Significance level, for the adjusted p-value.
+    conversions, negatives : optional
+        As for :func:`funnel`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Without two groups to rank, empty. Otherwise one row: the columns of
+        :func:`compare` (``a`` the weakest, ``b`` the best), plus ``groups``
+        (how many were ranked), ``pairs``, ``p_adjusted``, ``left_out`` (the
+        groups with no success, as a list); ``significant`` and ``verdict``
+        are decided on ``p_adjusted``.
+
+    Examples
+    --------
+    >>> from connectly_nb.datasets import sample_export
+    >>> r = best_and_worst(sample_export()).iloc[0]
+    >>> r["label_b"], r["label_a"], int(r["pairs"]), round(float(r["p_adjusted"]), 2)
+    ('Reativação de clientes, SP', 'Welcome series – step 1', 6, 0.62)
+    """
+    rate = rate or ("conversion_rate" if conversions is not None else "click_rate")
+    if rate not in ALL_RATES:
+        raise ValueError(f"rate must be one of {', '.join(ALL_RATES)}; got {rate!r}")
+    clicks = {"conversions": conversions, "negatives": negatives}
+    num, den = ALL_RATES[rate]
+    table = funnel(export, by=by, **clicks)
+    if num not in table:
+        raise ValueError(f"{rate} needs conversions= (or negatives=): what counts as {num}")
+    big = table[table[den] >= MIN_MESSAGES]
+    left_out = [str(v) for v in big.loc[big[num] == 0, by]]
+    ranked = big[big[num] > 0].sort_values([rate, by], kind="stable")
+    if len(ranked) < 2:
+        return pd.DataFrame()
+    worst, best = ranked.iloc[0], ranked.iloc[-1]
+    keys = blank_filled(export.messages[by])  # the groups as funnel made them, exact
+    sides = [
+        _Side(str(g[by]), export.subset((keys == g[by]).to_numpy()), export) for g in (worst, best)
+    ]
+    row = _comparison(sides, rate, alpha, clicks)
+    k = len(ranked)
+    row["groups"], row["pairs"] = k, k * (k - 1) // 2
+    row["p_adjusted"] = float(min(1.0, row["p_value"] * row["pairs"]))
+    row["left_out"] = left_out
+    how = f"adjusted for the {row['pairs']} pairs of {k} groups"
+    row.update(
+        _verdict(row, rate, alpha, p=row["p_adjusted"], how=how, ties=best[rate] == worst[rate])
+    )
+    return pd.DataFrame([row])
 
 
 @dataclass(frozen=True)
 class _Side:
     label: str
     export: Export
+    #: the export the group was drawn from: messages of one export are told apart by
+    #: their row label, those of two by their file and line
+    origin: Export | None
 
 
 def _sides(export: Export, a: Any, b: Any, labels: tuple[str, str] | None) -> list[_Side]:
@@ -1106,15 +1227,27 @@ def _sides(export: Export, a: Any, b: Any, labels: tuple[str, str] | None) -> li
     sides = []
     for i, (spec, default) in enumerate(((a, "A"), (b, "B"))):
         label = (labels[i] if labels else None) or _label(spec, default)
-        sides.append(_Side(label, _select(export, spec)))
-    shared = np.intersect1d(sides[0].export.messages.index, sides[1].export.messages.index)
-    if len(shared):
+        origin = None if isinstance(spec, Export) else export
+        sides.append(_Side(label, _select(export, spec), origin))
+    shared = _shared(sides[0], sides[1])
+    if shared:
         raise ValueError(
-            f"{sides[0].label!r} and {sides[1].label!r} share {len(shared):,} messages: a test "
+            f"{sides[0].label!r} and {sides[1].label!r} share {shared:,} messages: a test "
             "needs two separate groups (e.g. campaign B against every other campaign, not "
             "against all campaigns)"
         )
     return sides
+
+
+def _shared(a: _Side, b: _Side) -> int:
+    """How many messages two groups share."""
+    ma, mb = a.export.messages, b.export.messages
+    if a.origin is not None and a.origin is b.origin:  # both cut from one export
+        return len(np.intersect1d(ma.index, mb.index))
+    # Exports given as such may come from separate loads: a message is its file and line
+    ka = pd.MultiIndex.from_arrays([ma["source"].astype(str), ma["line"]])
+    kb = pd.MultiIndex.from_arrays([mb["source"].astype(str), mb["line"]])
+    return int(ka.isin(kb).sum())
 
 
 def _comparison(
@@ -1150,7 +1283,6 @@ def _comparison(
     row["z"] = z
     row["p_value"] = fisher_exact(k1, n1, k2, n2)
     row["test"] = "Fisher's exact test (two-sided)"
-    row["verdict"] = _verdict(row, rate, alpha)
     return row
 
 
@@ -1172,40 +1304,62 @@ def _label(spec: Any, default: str) -> str:
         return spec
     if isinstance(spec, dict) and len(spec) == 1:
         (value,) = spec.values()
+        if value is None:
+            return "all"
         return value if isinstance(value, str) else ", ".join(map(str, value))
     return default
 
 
 def _verdict(
-    row: dict[str, Any], rate: str, alpha: float, *, p: float | None = None, family: int = 1
-) -> str:
-    small = [
-        row[f"label_{s}"]
-        for s in "ab"
-        if row[f"n_{s}"] < MIN_MESSAGES
-        or min(row[f"k_{s}"], row[f"n_{s}"] - row[f"k_{s}"]) < MIN_SUCCESSES
-    ]
+    row: dict[str, Any],
+    rate: str,
+    alpha: float,
+    *,
+    p: float | None = None,
+    how: str = "",
+    ties: bool = False,
+) -> dict[str, Any]:
+    """The ``outcome``, ``significant`` and ``verdict`` (a sentence) of a comparison.
+
+    ``p`` is the p-value to decide on (the row's own by default), ``how`` how
+    it was adjusted, ``ties`` that the groups' rates are equal. The outcome is
+    one of :data:`OUTCOMES`.
+    """
+    # Fisher's test is exact at any count, so few successes need no rule of their own
+    # (1 of 1,380 against 118 of 2,349 is a real gap); a tiny group is refused outright
+    small = [row[f"label_{s}"] for s in "ab" if row[f"n_{s}"] < MIN_MESSAGES]
     if small:
-        return (
+        return _outcome(
+            "too few",
             f"Too few messages to call a winner ({', '.join(small)}: need at least "
-            f"{MIN_MESSAGES} in the denominator and {MIN_SUCCESSES} each of successes and "
-            "failures)."
+            f"{MIN_MESSAGES} in the denominator).",
         )
-    p = row["p_value"] if p is None else p
     what = rate.replace("_", " ")
-    shown = format_p_value(p, alpha)
-    adjusted = f", Holm-adjusted for {family} comparisons" if family > 1 else ""
+    if ties:
+        return _outcome("equal", f"Every group has the same {what}: {row['rate_a']:.1%}.")
+    p = row["p_value"] if p is None else p
+    shown = format_p_value(p, alpha) + (f", {how}" if how else "")
     if not p < alpha:
-        return (
+        return _outcome(
+            "not significant",
             f"No significant difference in {what}: {row['rate_a']:.1%} vs "
-            f"{row['rate_b']:.1%} ({shown}{adjusted})."
+            f"{row['rate_b']:.1%} ({shown}): it could be chance.",
         )
     winner, loser = ("b", "a") if row["rate_b"] > row["rate_a"] else ("a", "b")
-    return (
+    return _outcome(
+        "significant",
         f"{row[f'label_{winner}']} has the higher {what}: "
         f"{row[f'rate_{winner}']:.1%} vs {row[f'rate_{loser}']:.1%} "
-        f"({shown}{adjusted}, significant at {alpha:.0%})."
+        f"({shown}; significant at {alpha:.0%}).",
     )
+
+
+#: How a comparison ends: a winner, no winner, not enough data, or equal rates.
+OUTCOMES = ("significant", "not significant", "too few", "equal")
+
+
+def _outcome(outcome: str, verdict: str) -> dict[str, Any]:
+    return {"outcome": outcome, "significant": outcome == "significant", "verdict": verdict}
 
 
 # --------------------------------------------------------------------------- audience

@@ -19,14 +19,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from connectly_nb._docs import shared_docs
 from connectly_nb.display import format_duration, pretty
-from connectly_nb.schema import ALL_RATES
+from connectly_nb.schema import ALL_RATES, COUNT_COLUMNS
 
 __all__ = [
     "STAGE_COLORS",
+    "describe_figure",
     "label_text",
     "plain",
     "plot_activity_heatmap",
@@ -128,6 +130,31 @@ def label_text_wrapped(text: Any, width: int = 70) -> str:
     return "\n".join(textwrap.wrap(label_text(text), width))
 
 
+def describe_figure(fig: Figure) -> str:
+    """A figure's alternative text, from what it draws: its axes' titles and axis labels.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        A chart of this module.
+
+    Returns
+    -------
+    str
+        E.g. ``"Chart: Delivery failures by error code (x: messages)"``; the
+        ``$`` escapes of :func:`plain` undone, lines joined.
+    """
+    parts = []
+    for ax in fig.axes:
+        title = " ".join(ax.get_title(loc).replace("\\$", "$") for loc in ("left", "center"))
+        title = " ".join(title.split())
+        if not title:
+            continue
+        axis = [f"{n}: {lab}" for n, lab in (("x", ax.get_xlabel()), ("y", ax.get_ylabel())) if lab]
+        parts.append(title + (f" ({'; '.join(axis)})" if axis else ""))
+    return "Chart: " + (". ".join(parts) if parts else "untitled")
+
+
 def plain(text: str) -> str:
     """Text drawn as written: every ``$`` escaped, so matplotlib never parses mathtext.
 
@@ -178,9 +205,9 @@ def _legend(ax: Axes, **kwargs: Any) -> None:
         ax.legend(handles, labels, **kwargs)
 
 
-def _no_data(ax: Axes, title: str) -> Axes:
-    """An empty chart that says so, with its title."""
-    ax.text(0.5, 0.5, "No messages to show", ha="center", va="center", transform=ax.transAxes)
+def _no_data(ax: Axes, title: str, what: str = "No messages to show") -> Axes:
+    """An empty chart that says so (``what``: what is missing), with its title."""
+    ax.text(0.5, 0.5, what, ha="center", va="center", transform=ax.transAxes)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(plain(title))
@@ -211,9 +238,6 @@ def _percent_axis(axis: Any) -> None:
     axis.set_major_formatter(PercentFormatter(1.0, decimals=None))
 
 
-_COUNTS = ("rows", "sent", "delivered", "read", "clicked", "failed", "opted_out")
-
-
 def _top_groups(frame: pd.DataFrame, top: int) -> tuple[list[str], pd.DataFrame, str]:
     """The groups by size (rows), the largest first; past ``top``, the rest as one "others"."""
     labels, title_by = _labels(frame)
@@ -222,7 +246,7 @@ def _top_groups(frame: pd.DataFrame, top: int) -> tuple[list[str], pd.DataFrame,
     labels = [labels[i] for i in order]
     if len(data) > top:
         rest = data.iloc[top - 1 :]
-        counts = [c for c in (*_COUNTS, "converted", "negative") if c in data.columns]
+        counts = [c for c in (*COUNT_COLUMNS, "converted", "negative") if c in data.columns]
         others = rest[counts].sum().to_frame().T
         data = pd.concat([data.iloc[: top - 1][counts], others], ignore_index=True)
         labels = [*labels[: top - 1], f"others ({len(rest):,})"]
@@ -325,7 +349,7 @@ def plot_errors(
     """
     ax = _ax(ax)
     if errors.empty:
-        return _no_data(ax, "Delivery failures by error code")
+        return _no_data(ax, "Delivery failures by error code", "No failed messages")
     data = (
         errors.groupby(["error_code", "title", "category"], sort=False, observed=True)["count"]
         .sum()
@@ -532,7 +556,9 @@ def plot_activity_heatmap(
 def _plot_clicks(table: pd.DataFrame, what: str, top: int, ax: Axes | None, **kwargs: Any) -> Axes:
     ax = _ax(ax)
     if table.empty:
-        return _no_data(ax, f"{what} clicks: total and unique clickers")
+        return _no_data(
+            ax, f"{what} clicks: total and unique clickers", f"No {what.lower()} clicks"
+        )
     data = table.head(top).iloc[::-1]
     y = np.arange(len(data))
     labels = [shorten(n) for n in data["name"]]
@@ -719,6 +745,10 @@ def plot_trend(
     num, den = _NUMERATOR[rate], _DENOMINATOR[rate]
     ax.set_ylabel(f"{num.replace('_', ' ')} / {den} (95% interval)")
     ax.set_title(title)
+    times = pd.Series(trend["first_sent" if per_sendout else "period"]).dropna()
+    if len(times) and times.max() - times.min() < pd.Timedelta(hours=1):
+        # one moment (one sendout, one period): a day either side, not a zero-width axis
+        ax.set_xlim(times.min() - pd.Timedelta(days=1), times.min() + pd.Timedelta(days=1))
     locator = mdates.AutoDateLocator(maxticks=6)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))

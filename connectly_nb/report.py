@@ -16,28 +16,33 @@ import html
 import html.parser
 import os
 import re
+import shlex
 import tempfile
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from connectly_nb import display, metrics
 from connectly_nb._fs import atomic_write, check_writable
+from connectly_nb._keys import blank_filled
 from connectly_nb._stages import key_figures, stage_bits
 from connectly_nb._time import check_tz, parse_date
 from connectly_nb.conversions import ClickSet
 from connectly_nb.datasets import load_or_sample
 from connectly_nb.exceptions import ReportError
 from connectly_nb.export import Export
-from connectly_nb.load import resolve_sources
+from connectly_nb.load import check_not_an_input
+from connectly_nb.schema import describe_error
 
 __all__ = [
     "REPORT_CSS",
     "ReportError",
     "campaign_comparison",
+    "comparison_html",
     "header_html",
     "key_figures_html",
     "local_kernel_manager",
@@ -50,6 +55,7 @@ __all__ = [
     "style_html",
     "summary_html",
     "table",
+    "use_alt_texts",
 ]
 
 KERNEL = "python3"
@@ -121,6 +127,7 @@ def header_html(export: Export, *, title: str) -> str:
         HTML.
     """
     s = export.summary()
+    n = display.format_number_of
     if s["first_sent"] is not None:
         span = (
             f"sent {s['first_sent']:%d %b %Y %H:%M} – {s['last_sent']:%d %b %Y %H:%M} ({export.tz})"
@@ -136,8 +143,9 @@ def header_html(export: Export, *, title: str) -> str:
     )
     return (
         f"<h1>{html.escape(title)}</h1>"
-        f"<p>{s['rows']:,} messages in {s['campaigns']} campaign(s) and {s['sendouts']} "
-        f"sendout(s); {html.escape(span)}. From: {html.escape(files)}.</p>{empty}"
+        f"<p>{n(s['rows'], 'message')} in {n(_n_campaigns(export), 'campaign')} and "
+        f"{n(s['sendouts'], 'sendout')}; {html.escape(span)}. "
+        f"From: {html.escape(files)}.</p>{empty}"
     )
 
 
@@ -185,29 +193,77 @@ def resolve_negatives(export: Export, negatives: Any) -> ClickSet | None:
     return ClickSet.of(negatives, label="negative")
 
 
-def campaign_comparison(export: Export, *, conversions: Any = None) -> pd.DataFrame | None:
-    """The best campaign against the weakest, on the conversion (or click) rate, with a verdict.
+def campaign_comparison(
+    export: Export, *, conversions: Any = None, negatives: Any = None
+) -> pd.DataFrame | None:
+    """The best campaign against the weakest, adjusted for having picked them.
+
+    :func:`connectly_nb.metrics.best_and_worst` by campaign, on the conversion
+    rate with ``conversions``, else the click rate.
 
     Parameters
     ----------
     export : Export
         The selection the report shows.
-    conversions : optional
+    conversions, negatives : optional
         As for :func:`connectly_nb.metrics.funnel`.
 
     Returns
     -------
     pandas.DataFrame or None
-        :func:`connectly_nb.metrics.compare`'s row; None with fewer than two
-        campaigns of 100 delivered messages or more.
+        The comparison's row; None with fewer than two campaigns to rank
+        (:func:`comparison_html` says why).
     """
-    rate = "conversion_rate" if ClickSet.of(conversions) else "click_rate"
-    per = metrics.funnel(export, conversions=conversions)
-    per = per[per["delivered"] >= metrics.MIN_MESSAGES].sort_values(rate, kind="stable")
-    if len(per) < 2:
-        return None
-    best, worst = per.iloc[-1]["campaign_name"], per.iloc[0]["campaign_name"]
-    return metrics.compare(export, worst, best, rate=rate, conversions=conversions)
+    c = metrics.best_and_worst(export, conversions=conversions, negatives=negatives)
+    return None if c.empty else c
+
+
+def comparison_html(
+    export: Export, comparison: pd.DataFrame | None, *, conversions: Any = None
+) -> str:
+    """What the comparison of campaigns ranked, and what it left out, in words.
+
+    Parameters
+    ----------
+    export : Export
+        The selection the report shows.
+    comparison : pandas.DataFrame or None
+        :func:`campaign_comparison`'s result.
+    conversions : optional
+        What counts as a conversion (to name the rate).
+
+    Returns
+    -------
+    str
+        HTML: a paragraph.
+    """
+    what = "conversions" if ClickSet.of(conversions) else "clicks"
+    need = f"{metrics.MIN_MESSAGES} delivered messages and at least one of the {what}"
+    if comparison is None:
+        n = (
+            int(export.messages["campaign_name"].nunique(dropna=False))
+            if len(export.messages)
+            else 0
+        )
+        text = (
+            f"Fewer than two campaigns have {need}: nothing to compare "
+            f"({display.format_number_of(n, 'campaign')} in the selection)."
+        )
+        return f"<p class='{display.NO_MATH}'>{html.escape(text)}</p>"
+    row = comparison.iloc[0]
+    text = (
+        f"Ranked: {display.format_number_of(int(row['groups']), 'campaign')} with {need}. "
+        "Picking the best and the weakest after seeing the rates is like testing every "
+        f"pair ({display.format_number_of(int(row['pairs']), 'pair')}), so the p-value is "
+        "adjusted for that: equal campaigns are called different at most 5% of the time."
+    )
+    if row["left_out"]:
+        text += (
+            f" Not ranked, with no {what} at all (they may not offer it): "
+            + ", ".join(row["left_out"])
+            + "."
+        )
+    return f"<p class='{display.NO_MATH}'>{html.escape(text)}</p>"
 
 
 def table(frame: pd.DataFrame) -> Any:
@@ -291,6 +347,8 @@ def selection_html(
     end: str | None,
     tz: str,
     conversions: Any = None,
+    negatives: Any = None,
+    negatives_suggested: bool = False,
 ) -> str:
     """The filters the report was asked for, in words (not only the data's range).
 
@@ -304,6 +362,11 @@ def selection_html(
         The time zone of the dates and times shown.
     conversions : ClickSet, list of str or None
         What counts as a conversion.
+    negatives : ClickSet, list of str or None
+        The buttons counted as saying no.
+    negatives_suggested : bool
+        The negatives were suggested from the buttons' names (``"auto"``),
+        not named by the user: the page says so.
 
     Returns
     -------
@@ -317,15 +380,26 @@ def selection_html(
     ]
     spec = ClickSet.of(conversions)
     parts.append("conversion: " + (spec.describe() if spec else "not defined (every click counts)"))
-    return "<p><small>Selection: " + html.escape("; ".join(parts)) + ".</small></p>"
+    said_no = ClickSet.of(negatives, label="negative")
+    if said_no:
+        how = " (suggested from the buttons' names)" if negatives_suggested else ""
+        parts.append(f"said no: {said_no.describe()}{how}")
+    return (
+        f"<p class='{display.NO_MATH}'><small>Selection: "
+        + html.escape("; ".join(parts))
+        + ".</small></p>"
+    )
 
 
 def summary_html(export: Export, *, conversions: Any = None, negatives: Any = None) -> str:
-    """Two or three sentences a manager reads first, generated from the numbers.
+    """Two to four sentences a manager reads first, generated from the numbers.
 
     How many were reached, the conversion (or click) rate with its interval,
-    the best and the worst campaign and whether their difference is
-    significant, and the largest group of failures with what to do about it.
+    the best and the weakest campaign and whether their difference could be
+    chance (as :func:`campaign_comparison` decides it), and the largest
+    failure with what to do about it (and the largest the business can fix,
+    when that is another one). A rate whose denominator is zero is not
+    written: "none of the 96 messages was delivered".
 
     Parameters
     ----------
@@ -342,85 +416,157 @@ def summary_html(export: Export, *, conversions: Any = None, negatives: Any = No
     if not len(export.messages):
         return "<div class='summary'>No messages match the selection.</div>"
     f = metrics.funnel(export, by=None, conversions=conversions, negatives=negatives).iloc[0]
+    text = _reach(f, export) + _best_and_worst(export, conversions, negatives)
+    text += _top_failure(export)
+    body = " ".join(html.escape(t) for t in text)
+    return f"<div class='summary {display.NO_MATH}'>{body}</div>"
+
+
+def _reach(f: pd.Series, export: Export) -> list[str]:
+    """How many were sent, delivered and read, and the conversion (or click) rate."""
+    n = display.format_number_of
+    sent, delivered = int(f["sent"]), int(f["delivered"])
+    campaigns = n(_n_campaigns(export), "campaign")
+    if not sent:
+        return [f"None of the {n(int(f['rows']), 'message')} in {campaigns} was sent."]
+    if not delivered:
+        return [f"{n(sent, 'message')} were sent in {campaigns}; none was delivered."]
     rate = "conversion_rate" if "conversion_rate" in f else "click_rate"
     what = "converted" if rate == "conversion_rate" else "clicked"
-    s = export.summary()
-    text = [
-        f"{int(f['sent']):,} messages were sent in {s['campaigns']:,} campaign(s); "
-        f"{display.format_percent(f['delivery_rate'])} were delivered and at least "
-        f"{display.format_percent(f['read_rate'])} of those read.",
-        f"{display.format_percent(f[rate])} of the delivered messages {what} "
-        f"(95% interval {display.format_percent(f[rate + '_low'])}–"
-        f"{display.format_percent(f[rate + '_high'])}).",
+    pct = display.format_percent
+    return [
+        f"{n(sent, 'message')} {'was' if sent == 1 else 'were'} sent in {campaigns}; "
+        f"{pct(f['delivery_rate'])} were delivered ({delivered:,}) and at least "
+        f"{pct(f['read_rate'])} of those were read.",
+        f"{pct(f[rate])} of the delivered messages {what} "
+        f"(95% interval {pct(f[rate + '_low'])}–{pct(f[rate + '_high'])}).",
     ]
-    text += _best_and_worst(export, rate, conversions)
-    text += _top_failure(export)
-    return "<div class='summary'>" + " ".join(html.escape(t) for t in text) + "</div>"
 
 
-def _best_and_worst(export: Export, rate: str, conversions: Any) -> list[str]:
-    c = campaign_comparison(export, conversions=conversions)
+def _n_campaigns(export: Export) -> int:
+    """How many campaigns, as the funnel groups them (blank names are one)."""
+    return int(blank_filled(export.messages["campaign_name"]).nunique())
+
+
+def _best_and_worst(export: Export, conversions: Any, negatives: Any) -> list[str]:
+    c = campaign_comparison(export, conversions=conversions, negatives=negatives)
     if c is None:
         return []
     row = c.iloc[0]
-    p = display.format_p_value(row["p_value"])
-    verdict = f"a real difference ({p})" if row["p_value"] < 0.05 else f"it could be chance ({p})"
-    return [
-        f"Best campaign: {row['label_b']} ({display.format_percent(row['rate_b'])}); "
-        f"weakest: {row['label_a']} ({display.format_percent(row['rate_a'])}): {verdict}."
-    ]
+    pct = display.format_percent
+    pair = (
+        f"Best campaign: {row['label_b']} ({pct(row['rate_b'])}); "
+        f"weakest: {row['label_a']} ({pct(row['rate_a'])})"
+    )
+    p = display.format_p_value(row["p_adjusted"])
+    adjusted = f"{p}, allowing for the {int(row['pairs'])} possible pairs"
+    verdict = {
+        "significant": f"a real difference ({adjusted}).",
+        "not significant": f"the gap could be chance ({adjusted}).",
+        "too few": "too few messages to tell whether the gap is real.",
+        "equal": "every ranked campaign has the same rate.",
+    }[row["outcome"]]
+    return [f"{pair}: {verdict}"]
 
 
 def _top_failure(export: Export) -> list[str]:
     e = metrics.errors(export)
     if e.empty:
         return ["No message failed."]
+
+    def sentence(what: str, top: pd.Series) -> str:
+        return (
+            f"{what} is {top['error_code']} ({top['title']}: "
+            f"{display.format_number_of(int(top['count']), 'message')}, "
+            f"{display.format_percent(top['share_of_failed'])} of failures): {top['advice']}"
+        )
+
     top = e.iloc[0]
-    return [
-        f"The largest group of failures is {top['error_code']} ({top['title']}: "
-        f"{int(top['count']):,} messages, {display.format_percent(top['share_of_failed'])} of "
-        f"failures); what to do: {top['retry']}."
-    ]
+    if top["fixable"]:
+        return [sentence("The largest group of failures, and one you can fix,", top)]
+    out = [sentence("The largest group of failures", top)]
+    fixable = e[e["fixable"].to_numpy(dtype=bool)]
+    if len(fixable):
+        out.append(sentence("The largest you can fix", fixable.iloc[0]))
+    else:
+        out.append("None of the failures has a cause the business can fix.")
+    return out
 
 
-def next_steps_html(export: Export, *, sources: Sequence[str] | None = None) -> str:
-    """Who to stop messaging and which templates to fix, with the line that does it.
+def next_steps_html(
+    export: Export,
+    *,
+    sources: Sequence[str] | None = None,
+    everything: Export | None = None,
+) -> str:
+    """Who to stop messaging and which templates to fix, with the command that does it.
 
     Parameters
     ----------
     export : Export
-        The selection the report shows.
+        The selection the report shows (the templates to fix).
     sources : sequence of str, optional
         The export files (for the command line shown); the sample when None.
+    everything : Export, optional
+        Every message of the files, whatever the selection: who to suppress
+        is decided on all of them, as ``connectly-nb suppress`` does
+        (default: ``export``).
 
     Returns
     -------
     str
         HTML.
     """
-    sup = metrics.suppression_list(export)
-    files = " ".join(os.path.basename(str(x)) for x in (sources or [])) or "--sample"
+    everything = export if everything is None else everything
+    sup = metrics.suppression_list(everything)
+    files = " ".join(shlex.quote(os.path.basename(str(x))) for x in (sources or []))
+    command = f"connectly-nb suppress {files or '--sample'} -o suppress.csv"
+    where = " (in the folder of the export files)" if sources else ""
+    scope = " across every campaign of the files" if everything is not export else ""
     items = [
-        f"<li><b>{len(sup):,} customers</b> should not be messaged again (opted out, or a "
-        "failure that means it). Write the list: "
-        f"<code>connectly-nb suppress {html.escape(files)} -o suppress.csv</code></li>"
+        f"<li><b>{html.escape(display.format_number_of(len(sup), 'customer'))}</b>{scope} "
+        "should not be messaged again (opted out, or a failure that means it). "
+        f"Write the list{where}: <code>{html.escape(command)}</code>"
+        + _unreadable_note(everything)
+        + "</li>"
     ]
-    templates = metrics.errors(export, by="campaign_name", category="business-template")
-    if len(templates):
+    items += _fixes(export)
+    return f"<ul class='{display.NO_MATH}'>" + "".join(items) + "</ul>"
+
+
+def _unreadable_note(export: Export) -> str:
+    n = int(metrics.unreadable_ids(export).sum())
+    if not n:
+        return ""
+    return (
+        f"<br><small>{html.escape(display.format_number_of(n, 'message'))} with a blank id or "
+        "one Excel rewrote cannot be judged: re-export them from Connectly.</small>"
+    )
+
+
+def _fixes(export: Export) -> list[str]:
+    """The templates to fix, and the other failures the business can fix, by campaign."""
+    e = metrics.errors(export, by="campaign_name")
+    e = e[e["fixable"].to_numpy(dtype=bool)]
+    if e.empty:
+        return ["<li>No template or business error to fix.</li>"]
+    template = np.array([describe_error(str(c)).template for c in e["error_code"]], dtype=bool)
+    out = []
+    for heading, part in (("Templates to fix", e[template]), ("Other fixes", e[~template])):
+        if part.empty:
+            continue
         fixes = []
-        for (code, title, retry), g in templates.groupby(
-            ["error_code", "title", "retry"], sort=False
+        for (code, title, advice), g in part.groupby(
+            ["error_code", "title", "advice"], sort=False, observed=True
         ):
             pairs = zip(g["campaign_name"], g["count"], strict=True)
             where = ", ".join(f"{c} ({n:,})" for c, n in pairs)
             fixes.append(
-                f"<li>{html.escape(f'{code} {title}')} ({html.escape(str(retry))}): "
-                f"{html.escape(where)}</li>"
+                f"<li>{html.escape(f'{code} {title}')}: {html.escape(advice)} "
+                f"<small>{html.escape(where)}</small></li>"
             )
-        items.append(f"<li><b>Templates to fix</b>:<ul>{''.join(fixes)}</ul></li>")
-    else:
-        items.append("<li>No template or business error to fix.</li>")
-    return "<ul>" + "".join(items) + "</ul>"
+        out.append(f"<li><b>{heading}</b>:<ul>{''.join(fixes)}</ul></li>")
+    return out
 
 
 def quality_table(export: Export) -> Any:
@@ -438,7 +584,10 @@ def quality_table(export: Export) -> Any:
     """
     from IPython.display import HTML
 
-    summary = export.problem_summary()[["meaning", "rows", "severity"]]
+    # a problem is about a record (a line of a file), not a message
+    summary = export.problem_summary()[["meaning", "rows", "severity"]].rename(
+        columns={"rows": "records"}
+    )
     acc = export.accounting.assign(
         source=[os.path.basename(str(x)) for x in export.accounting["source"]]
     )[["source", "records_read", "rows_kept", "duplicates_merged", "as_of"]]
@@ -509,28 +658,31 @@ def render_report(
         A bad option (time zone, date).
     IsADirectoryError, FileNotFoundError
         ``output`` is a folder, or its folder does not exist (checked first).
-    ReportError
+    OverwriteError
         ``output`` is one of the export files (checked first: the export is
-        never overwritten), the notebook failed, or the page would load
-        something from the network.
+        never overwritten).
+    ReportError
+        The notebook failed, or the page would load something from the network.
     """
     output = check_writable(output, what="the report")
-    _check_not_an_input(output, sources)
+    check_not_an_input(output, sources, what="the report")
     if keep_notebook is not None:
-        _check_not_an_input(check_writable(keep_notebook, what="keep_notebook"), sources)
-    parameters = _parameters(
-        sources,
-        campaigns=campaigns,
-        error_codes=error_codes,
-        start=start,
-        end=end,
-        tz=tz,
-        title=title,
-        show_phone_numbers=show_phone_numbers,
-        conversions=conversions,
-        negatives=negatives,
-    )
+        keep = check_writable(keep_notebook, what="keep_notebook")
+        check_not_an_input(keep, sources, what="keep_notebook")
     with tempfile.TemporaryDirectory(prefix="connectly-report-") as tmp:
+        parameters = _parameters(
+            sources,
+            cache=Path(tmp) / "cache",
+            campaigns=campaigns,
+            error_codes=error_codes,
+            start=start,
+            end=end,
+            tz=tz,
+            title=title,
+            show_phone_numbers=show_phone_numbers,
+            conversions=conversions,
+            negatives=negatives,
+        )
         nb = _execute(parameters, Path(tmp), progress=progress)
     page = _to_html(nb, title=title)
     with atomic_write(output, mode="w", encoding="utf-8") as fh:
@@ -543,27 +695,17 @@ def render_report(
     return output
 
 
-def _check_not_an_input(
-    output: Path, sources: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None
-) -> None:
-    """Refuse an output that is one of the export files (any spelling, or a link to it)."""
-    if sources is None or not output.exists():
-        return
-    for inp in resolve_sources(sources):
-        if inp.path is not None and (
-            inp.path.resolve() == output.resolve() or os.path.samefile(inp.path, output)
-        ):
-            raise ReportError(
-                f"the report {output} is one of the exports read ({inp.name}); "
-                "name another file with -o"
-            )
-
-
 def _parameters(
     sources: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None,
+    *,
+    cache: Path,
     **options: Any,
 ) -> dict[str, Any]:
-    """Check the options and the export before anything runs; papermill's parameters."""
+    """Check the options and the export before anything runs; papermill's parameters.
+
+    The export read here is kept in ``cache`` (a folder of the run), where
+    the notebook finds it instead of reading the files a second time.
+    """
     tz = check_tz(options["tz"])
     for name, option in (("start", "--start"), ("end", "--end")):
         if options[name] is not None:
@@ -573,7 +715,7 @@ def _parameters(
         items = [sources] if isinstance(sources, str | os.PathLike) else list(sources)
         paths = [str(Path(p).resolve()) if Path(p).exists() else str(p) for p in items]
     # a bad export, an unknown campaign or error code fail here, clearly, before any work
-    export = load_or_sample(paths, tz=tz, progress=False)
+    export = load_or_sample(paths, tz=tz, progress=False, cache=cache)
     start, end = options["start"], options["end"]
     export.selection(
         campaigns=options["campaigns"] or None,
@@ -581,6 +723,12 @@ def _parameters(
         start=start,
         end=end,
     )
+    negatives = _negatives_parameter(options["negatives"])
+    for spec, label in ((options["conversions"], "converted"), (negatives, "negative")):
+        if spec != "auto":
+            clicks = ClickSet.of(spec, label=label)
+            if clicks is not None:
+                clicks.check(export.clicks)
     return {
         "EXPORT": paths,
         "CAMPAIGNS": list(options["campaigns"]) if options["campaigns"] else None,
@@ -591,7 +739,8 @@ def _parameters(
         "TITLE": options["title"],
         "SHOW_PHONE_NUMBERS": bool(options["show_phone_numbers"]),
         "CONVERSIONS": list(options["conversions"]) if options["conversions"] else None,
-        "NEGATIVES": _negatives_parameter(options["negatives"]),
+        "NEGATIVES": negatives,
+        "CACHE": str(cache) if paths is not None else None,
     }
 
 
@@ -672,7 +821,9 @@ def _to_html(nb: Any, *, title: str) -> str:
         exclude_output_prompt=True,
     )
     exporter.mathjax_url = ""
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    body, _ = exporter.from_notebook_node(
+        _with_alt_texts(nb), resources={"metadata": {"name": title}}
+    )
     body = _strip_remote(body)
     remote = _remote_resources(body)
     if remote:
@@ -681,6 +832,56 @@ def _to_html(nb: Any, *, title: str) -> str:
             + "; ".join(remote[:3])
         )
     return body
+
+
+def use_alt_texts() -> None:
+    """Give every matplotlib figure shown from now on an alternative text.
+
+    Called by the report template: each figure's PNG output carries
+    :func:`connectly_nb.plots.describe_figure` in its metadata (``alt``),
+    which :func:`render_report` writes into the page's ``<img>`` elements, so a
+    screen reader says "Chart: Delivery failures by error code" rather than
+    nbconvert's "No description has been provided".
+    """
+    from IPython import get_ipython
+    from matplotlib.figure import Figure
+
+    from connectly_nb.plots import describe_figure
+
+    shell = get_ipython()
+    if shell is None:
+        return
+    formatter = shell.display_formatter.formatters["image/png"]
+    png = formatter.lookup_by_type(Figure)
+
+    def with_alt(fig: Figure) -> Any:
+        data = png(fig)
+        return (data, {"alt": describe_figure(fig)}) if data is not None else None
+
+    formatter.for_type(Figure, with_alt)
+
+
+def _with_alt_texts(nb: Any) -> Any:
+    """A copy of ``nb`` whose figures with an ``alt`` are ``<img alt=...>`` HTML outputs.
+
+    nbconvert's templates ignore the outputs' metadata and write "No
+    description has been provided" (with a warning) for every image.
+    """
+    import copy
+
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            alt = out.get("metadata", {}).get("image/png", {}).get("alt")
+            if "image/png" in data and alt:
+                png = "".join(data["image/png"].split())
+                out["data"] = {
+                    "text/html": f'<img alt="{html.escape(alt, quote=True)}" '
+                    f'src="data:image/png;base64,{png}">'
+                }
+                out["metadata"] = {}
+    return nb
 
 
 def _strip_remote(page: str) -> str:

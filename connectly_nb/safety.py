@@ -37,6 +37,7 @@ __all__ = [
     "mask_text",
     "neutralize",
     "write_safe_csv",
+    "write_safe_table",
 ]
 
 _PHONE = re.compile(r"^\+\d{6,15}$")
@@ -350,6 +351,51 @@ def write_safe_csv(data: Any, path: str | os.PathLike[str]) -> Path:
         else:
             out[c] = neutralize(col, phone_ids=c == "customer_external_id")
     out.columns = neutralize(pd.Series(list(out.columns), dtype=object)).tolist()
+    path = Path(path)
+    with atomic_write(path, mode="w", encoding="utf-8-sig", newline="") as fh:
+        out.to_csv(fh, index=False, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
+    return path
+
+
+def write_safe_table(
+    frame: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    phone_columns: Iterable[str] = ("customer_external_id",),
+) -> Path:
+    """Write a result table (a suppression list ...) as a CSV that opens safely in Excel.
+
+    Text is neutralised as by :func:`neutralize` (phone numbers in
+    ``phone_columns`` keep their ``+``), times are written in UTC as
+    ``2024-05-10 20:13:50``, every field is quoted, the file is UTF-8 with a
+    BOM, and it is written whole or not at all.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table; its index is not written.
+    path : str or path-like
+        The CSV file to write.
+    phone_columns : iterable of str
+        Columns whose ``+<digits>`` values are phone numbers, not formulas.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    phones = set(phone_columns)
+    out = pd.DataFrame(index=frame.index)
+    for c in frame.columns:
+        col = frame[c]
+        if isinstance(col.dtype, pd.DatetimeTZDtype):
+            utc = col.dt.tz_convert("UTC")
+            out[c] = utc.dt.strftime("%Y-%m-%d %H:%M:%S").astype(object).where(utc.notna(), "")
+        elif pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            out[c] = col
+        else:
+            out[c] = neutralize(col, phone_ids=c in phones)
+    out.columns = neutralize(pd.Series([str(c) for c in out.columns], dtype=object)).tolist()
     path = Path(path)
     with atomic_write(path, mode="w", encoding="utf-8-sig", newline="") as fh:
         out.to_csv(fh, index=False, lineterminator="\r\n", quoting=csv.QUOTE_ALL)

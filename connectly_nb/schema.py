@@ -22,6 +22,9 @@ ID_COLUMNS: Final = (
 )
 TIMESTAMP_COLUMNS: Final = ("sent_at", "delivered_at", "read_at", "opt_out_at")
 ERROR_COLUMNS: Final = ("error_code", "error_msg")
+#: A customer id Excel rewrote as a number (``5.51199E+12``, ``5511987654321.0``): the
+#: phone number cannot be recovered, and different customers may share the text.
+MANGLED_ID: Final = r"^\s*[+-]?(\d+[.,]?\d*[eE][+-]?\d+|\d+\.0+)\s*$"
 CLICK_COLUMNS: Final = ("button_clicks", "link_clicks")
 VARIABLE_COLUMNS: Final = ("input_variables", "output_variables")
 
@@ -61,9 +64,6 @@ REQUIRED_COLUMNS: Final = ("customer_external_id", "campaign_name", "sendout_id"
 
 #: Columns stored as pandas categoricals (few distinct values, many rows).
 CATEGORICAL_COLUMNS: Final = ("business_id", "campaign_name", "sendout_id", "error_code")
-
-#: A message is identified by these two columns; daily reports repeat them.
-MESSAGE_KEY: Final = ("sendout_id", "customer_external_id")
 
 #: Click kinds and the export column each comes from.
 CLICK_KINDS: Final = {"button": "button_clicks", "link": "link_clicks"}
@@ -317,6 +317,11 @@ class ErrorInfo:
     suppress : {"", "always", "after repeats"}, default ""
         Whether to stop messaging the customer: always (never message
         again), after repeated failures, or no reason to suppress.
+    advice : str, default ""
+        What to do about it, in a sentence a marketing manager can act on.
+    template : bool, default False
+        The failure is the template's (its text, parameters, media or
+        status): fixed by editing the template.
     """
 
     code: str
@@ -325,6 +330,18 @@ class ErrorInfo:
     retry: str
     #: "always" (never message again), "after repeats", or "" (no reason to suppress)
     suppress: str = ""
+    advice: str = ""
+    template: bool = False
+
+    @property
+    def fixable(self) -> bool:
+        """Whether the business can fix the cause (its template, account, setup or pace).
+
+        Decided by the code's first category. Recipients' failures (a phone
+        off WhatsApp, an opt-out) are handled by the suppression list, system
+        failures by sending again.
+        """
+        return self.category.split("/")[0] in ("business-template", "policy", "rate-limit")
 
 
 #: (code, title, category letters, retry advice), from DESIGN.md section 3.
@@ -395,7 +412,10 @@ def _catalogue() -> dict[str, ErrorInfo]:
     out = {}
     for code, title, cat, retry in _CATALOGUE_ROWS:
         category = "/".join(ERROR_CATEGORIES[c] for c in cat.split("/"))
-        out[code] = ErrorInfo(code, title, category, retry, _SUPPRESS.get(code, ""))
+        advice = _ADVICE.get(code) or _ADVICE_BY_CATEGORY[cat.split("/")[0]]
+        out[code] = ErrorInfo(
+            code, title, category, retry, _SUPPRESS.get(code, ""), advice, code in _TEMPLATE
+        )
     return out
 
 
@@ -408,6 +428,89 @@ _SUPPRESS = {
     "ERROR_CODE_PHONE_NUMBER_BAD_FORMAT": "after repeats",
 }
 
+
+#: Codes whose cause is the template (its text, parameters, media or status).
+_TEMPLATE = {
+    "131051",
+    "131053",
+    "132000",
+    "132001",
+    "132005",
+    "132007",
+    "132012",
+    "132015",
+    "132016",
+    "ERROR_CODE_MESSAGE_TEMPLATE_NOT_FOUND",
+}
+
+_WINDOW = (
+    "Outside the 24-hour customer service window only an approved template can be "
+    "sent: send this message as a template."
+)
+_UNREACHABLE = (
+    "WhatsApp could not reach these numbers; stop messaging a number after repeated "
+    "failures (the suppression list does it)."
+)
+#: What to do, per code, in a sentence for a marketing manager.
+_ADVICE = {
+    "131026": _UNREACHABLE,
+    "1013": _UNREACHABLE,
+    "131047": _WINDOW,
+    "470": _WINDOW,
+    "ERROR_CODE_MESSAGE_OUTSIDE_OF_ELIGIBILITY_WINDOW": _WINDOW,
+    "131049": (
+        "Meta held these marketing messages back to keep people from receiving too many: "
+        "do not resend within 24 hours, and send fewer marketing messages per person."
+    ),
+    "131050": "These customers stopped marketing messages: treat them as opted out.",
+    "ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT": (
+        "These customers opted out: never message them again (the suppression list does it)."
+    ),
+    "130472": "The number is part of a Meta experiment: nothing to fix; do not resend.",
+    "131048": (
+        "Too many recipients marked messages as spam: send less, review the content and "
+        "the audience, then send again later."
+    ),
+    "130429": "Messages were sent too fast: send in smaller batches or more slowly.",
+    "131021": "The business's own number was in the audience: remove it.",
+    "131031": "The WhatsApp account is locked: contact Meta support.",
+    "131042": "Fix the payment method of the WhatsApp Business account, then send again.",
+    "131051": "The message type is not supported: change the template's content.",
+    "131053": "The media could not be uploaded: fix the template's image or document.",
+    "132000": "The campaign filled the wrong number of template parameters: fix them.",
+    "132001": "The template does not exist (or not in this language): fix its name.",
+    "132005": "The filled template is too long: shorten the text or the parameters.",
+    "132007": "The template breaks a formatting rule: edit the template.",
+    "132012": "A template parameter has the wrong format: fix the parameter.",
+    "132015": "The template is paused for low quality: improve it or wait for Meta.",
+    "132016": "The template is disabled: create a new template.",
+    "132068": "The flow is blocked: fix it in WhatsApp Manager.",
+    "132069": "The flow is throttled: send it later.",
+    "133010": "The sending number is not registered with WhatsApp: register it.",
+    "130497": "The business may not message this country: remove these numbers.",
+    "368": "The account is blocked for a policy violation: read Meta's notice.",
+    "ERROR_CODE_PHONE_NUMBER_BAD_FORMAT": (
+        "The phone numbers are badly formatted: write them as + and the country code."
+    ),
+    "ERROR_CODE_BUSINESS_REACHED_LIMITS": (
+        "The messaging limit was reached: send the rest later, or raise the limit."
+    ),
+    "ERROR_CODE_MESSAGE_TEMPLATE_NOT_FOUND": "The template was not found: fix its name.",
+    **dict.fromkeys(
+        ("0", "3", "10", "131005"), "Fix the access token or permissions in Connectly."
+    ),
+    **dict.fromkeys(
+        ("100", "131008", "131009"), "A parameter is missing or invalid: fix the campaign."
+    ),
+}
+#: What to do about a code without its own advice, by its first category letter.
+_ADVICE_BY_CATEGORY = {
+    "R": "A problem on the recipient's side: nothing to fix; do not resend at once.",
+    "B": "Fix the campaign's setup, then send again.",
+    "L": "A sending limit: send later or more slowly.",
+    "M": "Send again; open a ticket with Connectly if it persists.",
+    "P": "A WhatsApp policy limit: check the account's quality and status in Meta.",
+}
 
 #: Error code (as a string) -> what it means. Unknown codes are not in here.
 ERROR_CATALOGUE: Final = _catalogue()
@@ -435,5 +538,10 @@ def describe_error(code: str | None) -> ErrorInfo:
     """
     key = "" if code is None else str(code).strip()
     if key == NO_CODE:
-        return ErrorInfo(key, "no code given (see the error message)", UNKNOWN, UNKNOWN)
-    return ERROR_CATALOGUE.get(key, ErrorInfo(key, UNKNOWN, UNKNOWN, UNKNOWN))
+        return ErrorInfo(
+            key, "no code given (see the error message)", UNKNOWN, UNKNOWN, advice=_NO_ADVICE
+        )
+    return ERROR_CATALOGUE.get(key, ErrorInfo(key, UNKNOWN, UNKNOWN, UNKNOWN, advice=_NO_ADVICE))
+
+
+_NO_ADVICE = "A code this toolkit does not know: look it up in Meta's error reference."

@@ -49,6 +49,7 @@ from connectly_nb.schema import (
     ERROR_COLUMNS,
     EXPORT_COLUMNS,
     ID_COLUMNS,
+    MANGLED_ID,
     STAGES,
     TIMESTAMP_COLUMNS,
     VARIABLE_COLUMNS,
@@ -57,7 +58,6 @@ from connectly_nb.schema import (
 
 __all__ = ["Export", "TimeZoneError", "release_memory", "tidy"]
 
-_MANGLED_ID = r"^\s*[+-]?(\d+[.,]?\d*[eE][+-]?\d+|\d+\.0+)\s*$"
 _THREADED_ROWS = 50_000  # loads at least this big run their column tasks on two threads
 _BIG_DEFERRED = 200_000  # from this many records, reading the variables shows a progress bar
 
@@ -286,7 +286,7 @@ def _check_ids(records: pa.Table, extras: list[str], problems: ProblemCollector)
     mangled = np.zeros(len(ids), dtype=bool)
     suspects = np.flatnonzero(~_parse.to_numpy_bool(pc.starts_with(ids, "+")))  # first cut
     if len(suspects):
-        found = pc.match_substring_regex(_parse.take_rows(ids, suspects), _MANGLED_ID)
+        found = pc.match_substring_regex(_parse.take_rows(ids, suspects), MANGLED_ID)
         mangled[suspects] = _parse.to_numpy_bool(found)
     _flag(
         problems,
@@ -376,12 +376,15 @@ def _normalise_categories(cells: _Cells, names: list[str], problems: ProblemColl
 
     ``"Reativação"`` typed on a Mac (decomposed) and on Windows (composed) is
     one campaign, written in the composed form (an info problem names each
-    variant). Names that differ only in letter case or surrounding spaces stay
+    variant). An error code is read without the spaces around it, and a code
+    of only spaces is no code. Names that differ only in letter case or surrounding spaces stay
     apart as written, with an info problem saying so; a filter naming one
     matches all of them.
     """
     for column, categories in cells.categories.items():
         clean = [unicodedata.normalize("NFC", c) for c in categories]
+        if column == "error_code":  # a code, not a name: spaces around it are typing noise
+            clean = [c.strip() for c in clean]
         if clean != categories:
             _merge_variants(cells, column, clean, problems)
         _report_case_variants(cells, column, problems)
@@ -390,10 +393,11 @@ def _normalise_categories(cells: _Cells, names: list[str], problems: ProblemColl
 def _merge_variants(
     cells: _Cells, column: str, clean: list[str], problems: ProblemCollector
 ) -> None:
+    """Recode ``column`` so that categories with one ``clean`` form are one; ``""`` is blank."""
     categories = cells.categories[column]
-    kept = sorted(set(clean))
+    kept = sorted({c for c in clean if c})
     position = {c: i for i, c in enumerate(kept)}
-    remap = np.array([position[c] for c in clean] + [-1], dtype=np.int32)
+    remap = np.array([position.get(c, -1) for c in clean] + [-1], dtype=np.int32)
     codes = cells.codes[column]
     for old, (raw, new) in enumerate(zip(categories, clean, strict=True)):
         if raw != new:
@@ -403,11 +407,20 @@ def _merge_variants(
                 column,
                 [raw],
                 "renamed_value",
-                f"{column} {raw!r} written in Unicode's decomposed form: read as the composed "
-                f"{new!r}, one value with it; {len(rows):,} record(s)",
+                f"{column} {raw!r} {_how_renamed(raw, new)}; {len(rows):,} record(s)",
             )
     cells.codes[column] = remap[codes]  # -1 (blank) indexes the last slot: stays -1
     cells.categories[column] = kept
+
+
+def _how_renamed(raw: str, new: str) -> str:
+    if not new:
+        return "is only spaces: read as blank (no code)"
+    if unicodedata.normalize("NFC", raw) == new:
+        return (
+            f"written in Unicode's decomposed form: read as the composed {new!r}, one value with it"
+        )
+    return f"has spaces around it: read as {new!r}, one value with it"
 
 
 def _report_case_variants(cells: _Cells, column: str, problems: ProblemCollector) -> None:

@@ -155,3 +155,30 @@ def test_validate_counts_the_records_a_stray_quote_swallowed(write_export, capsy
     assert "2 records read = 2 kept + 0 merged duplicates; 498 more record(s) held" in out
     assert "error   runaway_quote" in out
     assert "lines 3-501" in out
+
+
+def test_suppress_writes_full_numbers_without_formulas_and_refuses_its_input(
+    write_export, tmp_path, capsys
+):
+    path = write_export(
+        [
+            row(customer_external_id="+5511900000001", opt_out_at="2024-05-10 21:00:00"),
+            row(customer_external_id="+5511900000002", error_code="131050"),
+            row(customer_external_id="5.51199E+12", error_code="131050"),
+            row(customer_external_id="=1+1", error_code="131050"),
+        ]
+    )
+    out = tmp_path / "suppress.csv"
+    assert main(["suppress", str(path), "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "3 customer(s) not to message again" in printed
+    assert "1 message(s) have a blank customer id or one Excel rewrote" in printed
+    assert "keep it private" in printed
+    lines = out.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0] == '"customer_external_id","reason","messages","last_sent_at"'
+    ids = [line.split(",")[0].strip('"') for line in lines[1:]]
+    assert ids == ["+5511900000001", "+5511900000002", "'=1+1"]  # + kept on numbers only
+    assert main(["suppress", str(path), "-o", str(path)]) == 2
+    assert "is one of the exports read" in capsys.readouterr().err
+    assert main(["suppress", "-o", str(out)]) == 2
+    assert main(["suppress", "--sample", "--repeats", "0", "-o", str(out)]) == 2

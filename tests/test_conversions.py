@@ -6,6 +6,7 @@ import pytest
 
 from connectly_nb import funnel
 from connectly_nb.conversions import ClickSet, suggest_negatives
+from connectly_nb.exceptions import SelectionError
 
 
 def test_a_click_set_from_names_and_urls():
@@ -62,3 +63,14 @@ def test_suggest_negatives_ignores_case_accents_and_languages():
     )
     assert suggest_negatives(clicks).buttons == ("No me interesa", "STOP", "nao tenho interesse")
     assert suggest_negatives(clicks.iloc[3:5]) is None
+
+
+def test_a_misspelt_button_or_link_is_refused_with_the_closest_names(sample):
+    # review: conversions=["Ver oferta"] counted 0 conversions, silently
+    with pytest.raises(SelectionError) as info:
+        ClickSet.of(["Ver oferta", "https://shop.exampel/"]).check(sample.clicks)
+    message = str(info.value)
+    assert "'Ver oferta' (did you mean 'Ver ofertas'?)" in message
+    assert "'https://shop.exampel/' (did you mean 'https://shop.example/bf'" in message
+    assert info.value.unknown == ["Ver oferta", "https://shop.exampel/"]
+    ClickSet.of([" ver OFERTAS", "https://shop.example/"]).check(sample.clicks)  # fine

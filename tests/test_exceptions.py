@@ -20,6 +20,7 @@ BUILTIN = {
     "ApiAuthError": PermissionError,
     "ReportNotReadyError": RuntimeError,
     "SelectionError": KeyError,
+    "OverwriteError": ValueError,
 }
 
 

@@ -293,3 +293,40 @@ def test_filter_matches_names_whatever_their_case_spaces_or_unicode_form(write_e
         ex.filter(campaigns="Black Friday 2024")  # typed without its emoji
     assert f"did you mean {name!r}" in str(info.value)
     assert info.value.suggestions == {"Black Friday 2024": [name]}
+
+
+def test_a_name_written_exactly_selects_only_itself_its_variants_otherwise(write_export):
+    # review: "promo" selected "Promo", "promo" and "Promo " (6 rows) while the funnel showed
+    # three campaigns of 2; now the exact spelling wins, and only an unmatched name folds
+    rows = [
+        row(customer_external_id=f"+55119000000{i:02d}", campaign_name=name)
+        for i, name in enumerate(["Promo", "Promo", "promo", "promo", "Promo ", "Promo "])
+    ]
+    ex = read_export(write_export(rows), progress=False)
+    assert ex.selection(campaigns="promo").sum() == 2
+    assert ex.selection(campaigns="Promo ").sum() == 2
+    assert ex.selection(campaigns=["Promo", "promo"]).sum() == 4
+    assert ex.selection(campaigns="PROMO").sum() == 6  # no exact spelling: every variant
+
+
+def test_the_blank_campaign_can_be_selected_like_any_other(write_export):
+    rows = [
+        row(customer_external_id="+1", campaign_name=""),
+        row(customer_external_id="+2", campaign_name="   "),
+        row(customer_external_id="+3", campaign_name="A"),
+    ]
+    ex = read_export(write_export(rows), progress=False)
+    picked = ex.filter(campaigns="(blank)").messages["customer_external_id"]
+    assert picked.tolist() == ["+1", "+2"]
+    with pytest.raises(SelectionError, match=r"'\(blank\)'"):  # listed among the known ones
+        ex.filter(campaigns="B")
+
+
+def test_no_error_code_selects_the_messages_without_one(write_export):
+    rows = [
+        row(customer_external_id="+1", error_code=" ", error_msg="x"),
+        row(customer_external_id="+2", error_code="131026"),
+        row(customer_external_id="+3"),
+    ]
+    ex = read_export(write_export(rows), progress=False)
+    assert ex.filter(error_codes=[None]).messages["customer_external_id"].tolist() == ["+1", "+3"]

@@ -130,3 +130,26 @@ def test_the_errors_module_and_the_errors_metric_are_both_reachable():
     assert connectly_nb.errors(ex, by="campaign_name").equals(
         metrics.errors(ex, by="campaign_name")
     )
+
+
+def test_every_metric_and_the_selection_error_are_importable_from_the_package():
+    # docs/metrics.md: "every metric ... also importable from connectly_nb" (a review found
+    # trend, compare_rates and SelectionError missing)
+    import inspect
+
+    import connectly_nb
+    from connectly_nb import metrics
+
+    metric_names = [
+        n
+        for n in metrics.__all__
+        if callable(getattr(metrics, n))
+        and list(inspect.signature(getattr(metrics, n)).parameters)[:1] == ["export"]
+    ]
+    assert {"funnel", "trend", "compare_rates", "best_and_worst"} <= set(metric_names)
+    for name in metric_names:
+        assert getattr(connectly_nb, name) is getattr(metrics, name) or name == "errors", name
+        assert name in connectly_nb.__all__, name
+    for name in ("SelectionError", "OverwriteError", "ClickSet"):
+        assert name in connectly_nb.__all__
+        assert hasattr(connectly_nb, name)

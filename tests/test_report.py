@@ -7,8 +7,18 @@ import re
 
 import pytest
 
+from connectly_nb import read_export
 from connectly_nb.cli import main
-from connectly_nb.report import _remote_resources, render_report
+from connectly_nb.report import (
+    _remote_resources,
+    campaign_comparison,
+    comparison_html,
+    next_steps_html,
+    render_report,
+    resolve_negatives,
+    selection_html,
+    summary_html,
+)
 from tests.conftest import parse_html, row
 
 PHONE = re.compile(r"\+\d{10,15}")
@@ -57,7 +67,7 @@ def test_sample_report_is_self_contained(sample_page):
 
 def test_sample_report_shows_the_numbers_and_no_code(sample_page, golden):
     text = " ".join(parse_html(sample_page).text)
-    assert f"{golden['rows']:,} messages in {len(golden['campaigns'])} campaign(s)" in text
+    assert f"{golden['rows']:,} messages in {len(golden['campaigns'])} campaigns" in text
     assert f"{golden['delivered'] / golden['sent']:.1%}" in text  # delivered / sent: 95.8%
     assert f"{golden['delivered']:,} of {golden['sent']:,} sent" in text
     assert f"{golden['read']:,} of {golden['delivered']:,} delivered" in text
@@ -123,7 +133,7 @@ def test_an_unknown_campaign_is_named_before_anything_runs(tmp_path, capsys):
 def test_a_valid_but_empty_selection_gives_a_report_that_says_so(tmp_path):
     out = render_report(None, tmp_path / "r.html", error_codes=["131021"], progress=False)
     text = " ".join(parse_html(out.read_text(encoding="utf-8")).text)
-    assert "0 messages in 0 campaign(s)" in text
+    assert "0 messages in 0 campaigns" in text
     assert "No messages match the selection" in text
     assert "Traceback" not in text
 
@@ -270,3 +280,144 @@ def test_link_urls_in_the_report_are_masked_unless_asked(write_export, tmp_path)
     assert "912345678" not in masked
     full = render_report([path], tmp_path / "f.html", progress=False, show_phone_numbers=True)
     assert url in full.read_text("utf-8")
+
+
+# --------------------------------------------------------------------------- review findings
+
+
+def _text(markup: str) -> str:
+    return " ".join(" ".join(parse_html(markup).text).split())
+
+
+def _campaign_rows(spec: dict[str, tuple[int, int]]) -> list[dict[str, str]]:
+    """Rows of campaigns with (delivered, clicked) messages each."""
+    rows, i = [], 0
+    for name, (delivered, clicked) in spec.items():
+        for j in range(delivered):
+            i += 1
+            r = row(
+                customer_external_id=f"+55119{i:08d}",
+                campaign_name=name,
+                delivered_at="2024-05-10 20:14:00",
+            )
+            if j < clicked:
+                r["button_clicks"] = '[{"id": "b1", "name": "Sim", "ts": "2024-05-10 20:20:00"}]'
+            rows.append(r)
+    return rows
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [{"": (150, 40), "B": (150, 10)}, {"Promo": (150, 40), "promo": (150, 10)}],
+    ids=["blank best", "case variants"],
+)
+def test_the_summary_compares_the_blank_and_case_variant_campaigns(write_export, spec):
+    # review: "report failed in cell 3: SelectionError: unknown campaign: '(blank)'" and
+    # "'promo' and 'Promo' share 300 messages"
+    ex = read_export(write_export(_campaign_rows(spec)), progress=False)
+    text = _text(summary_html(ex))
+    best, worst = list(spec)
+    assert f"Best campaign: {best or '(blank)'} (26.7%); weakest: {worst} (6.7%)" in text
+    assert "a real difference (p < 0.001, allowing for the 1 possible pairs)" in text
+
+
+def test_the_summary_and_the_comparison_section_give_one_verdict(sample):
+    # review: the summary said "a real difference" while the chart said "Too few messages"
+    comparison = campaign_comparison(sample, conversions=["Ver ofertas"])
+    row_ = comparison.iloc[0]
+    text = _text(summary_html(sample, conversions=["Ver ofertas"]))
+    said = {
+        "significant": "a real difference",
+        "not significant": "could be chance",
+        "too few": "too few messages",
+        "equal": "same rate",
+    }[row_["outcome"]]
+    assert said in text
+    section = _text(comparison_html(sample, comparison, conversions=["Ver ofertas"]))
+    # the campaigns without a conversion button are named, not ranked last
+    assert "Not ranked, with no conversions at all" in section
+    assert "Carrinho abandonado" in section
+    assert "Carrinho abandonado" not in (row_["label_a"], row_["label_b"])
+
+
+def test_the_summary_of_messages_never_delivered_writes_no_empty_rate(sample):
+    # review: "0.0% were delivered and at least – of those read. – of the delivered ..."
+    none = sample.filter(error_codes="131026")
+    text = _text(summary_html(none))
+    assert "none was delivered" in text
+    assert "–" not in text
+    assert "campaign(s)" not in text
+
+
+def test_the_summary_names_the_top_failure_and_the_top_fixable_one(sample):
+    text = _text(summary_html(sample))
+    assert "The largest group of failures is 131026" in text
+    assert "stop messaging a number after repeated failures" in text
+    assert "The largest you can fix is 131047" in text
+    assert "what to do: not at once" not in text  # the retry column's shorthand
+
+
+def test_next_steps_show_a_command_that_exists_and_counts_every_campaign(sample, tmp_path):
+    one = sample.filter(campaigns="Carrinho abandonado")
+    page = next_steps_html(one, sources=["exports/a b.csv"], everything=sample)
+    text = _text(page)
+    command = re.search(r"connectly-nb suppress (.+?) -o suppress\.csv", text)
+    assert command is not None
+    assert command.group(1) == "'a b.csv'"  # quoted for a shell; folders left out
+    assert "67 customers across every campaign of the files" in text
+    # the command the sample's page prints runs
+    sample_page_command = _text(next_steps_html(sample))
+    assert "connectly-nb suppress --sample -o suppress.csv" in sample_page_command
+    assert main(["suppress", "--sample", "-o", str(tmp_path / "suppress.csv")]) == 0
+    written = (tmp_path / "suppress.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert len(written) == 1 + 67
+
+
+def test_templates_to_fix_are_template_errors_only(sample):
+    text = _text(next_steps_html(sample))
+    templates, other = text.split("Templates to fix")[1].split("Other fixes")
+    assert "132000" in templates
+    assert "131047" not in templates  # the 24 h window: not a template defect
+    assert "131047" in other
+
+
+def test_the_selection_line_names_the_buttons_counted_as_no(sample):
+    negatives = resolve_negatives(sample, "auto")
+    text = _text(
+        selection_html(
+            campaigns=None,
+            error_codes=None,
+            start=None,
+            end=None,
+            tz="UTC",
+            negatives=negatives,
+            negatives_suggested=True,
+        )
+    )
+    assert (
+        "said no: clicks on button 'Não tenho interesse' or 'Parar promoções' "
+        "(suggested from the buttons' names)" in text
+    )
+
+
+def test_a_one_sendout_report_has_no_warning_and_every_chart_has_alt_text(tmp_path):
+    # review: AutoDateLocator's warning, with the server's site-packages path, printed twice
+    out = render_report(
+        None, tmp_path / "one.html", campaigns=["Carrinho abandonado"], progress=False
+    )
+    markup = out.read_text(encoding="utf-8")
+    assert "Warning" not in markup
+    assert "site-packages" not in markup
+    alts = re.findall(r'<img [^>]*alt="([^"]*)"', markup)
+    assert alts
+    assert all(a.startswith("Chart: ") for a in alts), alts
+    assert any("by sendout, in time order" in a for a in alts)
+
+
+def test_a_misspelt_conversion_is_named_before_anything_runs(tmp_path, capsys):
+    out = tmp_path / "r.html"
+    assert main(["report", "--sample", "-o", str(out), "--conversion", "Ver oferta"]) == 2
+    err = capsys.readouterr().err
+    assert "no click in the export matches converted 'Ver oferta'" in err
+    assert "did you mean 'Ver ofertas'?" in err
+    assert not out.exists()

@@ -45,7 +45,11 @@ def test_describe_error_for_a_known_code():
         "recipient",
         "not at once; suppress after repeats",
         "after repeats",
+        "WhatsApp could not reach these numbers; stop messaging a number after repeated "
+        "failures (the suppression list does it).",
+        False,
     )
+    assert not info.fixable
     assert describe_error(" 131026 ") == info  # written with spaces
     assert describe_error("131049").category == "recipient/policy"
     assert describe_error("ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT").title == "Customer opted out"
@@ -103,3 +107,16 @@ def test_table_schemas_are_what_a_load_gives(sample):
         frame = getattr(sample, name)
         assert list(frame.columns[: len(columns)]) == list(columns), name
         assert {c: _family(frame[c].dtype) for c in columns} == columns, name
+
+
+def test_every_catalogued_code_says_what_to_do_and_template_codes_are_fixable():
+    # review: the report pasted the retry column ("what to do: no.") as advice
+    for code, info in ERROR_CATALOGUE.items():
+        assert info.advice.endswith("."), code
+        assert len(info.advice) > 25, code
+        if info.template:
+            assert info.fixable, code
+            assert info.category.startswith(("business-template", "policy")), code
+    assert describe_error("999999").advice  # an unknown code says where to look
+    assert {c for c, i in ERROR_CATALOGUE.items() if i.template} >= {"132000", "132001", "132016"}
+    assert not ERROR_CATALOGUE["131047"].template  # the 24 h window: a rule, not the template

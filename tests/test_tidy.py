@@ -9,6 +9,7 @@ import pytest
 
 import connectly_nb as cnb
 from connectly_nb import _parse, read_export
+from connectly_nb import metrics as M
 from tests.conftest import problems_of, row
 
 CLICK = '[{"id": "btn_1", "name": "Sim", "ts": "2024-05-10 20:30:00"}]'
@@ -240,3 +241,24 @@ def test_nfc_and_nfd_spellings_of_a_name_are_one_campaign(write_export):
     assert "letter case" in similar["message"].iloc[0]
     # a filter naming one spelling finds all three
     assert len(ex.filter(campaigns="REATIVAÇÃO").messages) == 3
+
+
+def test_error_codes_are_read_without_surrounding_spaces(write_export):
+    # review: " " + a message, "131026 " and "131026" were three rows of errors(), and " "
+    # was neither "(no code)" nor blank
+    rows = [
+        row(customer_external_id="+1", error_code=" ", error_msg="went wrong"),
+        row(customer_external_id="+2", error_code="", error_msg="went wrong"),
+        row(customer_external_id="+3", error_code="131026 "),
+        row(customer_external_id="+4", error_code="131026"),
+    ]
+    ex = read_export(write_export(rows), progress=False)
+    assert ex.messages["error_code"].astype(object).tolist()[2:] == ["131026", "131026"]
+    assert ex.messages["error_code"].isna().tolist()[:2] == [True, True]
+    assert ex.messages["is_failed"].all()
+    e = M.errors(ex).set_index("error_code")["count"].to_dict()
+    assert e == {"131026": 2, "(no code)": 2}
+    renamed = ex.problems[(ex.problems["problem"] == "renamed_value").to_numpy()]
+    assert sorted(renamed["value"]) == [" ", "131026 "]
+    assert any("only spaces" in m for m in renamed["message"])
+    assert any("spaces around it" in m for m in renamed["message"])

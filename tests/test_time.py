@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -152,3 +153,29 @@ def test_instants_round_trip_and_differences_keep_nat():
     assert diff[0] == np.timedelta64(90, "s")
     assert np.isnat(diff[1])
     assert np.datetime64("NaT", "us").view(np.int64) == NAT_INT
+
+
+def test_a_zone_after_a_bare_date_is_refused_as_not_iso():
+    # review: "2024-11-11Z" passed the ISO check, then failed as "not a real date"
+    with pytest.raises(ValueError, match="cannot read '2024-11-11Z' as a date"):
+        parse_date("2024-11-11Z")
+
+
+def test_numpy_dates_and_instants_are_bounds():
+    assert parse_bound(np.datetime64("2024-11-11"), "UTC", end=True) == pd.Timestamp(
+        "2024-11-12", tz="UTC"
+    )
+    assert parse_bound(np.datetime64("2024-11-11T10:00"), "UTC", end=False) == pd.Timestamp(
+        "2024-11-11 10:00", tz="UTC"
+    )
+
+
+def test_an_end_at_midnight_given_as_an_instant_warns_that_its_day_is_left_out():
+    # review: end=pd.Timestamp("2024-11-11") kept 1,528 rows, end="2024-11-11" 2,354
+    with pytest.warns(UserWarning, match="not included. For the whole day pass the date"):
+        parse_bound(pd.Timestamp("2024-11-11"), "UTC", end=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parse_bound("2024-11-11 00:00", "UTC", end=True)  # written out: meant as an instant
+        parse_bound(pd.Timestamp("2024-11-11"), "UTC", end=False)  # a start: no surprise
+        parse_bound(dt.date(2024, 11, 11), "UTC", end=True)

@@ -111,7 +111,7 @@ def test_errors_view_without_failures_says_so(bare):
     view = views.errors_view(bare)
     ax = view.figure.axes[0]
     assert ax.get_title() == "No failures in this selection"
-    assert "No messages to show" in [t.get_text() for t in ax.texts]
+    assert "No failed messages" in [t.get_text() for t in ax.texts]
     assert len(ax.patches) == 0
     assert view.tables[""].empty
 

@@ -16,6 +16,7 @@ import pandas as pd
 import traitlets
 
 from connectly_nb.conversions import ClickSet, suggest_negatives
+from connectly_nb.display import short_id
 from connectly_nb.export import Export
 from connectly_nb.schema import ERROR_CATEGORIES, describe_error
 
@@ -55,7 +56,7 @@ def _sendout_label(r: Any) -> str:
     campaign = str(r.campaign_name)
     campaign = campaign if len(campaign) <= 28 else campaign[:27] + "…"
     when = f"{r.first:%d %b %Y %H:%M}" if pd.notna(r.first) else "not sent"
-    return f"{campaign} · {when} · {str(r.sendout_id)[:8]}… ({r.rows:,})"
+    return f"{campaign} · {when} · {short_id(r.sendout_id)} ({r.rows:,})"
 
 
 class CampaignFilter(widgets.VBox):

@@ -21,6 +21,7 @@ from connectly_nb import display
 from connectly_nb import metrics as M
 from connectly_nb import plots as P
 from connectly_nb.conversions import ClickSet
+from connectly_nb.display import short_id
 from connectly_nb.export import Export
 from connectly_nb.safety import mask_columns
 
@@ -184,7 +185,7 @@ def funnel_view(ex: Export, *, conversions: Any = None, negatives: Any = None) -
     by_sendout = M.funnel(
         ex, by=["campaign_name", "sendout_id"], conversions=conversions, negatives=negatives
     )
-    by_sendout["sendout_id"] = by_sendout["sendout_id"].astype(str).str[:8] + "…"
+    by_sendout["sendout_id"] = by_sendout["sendout_id"].map(short_id).astype(object)
     counts = [c for c in ("converted", "negative") if c in by_sendout]
     rates = [r for r in ("conversion_rate", "negative_rate") if r in by_sendout]
     columns = [
@@ -228,7 +229,7 @@ def trend_view(ex: Export, *, conversions: Any = None, negatives: Any = None) ->
     fig, axes = new_figure(4, 1, 2)
     P.plot_trend(t, rate="read_rate", ax=axes[0])
     P.plot_trend(t, rate=second, ax=axes[1])
-    t["sendout_id"] = t["sendout_id"].astype(str).str[:8] + "…"
+    t["sendout_id"] = t["sendout_id"].map(short_id).astype(object)
     columns = ["first_sent", "campaign_name", "sendout_id", "sent", "read_rate", second]
     return View(
         fig,
