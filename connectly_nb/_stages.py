@@ -43,7 +43,10 @@ def stage_bits(messages: pd.DataFrame) -> np.ndarray:
 
 
 def count_stages(
-    bits: np.ndarray, groups: np.ndarray | None = None, n_groups: int = 1
+    bits: np.ndarray,
+    groups: np.ndarray | None = None,
+    n_groups: int = 1,
+    weights: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Rows and the count of each stage, per group.
 
@@ -56,6 +59,9 @@ def count_stages(
         are not counted. ``None``: one group of every row.
     n_groups : int
         Number of groups.
+    weights : numpy.ndarray of int, optional
+        How many messages each row stands for: rows of a table already
+        counted (a store's partial counts, its cube). By default one each.
 
     Returns
     -------
@@ -69,13 +75,18 @@ def count_stages(
     1
     """
     state = bits.astype(np.int64)
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)  # exact below 2**53
     if groups is None:
-        cells = np.bincount(state, minlength=_N_STATES)[None, :]
+        cells = np.bincount(state, weights=w, minlength=_N_STATES)[None, :]
     else:
         valid = groups >= 0
         flat = groups[valid].astype(np.int64) * _N_STATES + state[valid]
-        cells = np.bincount(flat, minlength=n_groups * _N_STATES)[: n_groups * _N_STATES]
+        cells = np.bincount(
+            flat, weights=None if w is None else w[valid], minlength=n_groups * _N_STATES
+        )[: n_groups * _N_STATES]
         cells = cells.reshape(n_groups, _N_STATES)
+    if w is not None:
+        cells = np.rint(cells).astype(np.int64)
     per_stage = cells @ _BITS
     out = {"rows": cells.sum(axis=1)}
     for i, name in enumerate(STAGE_FLAGS):

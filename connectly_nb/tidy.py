@@ -982,16 +982,17 @@ def _child_rows(
         src.append(_codes_in(t["source"], names))
         line.append(t["line"].to_numpy(dtype=np.int64))
         for c in columns:
-            data[c].append(t[c])
-    values: dict[str, Any] = {}
-    for c in columns:
-        col = pd.concat(data[c], ignore_index=True)
-        if c == "kind":
-            values[c] = np.asarray(col.cat.codes.to_numpy(), dtype=np.int8)
-        elif c == "ts":
-            values[c] = naive_utc(col).astype("datetime64[us]")
-        else:
-            values[c] = _large_text(col, len(col)).cast(pa.string())
+            col = t[c]
+            if c == "kind":
+                data[c].append(_codes_in(col, list(CLICK_KINDS)).astype(np.int8))
+            elif c == "ts":
+                data[c].append(naive_utc(col).astype("datetime64[us]"))
+            else:
+                data[c].append(_large_text(col, len(col)).cast(pa.string()))
+    values: dict[str, Any] = {
+        c: pa.concat_arrays(v) if c in ("id", "name") else np.concatenate(v)
+        for c, v in data.items()
+    }
     origin = (np.concatenate(src), np.concatenate(line))
     return ChildRows(np.concatenate(rid).astype(np.int64), values, origin=origin)
 

@@ -20,11 +20,15 @@ BUILTIN = {
     "ApiAuthError": PermissionError,
     "ReportNotReadyError": RuntimeError,
     "SelectionError": KeyError,
+    "SelectionTooLargeError": ValueError,
+    "StoreError": RuntimeError,
+    "StoreNotFoundError": FileNotFoundError,
+    "StoreLockedError": BlockingIOError,
 }
 
 
 def test_every_exception_derives_from_connectly_error_and_its_builtin():
-    errors = [n for n in exceptions.__all__ if n not in ("ConnectlyError", "CacheWarning")]
+    errors = [n for n in exceptions.__all__ if n != "ConnectlyError" and not n.endswith("Warning")]
     assert set(errors) == set(BUILTIN)
     for name in errors:
         cls = getattr(exceptions, name)
@@ -35,6 +39,8 @@ def test_every_exception_derives_from_connectly_error_and_its_builtin():
     assert issubclass(exceptions.ConnectlyError, Exception)
     assert issubclass(exceptions.CacheWarning, UserWarning)  # a warning, not an error
     assert not issubclass(exceptions.CacheWarning, exceptions.ConnectlyError)
+    assert issubclass(exceptions.StoreWarning, UserWarning)
+    assert issubclass(exceptions.StoreLockedError, exceptions.StoreError)
 
 
 def test_exceptions_are_the_same_objects_wherever_imported():

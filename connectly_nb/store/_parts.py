@@ -1,0 +1,449 @@
+"""The work done on Dask workers: a file tidied and cut into pieces, a partition merged.
+
+Both steps call the package's own code: :func:`connectly_nb.load.read_raw` and
+:func:`connectly_nb.tidy.tidy` read a file exactly as :func:`read_export`
+would; :func:`connectly_nb.tidy.merge_exports` merges a partition's state with
+the new pieces by the same rule. Everything a step returns to the client is
+small (counts, the partition's share of the cube, the problems merging found);
+the tables themselves go to Parquet files in the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from connectly_nb._problems import empty_problems
+from connectly_nb.export import Export
+from connectly_nb.load import Input, read_raw
+from connectly_nb.schema import (
+    ACCOUNTING_COLUMNS,
+    CLICK_TABLE_COLUMNS,
+    DERIVED_COLUMNS,
+    EXPORT_COLUMNS,
+    FLAG_COLUMNS,
+    PROBLEM_TABLE_COLUMNS,
+    VARIABLE_TABLE_COLUMNS,
+)
+from connectly_nb.store._layout import Place
+from connectly_nb.tidy import merge_exports, release_memory, tidy
+
+__all__ = [
+    "SLOT",
+    "TABLES",
+    "FileSummary",
+    "Piece",
+    "bucket_of",
+    "cube_fragments",
+    "empty_export",
+    "merge_partition",
+    "read_partition",
+    "stage_file",
+]
+
+#: The tables of a partition, each a Parquet file in its folder.
+TABLES = ("messages", "clicks", "variables")
+#: The cube's time grain: every real time zone's offset is a multiple of it.
+SLOT = "15min"
+#: The tables of a partition's share of the cube.
+FRAGMENTS = ("cube", "failures", "sendouts")
+#: Problems that depend on the merged state: recomputed with each partition.
+STATE_PROBLEMS = ("event_without_sent",)
+#: Problems merging finds (kept from each merge).
+MERGE_PROBLEMS = ("merged_duplicate", "not_merged")
+
+
+def bucket_of(messages: pd.DataFrame, buckets: int) -> np.ndarray:
+    """The hash bucket of each message: a stable hash of (sendout_id, customer_external_id).
+
+    Every record of a message has the same key, so it lands in the same
+    bucket whatever file it comes from; a big sendout spreads over all buckets.
+
+    Parameters
+    ----------
+    messages : pandas.DataFrame
+        Holds ``sendout_id`` and ``customer_external_id``.
+    buckets : int
+        How many buckets.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        ``0 .. buckets - 1`` for each row.
+    """
+    if buckets <= 1 or not len(messages):
+        return np.zeros(len(messages), dtype=np.int64)
+    key = pd.DataFrame(
+        {
+            "s": messages["sendout_id"].astype(object).to_numpy(),
+            "c": messages["customer_external_id"].astype(object).to_numpy(),
+        }
+    )
+    h = pd.util.hash_pandas_object(key, index=False).to_numpy()
+    return (h % np.uint64(buckets)).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """The messages of one file with one sendout and bucket: a row group of its staged files.
+
+    Parameters
+    ----------
+    sendout : str or None
+        The ``sendout_id`` (None for records without one).
+    bucket : int
+        The hash bucket.
+    group : int
+        The row group in the file's staged tables.
+    rows : int
+        Messages in the piece.
+    first_sent : str or None
+        The earliest ``sent_at`` (ISO, UTC) among them.
+    """
+
+    sendout: str | None
+    bucket: int
+    group: int
+    rows: int
+    first_sent: str | None
+
+
+@dataclass
+class FileSummary:
+    """What the client needs to know of a staged file.
+
+    Parameters
+    ----------
+    name : str
+        The file's name, as its rows' ``source`` shows it.
+    sha1 : str
+        Its content hash.
+    staged : str
+        The folder of its staged tables, relative to the store.
+    accounting : dict
+        Its row of ``Export.accounting`` (``as_of`` as ISO text or None).
+    problems : dict of str to int
+        Problems of the file, by code.
+    pieces : list of Piece
+        Its messages, cut by sendout and bucket.
+    """
+
+    name: str
+    sha1: str
+    staged: str
+    accounting: dict[str, Any]
+    problems: dict[str, int]
+    pieces: list[Piece]
+
+
+def _iso(value: Any) -> str | None:
+    return None if pd.isna(value) else pd.Timestamp(value).tz_convert("UTC").isoformat()
+
+
+def stage_file(inp: Input, sha1: str, place: Place, staged: str, buckets: int) -> FileSummary:
+    """Read and tidy one file, keep its problems, and stage its tables cut into pieces.
+
+    Parameters
+    ----------
+    inp : Input
+        The file (a path the worker can read, or its bytes).
+    sha1 : str
+        Its content hash (names its problems file).
+    place : Place
+        The store.
+    staged : str
+        Folder for the staged tables, relative to the store.
+    buckets : int
+        The store's hash buckets per day.
+
+    Returns
+    -------
+    FileSummary
+        Its accounting, problem counts and pieces.
+    """
+    ex = tidy([read_raw(inp)], tz="UTC")
+    release_memory()
+    problems = ex.problems
+    problems = problems[~problems["problem"].isin(STATE_PROBLEMS).to_numpy()]
+    place.write_frame(f"problems/{sha1}.parquet", problems.drop(columns="message_id"))
+    counts = problems["problem"].astype(str).value_counts()
+    accounting = ex.accounting.iloc[0].to_dict()
+    accounting["as_of"] = _iso(accounting["as_of"])
+    pieces = _write_pieces(ex, place, staged, buckets)
+    return FileSummary(
+        name=str(accounting["source"]),
+        sha1=sha1,
+        staged=staged,
+        accounting={k: _plain(v) for k, v in accounting.items()},
+        problems={str(k): int(v) for k, v in counts.items() if v},
+        pieces=pieces,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly scalar."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _write_pieces(ex: Export, place: Place, staged: str, buckets: int) -> list[Piece]:
+    """Sort the tables by (sendout, bucket) and write one row group per piece."""
+    m = ex.messages
+    sendout = m["sendout_id"].cat.codes.to_numpy().astype(np.int64)
+    bucket = bucket_of(m, buckets)
+    order = np.lexsort((np.arange(len(m)), bucket, sendout))
+    new_id = np.empty(len(m), dtype=np.int64)
+    new_id[order] = np.arange(len(m))
+    messages = m.iloc[order].reset_index(drop=True)
+    key = sendout[order] * buckets + bucket[order]
+    bounds = np.flatnonzero(np.r_[True, key[1:] != key[:-1], True]) if len(m) else np.array([0])
+    starts, stops = bounds[:-1], bounds[1:]
+    tables = {"messages": messages}
+    for name in ("clicks", "variables"):
+        t = getattr(ex, name)
+        t = t.assign(message_id=new_id[t["message_id"].to_numpy()])
+        tables[name] = t.sort_values("message_id", kind="stable").reset_index(drop=True)
+    sent = messages["sent_at"]
+    pieces = []
+    for g, (a, b) in enumerate(zip(starts.tolist(), stops.tolist(), strict=True)):
+        s = messages["sendout_id"].iloc[a]
+        pieces.append(Piece(None if pd.isna(s) else str(s), int(bucket[order][a]), g, b - a,
+                            _iso(sent.iloc[a:b].min())))  # fmt: skip
+    for name, t in tables.items():
+        _write_groups(place, f"{staged}/{name}.parquet", t, starts, stops, name != "messages")
+    return pieces
+
+
+def _write_groups(
+    place: Place,
+    rel: str,
+    frame: pd.DataFrame,
+    starts: np.ndarray,
+    stops: np.ndarray,
+    child: bool,
+) -> None:
+    """Write ``frame`` with one row group per piece (a child table's rows by message_id)."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if child:  # the rows of each piece's messages, and message_id counted within the piece
+        mid = frame["message_id"].to_numpy()
+        lo, hi = np.searchsorted(mid, starts), np.searchsorted(mid, stops)
+    else:
+        lo, hi = starts, stops
+    path = place.path(rel)
+    place.fs.makedirs(path.rpartition("/")[0], exist_ok=True)
+    with place.fs.open(path, "wb") as fh, pq.ParquetWriter(fh, table.schema) as writer:
+        for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
+            writer.write_table(table.slice(a, b - a), row_group_size=max(b - a, 1))
+
+
+def read_pieces(place: Place, staged: str, groups: list[int]) -> Export:
+    """The pieces ``groups`` of a staged file, as one Export (message ids renumbered).
+
+    Parameters
+    ----------
+    place : Place
+        The store.
+    staged : str
+        The file's staged folder.
+    groups : list of int
+        Row groups to read (pieces of one partition).
+
+    Returns
+    -------
+    Export
+        Their messages, clicks and variables.
+    """
+    tables = {}
+    for name in TABLES:
+        with place.fs.open(place.path(f"{staged}/{name}.parquet"), "rb") as fh:
+            pf = pq.ParquetFile(fh)
+            sizes = [pf.metadata.row_group(g).num_rows for g in groups]
+            tables[name] = (pf.read_row_groups(groups).to_pandas(), sizes)
+    messages, sizes = tables["messages"]
+    starts = np.cumsum([0, *sizes[:-1]])  # where each piece's messages begin, as read
+    out = {"messages": messages.rename_axis("message_id")}
+    for name in ("clicks", "variables"):
+        frame, child_sizes = tables[name]
+        mid = frame["message_id"].to_numpy()
+        if len(groups):
+            # ids were global in the file: shift each piece's to where it lands now
+            first = _first_ids(place, staged, groups)
+            piece = np.repeat(np.arange(len(groups)), child_sizes)
+            mid = mid - first[piece] + starts[piece]
+        out[name] = frame.assign(message_id=mid)
+    return _export(out)
+
+
+def _first_ids(place: Place, staged: str, groups: list[int]) -> np.ndarray:
+    """The file-wide message id of each group's first message (row groups in order)."""
+    with place.fs.open(place.path(f"{staged}/messages.parquet"), "rb") as fh:
+        meta = pq.ParquetFile(fh).metadata
+        sizes = np.array([meta.row_group(g).num_rows for g in range(meta.num_row_groups)])
+    return np.cumsum(np.r_[0, sizes[:-1]])[groups]
+
+
+def _export(tables: dict[str, pd.DataFrame]) -> Export:
+    empty = {"clicks": CLICK_TABLE_COLUMNS, "variables": VARIABLE_TABLE_COLUMNS}
+    return Export(
+        messages=tables["messages"],
+        clicks=tables.get("clicks", pd.DataFrame(columns=list(empty["clicks"]))),
+        variables=tables.get("variables", pd.DataFrame(columns=list(empty["variables"]))),
+        problems=tables.get("problems", empty_problems()),
+        accounting=pd.DataFrame(columns=list(ACCOUNTING_COLUMNS)),
+    )
+
+
+def empty_export() -> Export:
+    """An Export of no messages, with the usual columns of ``messages``.
+
+    Returns
+    -------
+    Export
+        No rows in any table.
+    """
+    messages = pd.DataFrame(
+        columns=[*EXPORT_COLUMNS, *DERIVED_COLUMNS], index=pd.RangeIndex(0, name="message_id")
+    )
+    return _export({"messages": messages})
+
+
+def read_partition(
+    place: Place,
+    path: str,
+    tables: tuple[str, ...] = TABLES,
+    columns: list[str] | None = None,
+) -> Export:
+    """A partition's tables as an Export (``message_id`` counted within the partition).
+
+    Parameters
+    ----------
+    place : Place
+        The store.
+    path : str
+        The partition's folder.
+    tables : tuple of str
+        Which of ``messages``, ``clicks``, ``variables``, ``problems`` to read
+        (the others are empty).
+    columns : list of str, optional
+        Only these columns of ``messages``.
+
+    Returns
+    -------
+    Export
+        The tables read.
+    """
+    out = {}
+    for name in tables:
+        frame = place.read_frame(f"{path}/{name}.parquet", columns if name == "messages" else None)
+        out[name] = frame.rename_axis("message_id") if name == "messages" else frame
+    return _export(out)
+
+
+def merge_partition(
+    place: Place,
+    day: str,
+    before: list[tuple[str, list[int]]],
+    existing: str | None,
+    after: list[tuple[str, list[int]]],
+    target: str,
+) -> dict[str, Any]:
+    """Merge a partition's state with new pieces, write the new partition, summarise it.
+
+    Parameters
+    ----------
+    place : Place
+        The store.
+    day : str
+        The partition's day (``2024-11-01``, or ``undated``).
+    before : list of (staged folder, row groups)
+        Pieces of reports older than the store's newest (merged beneath its state).
+    existing : str or None
+        The partition's folder now, if it has one.
+    after : list of (staged folder, row groups)
+        Pieces of newer reports, oldest first.
+    target : str
+        The new partition's folder.
+
+    Returns
+    -------
+    dict
+        ``rows``, ``sent_min``, ``sent_max``, ``sources`` (messages per
+        source), ``fragments`` (its share of the cube) and ``problems`` (what
+        merging found, without message ids).
+    """
+    parts = [read_pieces(place, s, g) for s, g in before]
+    if existing is not None:
+        parts.append(read_partition(place, existing))
+    parts += [read_pieces(place, s, g) for s, g in after]
+    merged = merge_exports(parts, tz="UTC")
+    del parts
+    found = merged.problems
+    state = found[found["problem"].isin(STATE_PROBLEMS).to_numpy()]
+    found = found[found["problem"].isin(MERGE_PROBLEMS).to_numpy()]
+    if existing is not None:  # warnings about rows already in the store were given before
+        old = read_partition(place, existing, ("messages",), ["source", "line"]).messages
+        seen = pd.MultiIndex.from_frame(old.astype({"source": object}))
+        again = pd.MultiIndex.from_frame(found[["source", "line"]].astype({"source": object}))
+        found = found[~(again.isin(seen) & (found["problem"] == "not_merged").to_numpy())]
+    m = merged.messages
+    for name in TABLES:
+        place.write_frame(f"{target}/{name}.parquet", getattr(merged, name))
+    place.write_frame(f"{target}/problems.parquet", state)
+    fragments = cube_fragments(m, day)
+    for name, frame in fragments.items():
+        place.write_frame(f"{target}/{name}.parquet", frame)
+    sent = m["sent_at"]
+    return {
+        "rows": len(m),
+        "sent_min": _iso(sent.min()),
+        "sent_max": _iso(sent.max()),
+        "sources": {str(k): int(v) for k, v in m["source"].value_counts().items() if v},
+        "fragments": fragments,
+        "problems": found[list(PROBLEM_TABLE_COLUMNS[:-1])],
+    }
+
+
+def cube_fragments(m: pd.DataFrame, day: str) -> dict[str, pd.DataFrame]:
+    """A partition's share of the cube: message counts by sendout, slot, code and state.
+
+    Parameters
+    ----------
+    m : pandas.DataFrame
+        The partition's messages.
+    day : str
+        The partition's day (a column of each table, so a day's rows can be replaced).
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``cube``: ``day``, ``business_id``, ``campaign_name``, ``sendout_id``,
+        ``slot`` (``sent_at`` floored to :data:`SLOT`, UTC; NaT when not
+        sent), ``error_code``, the six stage flags and ``n`` (messages);
+        ``failures``: the failed messages by ``day`` ... ``error_code`` and
+        ``error_msg``, ``n``; ``sendouts``: per ``sendout_id`` and
+        ``campaign_name``, ``first_sent`` and ``n``.
+    """
+    frame = m[["business_id", "campaign_name", "sendout_id", "error_code", *FLAG_COLUMNS]].copy()
+    frame["slot"] = m["sent_at"].dt.floor(SLOT)
+    dims = ["business_id", "campaign_name", "sendout_id", "slot", "error_code"]
+    cube = frame.groupby([*dims, *FLAG_COLUMNS], observed=True, dropna=False).size()
+    failed = m["is_failed"].to_numpy()
+    fail = frame.loc[failed, dims].assign(error_msg=m.loc[failed, "error_msg"].to_numpy())
+    failures = fail.groupby([*dims, "error_msg"], observed=True, dropna=False).size()
+    sendouts = (
+        m.groupby(["sendout_id", "campaign_name"], observed=True, dropna=False)["sent_at"]
+        .agg(["min", "size"])
+        .rename(columns={"min": "first_sent", "size": "n"})
+    )
+    out = {}
+    for name, t in (("cube", cube), ("failures", failures), ("sendouts", sendouts)):
+        t = t.rename("n").reset_index() if isinstance(t, pd.Series) else t.reset_index()
+        t.insert(0, "day", day)
+        out[name] = t.astype({"n": np.int64})
+    return out
