@@ -24,7 +24,6 @@ from connectly_nb.load import Input, read_raw
 from connectly_nb.schema import (
     ACCOUNTING_COLUMNS,
     CLICK_TABLE_COLUMNS,
-    DERIVED_COLUMNS,
     EXPORT_COLUMNS,
     FLAG_COLUMNS,
     PROBLEM_TABLE_COLUMNS,
@@ -300,17 +299,16 @@ def _export(tables: dict[str, pd.DataFrame]) -> Export:
 
 
 def empty_export() -> Export:
-    """An Export of no messages, with the usual columns of ``messages``.
+    """An Export of no messages, every table with its usual columns and types.
 
     Returns
     -------
     Export
-        No rows in any table.
+        What ``read_export`` gives for a file holding only the header.
     """
-    messages = pd.DataFrame(
-        columns=[*EXPORT_COLUMNS, *DERIVED_COLUMNS], index=pd.RangeIndex(0, name="message_id")
-    )
-    return _export({"messages": messages})
+    header = (",".join(EXPORT_COLUMNS) + "\n").encode()
+    ex = tidy([read_raw(Input(name="(no messages)", data=header))], tz="UTC")
+    return ex.replace(problems=empty_problems(), accounting=ex.accounting.iloc[:0])
 
 
 def read_partition(

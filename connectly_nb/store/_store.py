@@ -12,6 +12,7 @@ whole history), or answer from the cube.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -397,7 +398,13 @@ class Store:
             return int(rows["n"].sum()) if len(rows) else 0
         return int(sum(self.map_partitions(_rows, columns=[])))
 
-    def to_export(self, *, max_messages: int | None = None, **filters: Any) -> Export:
+    def to_export(
+        self,
+        *,
+        max_messages: int | None = None,
+        customers: Iterable[str] | None = None,
+        **filters: Any,
+    ) -> Export:
         """The selected messages as an ordinary :class:`~connectly_nb.export.Export`.
 
         Parameters
@@ -405,6 +412,9 @@ class Store:
         max_messages : int, optional
             Refuse a selection of more messages (default: the store's
             ``max_messages``).
+        customers : iterable of str, optional
+            Keep only the messages of these ``customer_external_id`` values
+            (e.g. a customer's whole history).
         **filters
             :meth:`filter`'s arguments, applied first.
 
@@ -425,16 +435,14 @@ class Store:
         """
         view = self.filter(**filters) if filters else self
         limit = view.max_messages if max_messages is None else max_messages
-        n = view.count()
-        if n > limit:
-            raise SelectionTooLargeError(
-                f"the selection holds {n:,} messages, more than the {limit:,} allowed in "
-                "memory: narrow it (campaigns=, sendouts=, error_codes=, start=, end=) or "
-                "raise max_messages=, or measure it on the store itself (the metrics take it)",
-                count=n,
-                limit=limit,
-            )
-        parts = view.map_partitions(_identity, tables=("messages", "clicks", "variables"))
+        tables = ("messages", "clicks", "variables")
+        if customers is not None:
+            ids = frozenset(str(c) for c in customers)
+            parts = view.map_partitions(functools.partial(_of_customers, ids=ids), tables=tables)
+            _check_size(sum(len(p.messages) for p in parts), limit)
+        else:
+            _check_size(view.count(), limit)
+            parts = view.map_partitions(_identity, tables=tables)
         return _concat(parts, view.tz, view.accounting, view._problems_of)
 
     def _problems_of(self, messages: pd.DataFrame) -> pd.DataFrame:
@@ -691,6 +699,22 @@ def _categories_united(rows: pd.DataFrame, pieces: list[pd.DataFrame]) -> pd.Dat
         ):
             rows[c] = _united([p[c] for p in pieces])
     return rows
+
+
+def _check_size(n: int, limit: int) -> None:
+    if n > limit:
+        raise SelectionTooLargeError(
+            f"the selection holds {n:,} messages, more than the {limit:,} allowed in "
+            "memory: narrow it (campaigns=, sendouts=, error_codes=, start=, end=) or "
+            "raise max_messages=, or measure it on the store itself (the metrics take it)",
+            count=n,
+            limit=limit,
+        )
+
+
+def _of_customers(ex: Export, ids: frozenset[str]) -> Export:
+    keep = ex.messages["customer_external_id"].isin(ids).to_numpy()
+    return ex if keep.all() else ex.subset(keep)
 
 
 def _rows(ex: Export) -> int:
