@@ -52,7 +52,6 @@ from connectly_nb._time import NAT_INT, floor_local, naive_utc, since
 from connectly_nb.conversions import ClickSet
 from connectly_nb.display import format_p_value
 from connectly_nb.export import Export
-from connectly_nb.store import Store, empty_export
 from connectly_nb.schema import (
     ALL_RATES,
     COUNT_COLUMNS,
@@ -64,6 +63,7 @@ from connectly_nb.schema import (
     UNKNOWN,
     describe_error,
 )
+from connectly_nb.store import Store, empty_export
 
 __all__ = [
     "RATES",
@@ -744,8 +744,9 @@ def _since_sent_rows(export: Export, by: list[str], grid: pd.TimedeltaIndex) -> 
     m = export.messages
     sent = m["sent_at"].notna().to_numpy()  # the time origin: messages with a sent time
     edges = grid.to_numpy().astype("timedelta64[us]").astype(np.int64)
-    frames = [_compress(m.loc[sent, by].assign(stage=_SENT, bucket=0), [*by, "stage", "bucket"],
-                        flags=())]  # fmt: skip
+    frames = [
+        _compress(m.loc[sent, by].assign(stage=_SENT, bucket=0), [*by, "stage", "bucket"], flags=())
+    ]
     for stage, since_sent in _reached_since_sent(m).items():
         elapsed = since_sent[sent]
         reached = ~np.isnat(elapsed)
@@ -910,8 +911,11 @@ _PRESENT_BIN = -3  # marks a group that has messages, latencies or not
 def _latency_bins(export: Export, by: list[str]) -> pd.DataFrame:
     """Partial latencies: per group, stage and 1% log bin, the count and the sum (µs)."""
     m = export.messages
-    frames = [_compress(m[by].assign(stage="delivered", bin=_PRESENT_BIN), [*by, "stage", "bin"],
-                        flags=())]  # fmt: skip
+    frames = [
+        _compress(
+            m[by].assign(stage="delivered", bin=_PRESENT_BIN), [*by, "stage", "bin"], flags=()
+        )
+    ]
     frames[0]["total"] = 0
     for stage, col in LATENCY_COLUMNS.items():
         v = m[col].to_numpy().astype("timedelta64[us]").view(np.int64)
@@ -1031,6 +1035,22 @@ _CLICK_COLUMNS = (
 
 
 def _click_table(export: Export, kind: str, by: list[str]) -> pd.DataFrame:
+    if isinstance(export, Store):
+        return _store_click_table(export, kind, by)
+    m = export.messages
+    frame = _click_frame(export, kind, by)
+    grouped = frame.groupby([*by, "id", "name"], observed=True, sort=False, dropna=False)
+    out = grouped.agg(
+        clicks=("message_id", "size"),
+        unique_clickers=("customer", "nunique"),
+        messages=("message_id", "nunique"),
+        median_time_to_click=("to_click", "median"),
+    ).reset_index()
+    return _click_finish(out, _click_reach(m, by), by)
+
+
+def _click_frame(export: Export, kind: str, by: list[str]) -> pd.DataFrame:
+    """One row per click of ``kind``: its message's group, id, name, customer, time to click."""
     m = export.messages
     c = export.clicks[(export.clicks["kind"] == kind).to_numpy()]
     mid = c["message_id"].to_numpy()
@@ -1045,20 +1065,25 @@ def _click_table(export: Export, kind: str, by: list[str]) -> pd.DataFrame:
     frame["message_id"] = mid
     frame["customer"] = m["customer_external_id"].iloc[pos].to_numpy()
     frame["to_click"] = to_click
-    grouped = frame.groupby([*by, "id", "name"], observed=True, sort=False, dropna=False)
-    out = grouped.agg(
-        clicks=("message_id", "size"),
-        unique_clickers=("customer", "nunique"),
-        messages=("message_id", "nunique"),
-        median_time_to_click=("to_click", "median"),
-    ).reset_index()
+    return frame
+
+
+def _click_reach(m: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Delivered and read messages per group (the shares' denominators; partial sums add up)."""
+    flags = m[["is_delivered", "is_read"]].reset_index(drop=True)
+    if not by:
+        return flags.sum().to_frame().T.astype(np.int64)
+    den = _group_keys(m, by).reset_index(drop=True).join(flags)
+    return den.groupby(by, observed=True)[["is_delivered", "is_read"]].sum().reset_index()
+
+
+def _click_finish(out: pd.DataFrame, reach: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     if by:
-        den = _group_keys(m, by).join(m[["is_delivered", "is_read"]])
-        den = den.groupby(by, observed=True)[["is_delivered", "is_read"]].sum().reset_index()
+        den = reach.groupby(by, observed=True)[["is_delivered", "is_read"]].sum().reset_index()
         out = out.merge(den, on=by, how="left")
         delivered, read = out.pop("is_delivered").to_numpy(), out.pop("is_read").to_numpy()
     else:
-        delivered, read = int(m["is_delivered"].sum()), int(m["is_read"].sum())
+        delivered, read = int(reach["is_delivered"].sum()), int(reach["is_read"].sum())
     with np.errstate(invalid="ignore", divide="ignore"):
         out["share_of_delivered"] = out["messages"] / delivered
         out["share_of_read"] = out["messages"] / read
@@ -1068,6 +1093,68 @@ def _click_table(export: Export, kind: str, by: list[str]) -> pd.DataFrame:
         kind="stable",
     )
     return out[[*by, *_CLICK_COLUMNS]].reset_index(drop=True)
+
+
+_CLICK_READ = ["customer_external_id", "sent_at", "is_delivered", "is_read"]
+
+
+def _store_click_table(store: Store, kind: str, by: list[str]) -> pd.DataFrame:
+    """Clicks per button or link of a store: counts and reach added up, clickers by customer."""
+    keys = [*by, "id", "name"]
+    read = {"tables": ("messages", "clicks"), "columns": [*by, *_CLICK_READ]}
+    found = _partials(store, functools.partial(_click_parts, kind=kind, by=by), **read)
+    counts = _stack([f[0] for f in found])
+    out = counts.groupby(keys, observed=True, sort=False)[["clicks", "messages"]].sum()
+    times = _stack([f[1] for f in found])
+    medians = {
+        key: _timedelta(bin_quantile(g["bin"].to_numpy(), g["n"].to_numpy(), 0.5))
+        for key, g in times.groupby(keys, observed=True, sort=False)
+    }
+    out["median_time_to_click"] = pd.Series(
+        [medians.get(k) for k in out.index], index=out.index, dtype="timedelta64[us]"
+    )
+    clickers = store.map_customers(
+        functools.partial(_clicker_rows, kind=kind, by=by),
+        functools.partial(_clickers, keys=keys),
+        **read,
+    )
+    unique = pd.concat(clickers).groupby(keys, observed=True).sum() if clickers else None
+    out["unique_clickers"] = (
+        unique.reindex(out.index).fillna(0).to_numpy(np.int64) if unique is not None else 0
+    )
+    out = out.reset_index()
+    return _click_finish(out, _stack([f[2] for f in found]), by)
+
+
+def _timedelta(us: float) -> pd.Timedelta | None:
+    return None if math.isnan(us) else pd.Timedelta(microseconds=us)
+
+
+def _click_parts(
+    export: Export, kind: str, by: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Partial click counts, time-to-click bins and reach of one piece of a store."""
+    keys = [*by, "id", "name"]
+    frame = _click_frame(export, kind, by)
+    grouped = frame.groupby(keys, observed=True, sort=False, dropna=False)
+    counts = grouped.agg(clicks=("message_id", "size"), messages=("message_id", "nunique"))
+    us = frame["to_click"].to_numpy().astype("timedelta64[us]").view(np.int64)
+    has = us != NAT_INT
+    times = frame.loc[has, keys].assign(bin=log_bin(us[has]))
+    bins = times.groupby([*keys, "bin"], observed=True, sort=False).size().rename("n")
+    return counts.reset_index(), bins.reset_index(), _click_reach(export.messages, by)
+
+
+def _clicker_rows(export: Export, kind: str, by: list[str]) -> pd.DataFrame:
+    """Who clicked what: (group, id, name, customer), once each."""
+    frame = _click_frame(export, kind, by)
+    rows = frame[[*by, "id", "name"]].assign(customer_external_id=frame["customer"])
+    return rows.drop_duplicates()
+
+
+def _clickers(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """Distinct customers per button (all rows of these customers are here: counts add up)."""
+    return frame.groupby(keys, observed=True, sort=False)["customer_external_id"].nunique()
 
 
 @shared_docs
@@ -1607,8 +1694,12 @@ def _store_where(store: Store, where: Any) -> Store:
     )
 
 
-def _compress(frame: pd.DataFrame, keys: list[str], flags: Sequence[str] = FLAG_COLUMNS,
-              extra: Sequence[str] = ()) -> pd.DataFrame:  # fmt: skip
+def _compress(
+    frame: pd.DataFrame,
+    keys: list[str],
+    flags: Sequence[str] = FLAG_COLUMNS,
+    extra: Sequence[str] = (),
+) -> pd.DataFrame:
     """Rows counted by their ``keys``, stage flags and ``extra`` flags: column ``n``.
 
     The partial counts of a piece of data: stacked with other pieces' and
@@ -1685,8 +1776,10 @@ def _store_trend(store: Store, every: str | None, conversions: Any, negatives: A
         keys = ["campaign_name", "sendout_id"]
         if cube is not None and whole_sendouts:
             first = store.cube_rows("sendouts").groupby("sendout_id", observed=True)["first_sent"]
-            return _by_first_send(_funnel_frame(cube, keys, weights=cube["n"].to_numpy()),
-                                  first.min().dt.tz_convert(store.tz))  # fmt: skip
+            return _by_first_send(
+                _funnel_frame(cube, keys, weights=cube["n"].to_numpy()),
+                first.min().dt.tz_convert(store.tz),
+            )
         out = _store_funnel(store, keys, conversions, negatives)
         parts = _partials(store, _first_sends, columns=["sendout_id", "sent_at"])
         first = pd.concat(parts).groupby(level=0).min()
@@ -1694,8 +1787,9 @@ def _store_trend(store: Store, every: str | None, conversions: Any, negatives: A
     if cube is not None:
         rows = _compress(_period_frame(cube, every, store.tz, time="slot")[0], ["period"])
     else:
-        part = functools.partial(_period_rows, every=every, tz=store.tz, c=conversions,
-                                 neg=negatives)  # fmt: skip
+        part = functools.partial(
+            _period_rows, every=every, tz=store.tz, c=conversions, neg=negatives
+        )
         tables = ("messages",) if conversions is None and negatives is None else None
         rows = _stack(_partials(store, part, **_reads(tables, ["sent_at", *FLAG_COLUMNS])))
     extra = {k: rows[k].to_numpy(dtype=bool) for k in ("converted", "negative") if k in rows}
@@ -1733,8 +1827,9 @@ def _store_errors(
         failures = store.cube_rows("failures")
         if every is not None:
             cube = _period_frame(cube, every, store.tz, time="slot", keep=keys[1:])[0]
-            failures = _period_frame(failures, every, store.tz, time="slot",
-                                     keep=[*keys[1:], *_ERROR_TEXT])[0]  # fmt: skip
+            failures = _period_frame(
+                failures, every, store.tz, time="slot", keep=[*keys[1:], *_ERROR_TEXT]
+            )[0]
         return _failure_counts(failures, keys), _row_counts(cube, keys)
     by = keys[1:] if every is not None else keys
     part = functools.partial(_error_rows, by=by, every=every, tz=store.tz)

@@ -212,8 +212,9 @@ def _day(iso: str | None) -> str:
 
 def _plan(summaries: list[FileSummary], manifest: dict[str, Any], run: str) -> dict[str, Any]:
     """Report order, each new sendout's day, and the pieces of each touched partition."""
-    latest = [pd.Timestamp(s.accounting["as_of"]) if s.accounting["as_of"] else None
-              for s in summaries]  # fmt: skip
+    latest = [
+        pd.Timestamp(s.accounting["as_of"]) if s.accounting["as_of"] else None for s in summaries
+    ]
     # the newest report wins: order by each file's latest event (none first), then as given
     order = sorted(range(len(summaries)), key=lambda i: (latest[i] is not None, latest[i] or 0, i))
     store_as_of = pd.Timestamp(manifest["as_of"]) if manifest["as_of"] else None

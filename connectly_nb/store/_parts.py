@@ -212,8 +212,15 @@ def _write_pieces(ex: Export, place: Place, staged: str, buckets: int) -> list[P
     pieces = []
     for g, (a, b) in enumerate(zip(starts.tolist(), stops.tolist(), strict=True)):
         s = messages["sendout_id"].iloc[a]
-        pieces.append(Piece(None if pd.isna(s) else str(s), int(bucket[order][a]), g, b - a,
-                            _iso(sent.iloc[a:b].min())))  # fmt: skip
+        pieces.append(
+            Piece(
+                None if pd.isna(s) else str(s),
+                int(bucket[order][a]),
+                g,
+                b - a,
+                _iso(sent.iloc[a:b].min()),
+            )
+        )
     for name, t in tables.items():
         _write_groups(place, f"{staged}/{name}.parquet", t, starts, stops, name != "messages")
     return pieces

@@ -464,7 +464,7 @@ class Store:
 
     @property
     def messages(self) -> Any:
-        """This view's messages as a lazy Dask DataFrame, one partition per store partition.
+        """The messages of this view as a lazy Dask DataFrame, one partition per store partition.
 
         Returns
         -------
@@ -476,7 +476,7 @@ class Store:
 
     @property
     def clicks(self) -> Any:
-        """This view's clicks as a lazy Dask DataFrame.
+        """The clicks of this view as a lazy Dask DataFrame.
 
         Returns
         -------
