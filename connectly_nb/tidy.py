@@ -961,10 +961,14 @@ def _codes_in(col: pd.Series, categories: list[str]) -> np.ndarray:
 
 
 def _large_text(col: pd.Series | None, n: int) -> pa.Array:
-    """A text column as Arrow ``large_string`` (nulls for a missing column)."""
+    """A text column as Arrow ``large_string`` (nulls for a missing column; no copy if Arrow)."""
     if col is None:
         return pa.nulls(n, pa.large_string())
-    return pa.array(col.to_numpy(dtype=object, na_value=None), type=pa.large_string())
+    try:  # Arrow-backed text: its own buffers
+        arr = pa.array(col.array, type=pa.large_string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # object text (an extra column, say)
+        arr = pa.array(col.to_numpy(dtype=object, na_value=None), type=pa.large_string())
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
 def _child_rows(

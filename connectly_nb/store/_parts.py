@@ -10,13 +10,13 @@ the tables themselves go to Parquet files in the store.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from connectly_nb._problems import empty_problems
 from connectly_nb.export import Export
@@ -222,7 +222,7 @@ def _write_pieces(ex: Export, place: Place, staged: str, buckets: int) -> list[P
             )
         )
     for name, t in tables.items():
-        _write_groups(place, f"{staged}/{name}.parquet", t, starts, stops, name != "messages")
+        _write_groups(place, f"{staged}/{name}.arrow", t, starts, stops, name != "messages")
     return pieces
 
 
@@ -235,17 +235,25 @@ def _write_groups(
     child: bool,
 ) -> None:
     """Write ``frame`` with one row group per piece (a child table's rows by message_id)."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
     if child:  # the rows of each piece's messages, and message_id counted within the piece
         mid = frame["message_id"].to_numpy()
         lo, hi = np.searchsorted(mid, starts), np.searchsorted(mid, stops)
+        piece = np.searchsorted(starts, mid, side="right") - 1
+        frame = frame.assign(message_id=mid - starts[piece] if len(mid) else mid)
     else:
         lo, hi = starts, stops
+    table = pa.Table.from_pandas(frame, preserve_index=False)
     path = place.path(rel)
     place.fs.makedirs(path.rpartition("/")[0], exist_ok=True)
-    with place.fs.open(path, "wb") as fh, pq.ParquetWriter(fh, table.schema) as writer:
+    # Arrow IPC, one record batch per piece: written and read back without conversion
+    with place.fs.open(path, "wb") as fh, pa.ipc.new_file(fh, table.schema) as writer:
         for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
-            writer.write_table(table.slice(a, b - a), row_group_size=max(b - a, 1))
+            part = table.slice(a, b - a)
+            writer.write_batch(
+                pa.RecordBatch.from_arrays(
+                    [c.combine_chunks() for c in part.columns], schema=table.schema
+                )
+            )
 
 
 def read_pieces(place: Place, staged: str, groups: list[int]) -> Export:
@@ -267,41 +275,41 @@ def read_pieces(place: Place, staged: str, groups: list[int]) -> Export:
     """
     tables = {}
     for name in TABLES:
-        with place.fs.open(place.path(f"{staged}/{name}.parquet"), "rb") as fh:
-            pf = pq.ParquetFile(fh)
-            sizes = [pf.metadata.row_group(g).num_rows for g in groups]
-            tables[name] = (pf.read_row_groups(groups).to_pandas(), sizes)
+        with place.fs.open(place.path(f"{staged}/{name}.arrow"), "rb") as fh:
+            reader = pa.ipc.open_file(fh)
+            batches = [reader.get_batch(g) for g in groups]
+            table = pa.Table.from_batches(batches, schema=reader.schema)
+            tables[name] = (table.to_pandas(), [b.num_rows for b in batches])
     messages, sizes = tables["messages"]
-    starts = np.cumsum([0, *sizes[:-1]])  # where each piece's messages begin, as read
+    starts = np.cumsum([0, *sizes[:-1]]).astype(np.int64)  # each piece's first row, as read
     out = {"messages": messages.rename_axis("message_id")}
     for name in ("clicks", "variables"):
         frame, child_sizes = tables[name]
-        mid = frame["message_id"].to_numpy()
-        if len(groups):
-            # ids were global in the file: shift each piece's to where it lands now
-            first = _first_ids(place, staged, groups)
-            piece = np.repeat(np.arange(len(groups)), child_sizes)
-            mid = mid - first[piece] + starts[piece]
-        out[name] = frame.assign(message_id=mid)
+        piece = np.repeat(np.arange(len(groups)), child_sizes)
+        out[name] = frame.assign(message_id=frame["message_id"].to_numpy() + starts[piece])
     return _export(out)
 
 
-def _first_ids(place: Place, staged: str, groups: list[int]) -> np.ndarray:
-    """The file-wide message id of each group's first message (row groups in order)."""
-    with place.fs.open(place.path(f"{staged}/messages.parquet"), "rb") as fh:
-        meta = pq.ParquetFile(fh).metadata
-        sizes = np.array([meta.row_group(g).num_rows for g in range(meta.num_row_groups)])
-    return np.cumsum(np.r_[0, sizes[:-1]])[groups]
+@functools.cache
+def _empty(name: str) -> pd.DataFrame:
+    """An empty table (shared: Exports never change their tables)."""
+    if name == "problems":
+        return empty_problems()
+    columns = {
+        "clicks": CLICK_TABLE_COLUMNS,
+        "variables": VARIABLE_TABLE_COLUMNS,
+        "accounting": ACCOUNTING_COLUMNS,
+    }[name]
+    return pd.DataFrame(columns=list(columns))
 
 
 def _export(tables: dict[str, pd.DataFrame]) -> Export:
-    empty = {"clicks": CLICK_TABLE_COLUMNS, "variables": VARIABLE_TABLE_COLUMNS}
     return Export(
         messages=tables["messages"],
-        clicks=tables.get("clicks", pd.DataFrame(columns=list(empty["clicks"]))),
-        variables=tables.get("variables", pd.DataFrame(columns=list(empty["variables"]))),
-        problems=tables.get("problems", empty_problems()),
-        accounting=pd.DataFrame(columns=list(ACCOUNTING_COLUMNS)),
+        clicks=tables["clicks"] if "clicks" in tables else _empty("clicks"),
+        variables=tables["variables"] if "variables" in tables else _empty("variables"),
+        problems=tables["problems"] if "problems" in tables else _empty("problems"),
+        accounting=_empty("accounting"),
     )
 
 
