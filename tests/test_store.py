@@ -230,11 +230,13 @@ def test_a_later_report_merges_into_the_state_of_its_sendouts(reports, tmp_path)
     first = open_store(tmp_path / "s").to_export().messages
     ingest(reports[1:2], tmp_path / "s")
     later = open_store(tmp_path / "s").to_export().messages
-    day1 = later[later["sent_at"] < pd.Timestamp("2024-11-02", tz="UTC")]
+    key = ["sendout_id", "customer_external_id"]
+    first = first[first["customer_external_id"].str.startswith("+")]  # never mangled ids
+    day1 = first[key].astype(str).merge(later.astype(dict.fromkeys(key, str)), on=key)
     # the same messages, some further on: no read lost, more reads than the day before
     assert len(day1) == len(first)
     assert day1["is_read"].sum() > first["is_read"].sum()
-    assert set(later["source"].cat.categories) == {p.name for p in reports[:2]}
+    assert set(later["source"].astype(str)) == {str(p) for p in reports[:2]}
 
 
 def test_a_report_older_than_the_store_is_merged_beneath_it_with_a_warning(reports, tmp_path):
@@ -415,13 +417,18 @@ def test_accounting_adds_up_and_problems_match_read_export(built, whole):
 def test_repr_names_no_path(built):
     text = repr(open_store(built))
     assert str(built) not in text
-    assert text.startswith("<Store: 3,") and "version 3" in text
+    assert text.startswith("<Store: 3,")
+    assert "version 3" in text
 
 
 # --------------------------------------------------------------------------- metrics
 
 
-FILTERS = [None, {"campaigns": "Black Friday 2024 🎉"}, {"start": "2024-11-02", "end": "2024-11-04"}]
+FILTERS = [
+    None,
+    {"campaigns": "Black Friday 2024 🎉"},
+    {"start": "2024-11-02", "end": "2024-11-04"},
+]
 
 METRICS = {
     "funnel": lambda e, w: M.funnel(e, where=w),

@@ -30,6 +30,7 @@ __all__ = [
     "SAMPLE_ROWS",
     "SAMPLE_SEED",
     "daily_paths",
+    "daily_reports",
     "export_text",
     "generate_daily_reports",
     "generate_export",
@@ -44,8 +45,8 @@ SAMPLE_ROWS = 6000
 SAMPLE_SEED = 7
 
 
-#: How the bundled daily reports were generated:
-#: ``write_daily_reports(folder, days=DAILY_DAYS, rows_per_day=DAILY_ROWS_PER_DAY, seed=DAILY_SEED)``.
+#: How the bundled daily reports were generated: ``write_daily_reports(folder,
+#: days=DAILY_DAYS, rows_per_day=DAILY_ROWS_PER_DAY, seed=DAILY_SEED)``.
 DAILY_DAYS = 5
 DAILY_ROWS_PER_DAY = 700
 DAILY_SEED = 11
@@ -66,6 +67,26 @@ def daily_paths() -> list[Path]:
     """
     folder = Path(str(resources.files("connectly_nb.datasets").joinpath("daily")))
     return sorted(folder.glob("campaign_daily_*.csv"))
+
+
+def daily_reports() -> list[io.BytesIO]:
+    """The bundled daily reports as in-memory files named by their file names.
+
+    What ``read_export`` and :func:`connectly_nb.store.ingest` show as each
+    record's source is then ``campaign_daily_2024-11-01.csv``, not a path of
+    this installation (so notebook outputs are the same everywhere).
+
+    Returns
+    -------
+    list of io.BytesIO
+        One per day, in date order, each with a ``name``.
+    """
+    files = []
+    for path in daily_paths():
+        data = io.BytesIO(path.read_bytes())
+        data.name = path.name
+        files.append(data)
+    return files
 
 
 def sample_path() -> Path:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -88,7 +89,8 @@ def ingest(
     pandas.DataFrame
         One row per file given: ``source``, ``status`` (``"ingested"`` or
         ``"already in the store"``), ``records_read``, ``as_of`` (its latest
-        event), ``problems`` (rows of the problems table).
+        event), ``problems`` (rows of the problems table). ``attrs["seconds"]``
+        holds the time each step took (hash, stage, merge, switch).
 
     Raises
     ------
@@ -111,21 +113,39 @@ def ingest(
         raise ValueError(f"buckets must be 1 .. {MAX_BUCKETS}, got {buckets}")
     place = Place(store)
     inputs = resolve_sources(sources)
+    clock = _Clock()
     with locked(place, wait=wait):
         manifest = place.read_manifest() or new_manifest(buckets or _default_buckets(inputs))
         _sweep(place, manifest)
         todo, done = _new_files(inputs, manifest)
+        clock.lap("hash")
         if not todo:
-            return _report([], done)
+            return _report([], done, clock)
         run = token()
         summaries = _stage(todo, place, run, manifest["buckets"], client)
+        clock.lap("stage")
         plan = _plan(summaries, manifest, run)
         results = _compute(
             [_delayed(merge_partition)(place, *task) for task in plan["tasks"]], client
         )
+        clock.lap("merge")
         place.write_manifest(_next_manifest(manifest, summaries, plan, results, place, run))
         place.remove(f"staging/{run}")
-    return _report(summaries, done)
+        clock.lap("switch")
+    return _report(summaries, done, clock)
+
+
+class _Clock:
+    """Seconds spent in each step (the returned table's ``attrs["seconds"]``)."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self.last, 3)
+        self.last = now
 
 
 def _default_buckets(inputs: Sequence[Input]) -> int:
@@ -355,7 +375,9 @@ def _regroup(name: str, frames: list[pd.DataFrame]) -> pd.DataFrame:
     return out.astype({"n": np.int64})
 
 
-def _report(summaries: list[FileSummary], done: list[dict[str, Any]]) -> pd.DataFrame:
+def _report(
+    summaries: list[FileSummary], done: list[dict[str, Any]], clock: _Clock
+) -> pd.DataFrame:
     rows = [
         {
             "source": s.name,
@@ -368,4 +390,5 @@ def _report(summaries: list[FileSummary], done: list[dict[str, Any]]) -> pd.Data
     ]
     out = pd.DataFrame(rows + done, columns=list(INGEST_COLUMNS))
     out["as_of"] = pd.to_datetime(out["as_of"], utc=True, format="ISO8601")
+    out.attrs["seconds"] = clock.laps
     return out
