@@ -911,7 +911,7 @@ def _records_of_parts(
 ) -> tuple[_Records, _Cells, ChildRows, list[str]]:
     """The parts' messages as records (text, codes, instants), their clicks and variables."""
     frames = [p.messages for p in parts]
-    names = _union([str(c) for f in frames for c in f["source"].cat.categories])
+    names = _union([str(c) for f in frames for c in _categorical(f["source"]).cat.categories])
     extras = _union([c for f in frames for c in f.columns if c not in _TIDY_COLUMNS])
     offsets = np.cumsum([0] + [len(f) for f in frames])
     src = np.concatenate([_codes_in(f["source"], names) for f in frames]).astype(np.int32)
@@ -929,7 +929,8 @@ def _records_of_parts(
     records = _Records(table=table, names=names, extras=extras, src=src, line=line)
     codes, categories = {}, {}
     for c in CATEGORICAL_COLUMNS:
-        categories[c] = sorted(_union([str(v) for f in frames for v in f[c].cat.categories]))
+        found = [str(v) for f in frames for v in _categorical(f[c]).cat.categories]
+        categories[c] = sorted(_union(found))
         codes[c] = np.concatenate([_codes_in(f[c], categories[c]) for f in frames])
     stamps = {
         c: np.concatenate([naive_utc(f[c]) for f in frames]).astype("datetime64[us]")
@@ -953,8 +954,17 @@ def _union(values: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+def _categorical(col: pd.Series) -> pd.Series:
+    """``col`` as a categorical of text (a column read back without its categories, say)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return col
+    values = col.astype(object)
+    return values.where(values.notna(), None).astype("category")
+
+
 def _codes_in(col: pd.Series, categories: list[str]) -> np.ndarray:
     """A categorical column's codes among ``categories`` (-1 stays -1)."""
+    col = _categorical(col)
     position = {c: i for i, c in enumerate(categories)}
     remap = np.array([position[str(c)] for c in col.cat.categories] + [-1], dtype=np.int32)
     return remap[col.cat.codes.to_numpy()]
@@ -1005,7 +1015,9 @@ def _variable_rows(
     parts: Sequence[Export], offsets: np.ndarray, names: list[str]
 ) -> tuple[ChildRows, list[str]]:
     """The parts' variables as rows of their messages' records; the sorted key names."""
-    keys = sorted(_union([str(k) for p in parts for k in p.variables["key"].cat.categories]))
+    keys = sorted(
+        _union([str(k) for p in parts for k in _categorical(p.variables["key"]).cat.categories])
+    )
     rid, src, line, direction, key, value = [], [], [], [], [], []
     for part, offset in zip(parts, offsets, strict=False):
         v = part.variables

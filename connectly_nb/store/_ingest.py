@@ -37,7 +37,14 @@ import pandas as pd
 from connectly_nb.exceptions import StoreWarning
 from connectly_nb.load import Input, Source, resolve_sources
 from connectly_nb.store._layout import Place, locked, new_manifest, token
-from connectly_nb.store._parts import FRAGMENTS, FileSummary, merge_partition, stage_file
+from connectly_nb.store._parts import (
+    FRAGMENTS,
+    FileSummary,
+    cube_fragments,
+    empty_export,
+    merge_partition,
+    stage_file,
+)
 
 __all__ = ["INGEST_COLUMNS", "ingest"]
 
@@ -63,7 +70,7 @@ def ingest(
     by the same rule (same (sendout_id, customer_external_id); the newest
     report wins per column, a blank never erases, clicks united, variables by
     key). The store then equals ``read_export`` of every file ingested so far.
-    A file already ingested (same content) changes nothing; the store switches
+    A file already ingested (same name and content) changes nothing; the store switches
     to the new state in one step, so an ingest killed halfway leaves it as it
     was; a second ingest into the same store waits for the first.
 
@@ -176,24 +183,34 @@ def _sha1(inp: Input) -> str:
 def _new_files(
     inputs: Sequence[Input], manifest: dict[str, Any]
 ) -> tuple[list[tuple[Input, str]], list[dict[str, Any]]]:
-    """The files to ingest (with their hashes), and the rows of those already in the store."""
-    known = {f["sha1"]: f for f in manifest["files"]}
-    todo, done, seen = [], [], set()
+    """The files to ingest (with their hashes), and the rows of those already in the store.
+
+    A file is the same file when its name and its content are (``read_export``
+    reads a file named twice once; a copy under another name is another
+    report, as it is for ``read_export``). New content under a name the store
+    already has is named ``name (sha1 prefix)``, so sources stay unique.
+    """
+    known = {(f["source"], f["sha1"]): f for f in manifest["files"]}
+    names = {f["source"] for f in manifest["files"]}
+    todo, done = [], []
     for inp in inputs:
         sha1 = _sha1(inp)
-        if sha1 in known or sha1 in seen:
-            entry = known.get(sha1, {})
+        if (inp.name, sha1) in known:
+            entry = known[(inp.name, sha1)]
             done.append(
                 {
                     "source": inp.name,
                     "status": "already in the store",
-                    "records_read": entry.get("records_read", 0),
-                    "as_of": entry.get("as_of"),
-                    "problems": sum(entry.get("problems", {}).values()),
+                    "records_read": entry["records_read"],
+                    "as_of": entry["as_of"],
+                    "problems": sum(entry["problems"].values()),
                 }
             )
             continue
-        seen.add(sha1)
+        if inp.name in names:
+            inp = Input(name=f"{inp.name} ({sha1[:8]})", path=inp.path, data=inp.data)
+        names.add(inp.name)
+        known[(inp.name, sha1)] = {"records_read": 0, "as_of": None, "problems": {}}
         todo.append((inp, sha1))
     return todo, done
 
@@ -365,6 +382,8 @@ def _write_cube(
 def _regroup(name: str, frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Partitions' shares added up by their dimensions (buckets of a day share rows)."""
     frames = [f for f in frames if len(f)] or frames[:1]
+    if not frames:  # a store of empty reports: the tables with their columns
+        frames = [cube_fragments(empty_export().messages, "undated")[name]]
     table = pd.concat(frames, ignore_index=True)
     for c in ("business_id", "campaign_name", "sendout_id", "error_code"):
         if c in table.columns:

@@ -491,14 +491,14 @@ class Store:
 
         parts = self.partitions()
         if not parts:
-            return dd.from_pandas(_frame_of(self, table, None, 0).iloc[:0], npartitions=1)
+            return dd.from_pandas(_frame_of(self, table, None, 0), npartitions=1)
         meta = _frame_of(self, table, parts[0]["path"], 0).iloc[:0]
         return dd.from_map(
             _frame_of,
             [self] * len(parts),
+            [table] * len(parts),
             [p["path"] for p in parts],
             list(range(len(parts))),
-            [table] * len(parts),
             meta=dd.utils.clear_known_categories(meta),
             enforce_metadata=False,
         )
@@ -746,20 +746,18 @@ def _times(values: list[Any], tz: str) -> pd.Series:
 def _united(columns: list[pd.Series]) -> pd.Categorical:
     """Categoricals of several partitions as one (sorted categories, or the shared ordered ones)."""
     first = columns[0].dtype
-    if first.ordered:
-        return pd.Categorical(pd.concat(columns, ignore_index=True), dtype=first)
-    from pandas.api.types import union_categoricals
-
-    return union_categoricals(
-        [pd.Categorical(c) for c in columns], sort_categories=True, ignore_order=True
-    )
+    values = pd.concat([c.astype(object) for c in columns], ignore_index=True)
+    if isinstance(first, pd.CategoricalDtype) and first.ordered:
+        return pd.Categorical(values, dtype=first)
+    names = sorted({str(v) for v in values.dropna()})
+    return pd.Categorical(values.where(values.notna(), None), categories=names)
 
 
 def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Frames of several partitions as one (categoricals united, index counted from 0)."""
     out = pd.concat(frames, ignore_index=True)
     for c in frames[0].columns:
-        if isinstance(frames[0][c].dtype, pd.CategoricalDtype):
+        if any(isinstance(f[c].dtype, pd.CategoricalDtype) for f in frames):
             out[c] = _united([f[c] for f in frames])
     return out
 
