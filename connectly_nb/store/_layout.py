@@ -197,7 +197,7 @@ class Place:
         path = self.path(rel)
         self.fs.makedirs(path.rpartition("/")[0], exist_ok=True)
         with self.fs.open(path, "wb") as fh:
-            pq.write_table(table, fh)
+            pq.write_table(table, fh, compression="zstd")
 
     def read_frame(self, rel: str, columns: list[str] | None = None) -> pd.DataFrame:
         """Read the Parquet table at ``rel``.

@@ -17,7 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from connectly_nb._merge import text_hash
+from connectly_nb._parse import to_numpy_bool
 from connectly_nb._problems import empty_problems
 from connectly_nb.export import Export
 from connectly_nb.load import Input, read_raw
@@ -77,14 +80,29 @@ def bucket_of(messages: pd.DataFrame, buckets: int) -> np.ndarray:
     """
     if buckets <= 1 or not len(messages):
         return np.zeros(len(messages), dtype=np.int64)
-    key = pd.DataFrame(
-        {
-            "s": messages["sendout_id"].astype(object).to_numpy(),
-            "c": messages["customer_external_id"].astype(object).to_numpy(),
-        }
-    )
-    h = pd.util.hash_pandas_object(key, index=False).to_numpy()
+    sendout = messages["sendout_id"]
+    names = np.asarray([str(c) for c in sendout.cat.categories], dtype=object)
+    per_name = np.r_[pd.util.hash_array(names), np.uint64(0)] if len(names) else np.zeros(1, "u8")
+    h = per_name[sendout.cat.codes.to_numpy()]  # code -1 (blank) takes the last slot
+    h ^= _stable_hash(pa.array(messages["customer_external_id"].array, type=pa.large_string()))
     return (h % np.uint64(buckets)).astype(np.int64)
+
+
+def _stable_hash(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A hash of each text cell that is the same in every process (0 for null).
+
+    :func:`connectly_nb._merge.text_hash` reads cells of up to 16 bytes from
+    Arrow's buffers (a phone number is one); longer cells, which it tells
+    apart by a code valid only within its call, are hashed by pandas here.
+    """
+    h, null = text_hash(arr)
+    a = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    long = np.flatnonzero(to_numpy_bool(pc.fill_null(pc.greater(pc.binary_length(a), 16), False)))
+    if len(long):
+        texts = np.asarray(a.take(pa.array(long)).to_pylist(), dtype=object)
+        h[long] = pd.util.hash_array(texts)
+    h[null] = 0
+    return h
 
 
 @dataclass(frozen=True)
