@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from connectly_nb._docs import shared_docs
-from connectly_nb._stages import count_stages, stage_bits, stage_instants
+from connectly_nb._stages import count_combinations, count_stages, stage_bits, stage_instants
 from connectly_nb._stages import key_figures as stage_key_figures
 from connectly_nb._stats import (
     Z95,
@@ -63,7 +63,7 @@ from connectly_nb.schema import (
     UNKNOWN,
     describe_error,
 )
-from connectly_nb.store import Store, empty_export
+from connectly_nb.store import SLOT, Store, empty_export
 
 __all__ = [
     "RATES",
@@ -305,7 +305,7 @@ def key_figures(export: Export, *, where: Any = None) -> dict[str, int]:
     """
     if isinstance(export, Store):
         store = _store_where(export, where)
-        if store.cube_rows() is not None:  # the dashboard's header: from the cube
+        if store.use_cube and store.selection.on_grid:  # the dashboard's header: from the cube
             return store.cube_object.key_figures(store.selection)
         rows = _stack(_partials(store, _flags_partial, columns=list(FLAG_COLUMNS)))
         counts = count_stages(stage_bits(rows), weights=rows["n"].to_numpy())
@@ -1646,19 +1646,23 @@ def _fatigue_rows(export: Export) -> pd.DataFrame:
     placed = (m["sent_at"].notna() & m["customer_external_id"].notna()).to_numpy()
     rows = m.loc[placed, ["customer_external_id", *FLAG_COLUMNS]].reset_index(drop=True)
     rows["when"] = naive_utc(m["sent_at"])[placed].astype(np.int64)
-    rows["sendout"] = m["sendout_id"][placed].astype(object).to_numpy()
+    # ties (one customer, two sends at the same instant) go by a hash of the sendout id:
+    # the same order in every piece of a store (hashing the few ids, not every row)
+    sendout = m["sendout_id"][placed]
+    names = np.asarray([str(c) for c in sendout.cat.categories], dtype=object)
+    per_id = np.r_[pd.util.hash_array(names), np.uint64(0)] if len(names) else np.zeros(1, "u8")
+    rows["sendout"] = per_id[sendout.cat.codes.to_numpy()].view(np.int64)
     return rows
 
 
 def _fatigue_counts(rows: pd.DataFrame, cap: int) -> pd.DataFrame:
     """Messages by how many the customer had before (all of a customer's rows are here).
 
-    Each customer's messages are numbered by ``sent_at`` (ties by sendout id),
-    0 for the first; ``cap`` and more are pooled.
+    Each customer's messages are numbered by ``sent_at`` (ties in a fixed order
+    of their sendouts), 0 for the first; ``cap`` and more are pooled.
     """
-    customer, _ = pd.factorize(rows["customer_external_id"].astype(object))
-    sendout, _ = pd.factorize(rows["sendout"], sort=True)
-    order = np.lexsort((sendout, rows["when"].to_numpy(), customer))
+    customer, _ = pd.factorize(rows["customer_external_id"])
+    order = np.lexsort((rows["sendout"].to_numpy(), rows["when"].to_numpy(), customer))
     run_start = np.r_[True, customer[order][1:] != customer[order][:-1]]
     position = np.arange(len(order))
     first = np.maximum.accumulate(np.where(run_start, position, 0))
@@ -1706,11 +1710,8 @@ def _compress(
     given to a finish step as weights, they count like the rows themselves.
     """
     cols = list(dict.fromkeys([*keys, *flags, *extra]))
-    if "n" in frame.columns:  # already partial counts
-        grouped = frame.groupby(cols, observed=True, dropna=False, sort=False)["n"].sum()
-    else:
-        grouped = frame.groupby(cols, observed=True, dropna=False, sort=False).size()
-    return grouped.rename("n").astype(np.int64).reset_index()
+    weights = frame["n"].to_numpy() if "n" in frame.columns else None  # already partial counts
+    return count_combinations({c: frame[c] for c in cols}, weights)
 
 
 def _flags_partial(export: Export) -> pd.DataFrame:
@@ -1769,12 +1770,10 @@ def _funnel_rows(export: Export, by: list[str], conversions: Any, negatives: Any
 
 
 def _store_trend(store: Store, every: str | None, conversions: Any, negatives: Any) -> pd.DataFrame:
-    sel = store.selection
-    whole_sendouts = sel.lo is None and sel.hi is None and sel.error_codes is None
     cube = store.cube_rows() if conversions is None and negatives is None else None
     if every is None:
         keys = ["campaign_name", "sendout_id"]
-        if cube is not None and whole_sendouts:
+        if cube is not None and _whole_sendouts(store, cube):
             first = store.cube_rows("sendouts").groupby("sendout_id", observed=True)["first_sent"]
             return _by_first_send(
                 _funnel_frame(cube, keys, weights=cube["n"].to_numpy()),
@@ -1795,6 +1794,21 @@ def _store_trend(store: Store, every: str | None, conversions: Any, negatives: A
     extra = {k: rows[k].to_numpy(dtype=bool) for k in ("converted", "negative") if k in rows}
     out = _funnel_frame(rows, ["period"], None, extra, weights=rows["n"].to_numpy())
     return out.sort_values("period", kind="stable").reset_index(drop=True)
+
+
+def _whole_sendouts(store: Store, rows: pd.DataFrame) -> bool:
+    """Whether the selection keeps every message of its sendouts (their first sends hold)."""
+    sel = store.selection
+    if sel.error_codes is not None:
+        return False
+    if sel.lo is None and sel.hi is None:
+        return True
+    every_row = store.cube_object.counts
+    chosen = every_row["sendout_id"].isin(rows["sendout_id"].dropna().unique())
+    slots = every_row.loc[chosen.to_numpy(), "slot"].dropna()  # first sends ignore the unsent
+    lo_ok = sel.lo is None or not len(slots) or slots.min() >= sel.lo
+    hi_ok = sel.hi is None or not len(slots) or slots.max() + pd.Timedelta(SLOT) <= sel.hi
+    return bool(lo_ok and hi_ok)
 
 
 def _reads(tables: tuple[str, ...] | None, columns: list[str]) -> dict[str, Any]:

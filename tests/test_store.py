@@ -550,3 +550,10 @@ def test_metrics_that_need_an_export_say_so(built):
         M.segment(open_store(built), "city")
     with pytest.raises(TypeError, match="dict"):
         M.funnel(open_store(built), where=np.ones(3, dtype=bool))
+
+
+def test_per_sendout_trend_of_whole_days_comes_from_the_cube(built, whole, monkeypatch):
+    store = open_store(built).filter(start="2024-11-02", end="2024-11-03")
+    expected = M.trend(whole.filter(start="2024-11-02", end="2024-11-03"))
+    monkeypatch.setattr(type(store), "map_partitions", None)  # reading a partition would fail
+    _same(M.trend(store), expected)

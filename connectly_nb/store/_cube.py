@@ -11,6 +11,7 @@ real time zone) is answered from it exactly, in about a millisecond.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -186,7 +187,7 @@ class Selection:
 
         Parameters
         ----------
-        frame : pandas.DataFrame
+        frame : pandas.DataFrame or dict of str to column
             Holds ``campaign_name``, ``sendout_id``, ``error_code`` and ``time``
             as needed.
         time : str, default "sent_at"
@@ -197,19 +198,19 @@ class Selection:
         numpy.ndarray of bool
             One per row.
         """
-        keep = np.ones(len(frame), dtype=bool)
+        keep = np.ones(len(frame[time]), dtype=bool)
         for column, values in (("campaign_name", self.campaigns), ("sendout_id", self.sendouts)):
             if values is not None:
                 keep &= _in(frame[column], values)
         if self.error_codes is not None:
             hit = _in(frame["error_code"], self.error_codes)
             if self.no_code:
-                hit |= frame["error_code"].isna().to_numpy()
+                hit |= np.asarray(frame["error_code"].isna())
             keep &= hit
         if self.lo is not None:
-            keep &= (frame[time] >= self.lo).to_numpy()
+            keep &= np.asarray(frame[time] >= self.lo)
         if self.hi is not None:
-            keep &= (frame[time] < self.hi).to_numpy()
+            keep &= np.asarray(frame[time] < self.hi)
         return keep
 
 
@@ -241,6 +242,7 @@ class Cube:
         self.sendouts = tables["sendouts"]
         self.bits = stage_bits(self.counts) if len(self.counts) else np.empty(0, np.int8)
         self.n = self.counts["n"].to_numpy() if len(self.counts) else np.empty(0, np.int64)
+        self._names: dict[str, list[str]] | None = None
 
     def names(self) -> dict[str, list[str]]:
         """The store's campaign names, sendout ids and error codes.
@@ -250,11 +252,13 @@ class Cube:
         dict of str to list of str
             ``campaign_name``, ``sendout_id``, ``error_code`` -> sorted values.
         """
-        out = {}
-        for c in ("campaign_name", "sendout_id", "error_code"):
-            col = self.counts[c] if c in self.counts else pd.Series([], dtype=object)
-            out[c] = sorted({str(v) for v in col.dropna().unique()})
-        return out
+        if self._names is None:
+            out = {}
+            for c in ("campaign_name", "sendout_id", "error_code"):
+                col = self.counts[c] if c in self.counts else pd.Series([], dtype=object)
+                out[c] = sorted({str(v) for v in col.dropna().unique()})
+            self._names = out
+        return self._names
 
     def rows(self, selection: Selection) -> pd.DataFrame:
         """The cube's rows in a selection (bounds must be on the grid).
@@ -289,10 +293,18 @@ class Cube:
         if selection.everything or not len(self.counts):
             bits, n = self.bits, self.n
         else:
-            keep = selection.mask(self.counts, time="slot")
+            keep = selection.mask(self._arrays, time="slot")
             bits, n = self.bits[keep], self.n[keep]
         counts = count_stages(bits, weights=n)
         return {name: int(counts[name][0]) for name in COUNT_COLUMNS}
+
+    @functools.cached_property
+    def _arrays(self) -> dict[str, Any]:
+        """The cube's filter columns, ready for :meth:`Selection.mask` (slot as an index)."""
+        return {
+            **{c: self.counts[c] for c in ("campaign_name", "sendout_id", "error_code")},
+            "slot": pd.DatetimeIndex(self.counts["slot"]),
+        }
 
     def failure_rows(self, selection: Selection) -> pd.DataFrame:
         """The failed messages' counts by code and message in a selection.

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from connectly_nb._merge import text_hash
 from connectly_nb._parse import to_numpy_bool
 from connectly_nb._problems import empty_problems
+from connectly_nb._stages import count_combinations
 from connectly_nb.export import Export
 from connectly_nb.load import Input, read_raw
 from connectly_nb.schema import (
@@ -45,6 +46,7 @@ __all__ = [
     "empty_export",
     "merge_partition",
     "read_partition",
+    "stable_hash",
     "stage_file",
 ]
 
@@ -84,13 +86,25 @@ def bucket_of(messages: pd.DataFrame, buckets: int) -> np.ndarray:
     names = np.asarray([str(c) for c in sendout.cat.categories], dtype=object)
     per_name = np.r_[pd.util.hash_array(names), np.uint64(0)] if len(names) else np.zeros(1, "u8")
     h = per_name[sendout.cat.codes.to_numpy()]  # code -1 (blank) takes the last slot
-    h ^= _stable_hash(pa.array(messages["customer_external_id"].array, type=pa.large_string()))
+    h ^= stable_hash(pa.array(messages["customer_external_id"].array, type=pa.large_string()))
     return (h % np.uint64(buckets)).astype(np.int64)
 
 
-def _stable_hash(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+def stable_hash(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """A hash of each text cell that is the same in every process (0 for null).
 
+    Parameters
+    ----------
+    arr : pyarrow.Array or pyarrow.ChunkedArray
+        Text cells (``string`` or ``large_string``).
+
+    Returns
+    -------
+    numpy.ndarray of uint64
+        One hash per cell.
+
+    Notes
+    -----
     :func:`connectly_nb._merge.text_hash` reads cells of up to 16 bytes from
     Arrow's buffers (a phone number is one); longer cells, which it tells
     apart by a code valid only within its call, are hashed by pandas here.
@@ -430,6 +444,7 @@ def merge_partition(
     for name, frame in fragments.items():
         place.write_frame(f"{target}/{name}.parquet", frame)
     sent = m["sent_at"]
+    release_memory()  # a worker runs many of these: hand Arrow's freed blocks back
     return {
         "rows": len(m),
         "sent_min": _iso(sent.min()),
@@ -460,21 +475,22 @@ def cube_fragments(m: pd.DataFrame, day: str) -> dict[str, pd.DataFrame]:
         ``error_msg``, ``n``; ``sendouts``: per ``sendout_id`` and
         ``campaign_name``, ``first_sent`` and ``n``.
     """
-    frame = m[["business_id", "campaign_name", "sendout_id", "error_code", *FLAG_COLUMNS]].copy()
-    frame["slot"] = m["sent_at"].dt.floor(SLOT)
-    dims = ["business_id", "campaign_name", "sendout_id", "slot", "error_code"]
-    cube = frame.groupby([*dims, *FLAG_COLUMNS], observed=True, dropna=False).size()
+    slot = m["sent_at"].dt.floor(SLOT)
+    dims = {c: m[c] for c in ("business_id", "campaign_name", "sendout_id")}
+    dims["slot"] = slot
+    dims["error_code"] = m["error_code"]
+    cube = count_combinations({**dims, **{f: m[f] for f in FLAG_COLUMNS}})
     failed = m["is_failed"].to_numpy()
-    fail = frame.loc[failed, dims].assign(error_msg=m.loc[failed, "error_msg"].to_numpy())
-    failures = fail.groupby([*dims, "error_msg"], observed=True, dropna=False).size()
+    fail = {c: v[failed] for c, v in dims.items()}
+    fail["error_msg"] = m["error_msg"][failed]
+    failures = count_combinations(fail)
     sendouts = (
         m.groupby(["sendout_id", "campaign_name"], observed=True, dropna=False)["sent_at"]
         .agg(["min", "size"])
         .rename(columns={"min": "first_sent", "size": "n"})
     )
     out = {}
-    for name, t in (("cube", cube), ("failures", failures), ("sendouts", sendouts)):
-        t = t.rename("n").reset_index() if isinstance(t, pd.Series) else t.reset_index()
+    for name, t in (("cube", cube), ("failures", failures), ("sendouts", sendouts.reset_index())):
         t.insert(0, "day", day)
         out[name] = t.astype({"n": np.int64})
     return out

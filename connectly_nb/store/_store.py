@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from connectly_nb import display
 from connectly_nb._problems import empty_problems
@@ -33,7 +34,7 @@ from connectly_nb.schema import (
 )
 from connectly_nb.store._cube import Cube, Selection
 from connectly_nb.store._layout import Place
-from connectly_nb.store._parts import empty_export, read_partition
+from connectly_nb.store._parts import empty_export, read_partition, stable_hash
 
 __all__ = ["MAX_MESSAGES", "Store", "open_store"]
 
@@ -652,7 +653,11 @@ def _load(
     if selection.everything:
         return ex
     keep = selection.mask(ex.messages)
-    return ex if keep.all() else ex.subset(keep)
+    if keep.all():
+        return ex
+    if tables == ("messages",):  # nothing else to cut
+        return ex.replace(messages=ex.messages[keep])
+    return ex.subset(keep)
 
 
 def _apply(
@@ -678,8 +683,8 @@ def _split(
     rows = prepare(_load(place, path, tables, columns, selection))
     if k == 1:
         return (rows,)
-    ids = rows["customer_external_id"].astype(object).to_numpy()
-    group = (pd.util.hash_array(ids) % np.uint64(k)).astype(np.int64)
+    ids = pa.array(rows["customer_external_id"].array, type=pa.large_string())
+    group = (stable_hash(ids) % np.uint64(k)).astype(np.int64)
     return tuple(rows[group == j] for j in range(k))
 
 
