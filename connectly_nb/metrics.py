@@ -1709,9 +1709,20 @@ def _compress(
     The partial counts of a piece of data: stacked with other pieces' and
     given to a finish step as weights, they count like the rows themselves.
     """
-    cols = list(dict.fromkeys([*keys, *flags, *extra]))
+    cols = list(dict.fromkeys([*keys, *extra]))
     weights = frame["n"].to_numpy() if "n" in frame.columns else None  # already partial counts
-    return count_combinations({c: frame[c] for c in cols}, weights)
+    columns = {c: frame[c] for c in cols}
+    packed = tuple(flags) == FLAG_COLUMNS
+    if packed:  # the six flags as one column of packed stage bits, as the funnel counts them
+        columns["_bits"] = pd.Series(stage_bits(frame), index=frame.index)
+    else:
+        columns.update({c: frame[c] for c in flags if c not in columns})
+    out = count_combinations(columns, weights)
+    if packed:
+        bits = out.pop("_bits").to_numpy()
+        for i, flag in enumerate(FLAG_COLUMNS):
+            out.insert(len(cols) + i, flag, (bits >> i) & 1 == 1)
+    return out
 
 
 def _flags_partial(export: Export) -> pd.DataFrame:
