@@ -557,3 +557,20 @@ def test_per_sendout_trend_of_whole_days_comes_from_the_cube(built, whole, monke
     expected = M.trend(whole.filter(start="2024-11-02", end="2024-11-03"))
     monkeypatch.setattr(type(store), "map_partitions", None)  # reading a partition would fail
     _same(M.trend(store), expected)
+
+
+def test_a_file_that_is_not_an_export_stops_the_ingest_and_changes_nothing(built, tmp_path):
+    import shutil
+
+    from connectly_nb import ExportFormatError
+
+    store = tmp_path / "s"
+    shutil.copytree(built, store)
+    before = Place(store).manifest()
+    good = tmp_path / "good.csv"
+    good.write_text(csv_text([row(sent_at=LATE)]))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,phone\nAna,+5511\n")
+    with pytest.raises(ExportFormatError, match=r"bad\.csv"):
+        ingest([good, bad], store)
+    assert Place(store).manifest() == before

@@ -326,12 +326,7 @@ def _next_manifest(
             **{k: r[k] for k in ("rows", "sent_min", "sent_max", "sources")},
         }
     new["partitions"] = partitions
-    found = [r["problems"] for r in results if len(r["problems"])]
-    new["problems"] = list(manifest["problems"])
-    if found:
-        rel = f"problems/merge-{run}.parquet"
-        place.write_frame(rel, pd.concat(found, ignore_index=True))
-        new["problems"].append(rel)
+    new["problems"] = [*manifest["problems"], *(r["problems"] for r in results if r["problems"])]
     files = list(manifest["files"])
     for i in plan["order"]:
         s = summaries[i]

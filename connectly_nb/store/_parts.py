@@ -419,8 +419,8 @@ def merge_partition(
     -------
     dict
         ``rows``, ``sent_min``, ``sent_max``, ``sources`` (messages per
-        source), ``fragments`` (its share of the cube) and ``problems`` (what
-        merging found, without message ids).
+        source), ``fragments`` (its share of the cube) and ``problems`` (the
+        file of what merging found, or None).
     """
     parts = [read_pieces(place, s, g) for s, g in before]
     if existing is not None:
@@ -444,6 +444,10 @@ def merge_partition(
     for name, frame in fragments.items():
         place.write_frame(f"{target}/{name}.parquet", frame)
     sent = m["sent_at"]
+    found_at = None
+    if len(found):  # written here: as many as the merged records, too many for the client
+        found_at = f"problems/merge-{target.rpartition('/')[2]}.parquet"
+        place.write_frame(found_at, found[list(PROBLEM_TABLE_COLUMNS[:-1])])
     release_memory()  # a worker runs many of these: hand Arrow's freed blocks back
     return {
         "rows": len(m),
@@ -451,7 +455,7 @@ def merge_partition(
         "sent_max": _iso(sent.max()),
         "sources": {str(k): int(v) for k, v in m["source"].value_counts().items() if v},
         "fragments": fragments,
-        "problems": found[list(PROBLEM_TABLE_COLUMNS[:-1])],
+        "problems": found_at,
     }
 
 
