@@ -43,6 +43,7 @@ from connectly_nb.metrics import (
     variables,
 )
 from connectly_nb.read import read_export
+from connectly_nb.store import Store, ingest, open_store
 
 # the old home of read_export, kept for old imports (tidy sits below read)
 tidy.read_export = read_export  # type: ignore[attr-defined]
@@ -65,6 +66,7 @@ __all__ = [
     "ExportNotFoundError",
     "OverwriteError",
     "SelectionError",
+    "Store",
     "TimeZoneError",
     "__version__",
     "activity_heatmap",
@@ -77,10 +79,12 @@ __all__ = [
     "explore",
     "fatigue",
     "funnel",
+    "ingest",
     "key_figures",
     "latency",
     "links",
     "load_or_sample",
+    "open_store",
     "read_export",
     "segment",
     "suppression_list",

@@ -416,12 +416,23 @@ class ChildRows:
     columns : dict of str to array
         The child table's columns, one value per row: numpy arrays or Arrow
         text arrays.
+    origin : (numpy.ndarray, numpy.ndarray), optional
+        Each row's own source (a code of the ``names`` given to :meth:`frame`)
+        and line, when it differs from its record's: rows of tables already
+        tidied, whose record is a merged message. By default a row shows the
+        source and line of the record it was read from.
     """
 
-    def __init__(self, rid: np.ndarray, columns: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        rid: np.ndarray,
+        columns: dict[str, Any],
+        origin: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         self.read_from = rid  # where each row was read: its source and line
         self.rid = rid
         self.columns = columns
+        self.origin = origin
         self.keep = np.ones(len(rid), dtype=bool)
 
     def merge(
@@ -496,7 +507,8 @@ class ChildRows:
         -------
         pandas.DataFrame
             ``message_id``, the child columns, then ``source`` and ``line`` of
-            the record each row was read from; dropped repeats left out.
+            the record each row was read from (or its ``origin``); dropped
+            repeats left out.
         """
         idx = np.flatnonzero(self.keep)
         mid = rid_to_message[self.rid[idx]]
@@ -512,8 +524,12 @@ class ChildRows:
             data[name] = (
                 pd.array(col.take(take), dtype=STR) if isinstance(col, pa.Array) else col[idx]
             )
-        data["source"] = pd.Categorical.from_codes(src[self.read_from[idx]], categories=names)
-        data["line"] = line[self.read_from[idx]]
+        if self.origin is None:
+            row_src, row_line = src[self.read_from[idx]], line[self.read_from[idx]]
+        else:
+            row_src, row_line = self.origin[0][idx], self.origin[1][idx]
+        data["source"] = pd.Categorical.from_codes(row_src, categories=names)
+        data["line"] = row_line
         return pd.DataFrame(data)
 
 

@@ -104,7 +104,10 @@ def encode_categories(arr: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
         Sorted, so equal inputs give equal codes whatever their order.
     """
     if isinstance(arr, pa.ChunkedArray) and arr.num_chunks > 1:
-        chunks = pa.chunked_array(pc.dictionary_encode(arr).chunks).unify_dictionaries().chunks
+        encoded = pc.dictionary_encode(arr)  # no chunks at all when every chunk is empty
+        chunks = pa.chunked_array(encoded.chunks, type=encoded.type).unify_dictionaries().chunks
+        if not chunks:
+            chunks = [pa.array([], type=encoded.type)]
         enc = pa.DictionaryArray.from_arrays(
             pa.concat_arrays([c.indices for c in chunks]), chunks[0].dictionary
         )

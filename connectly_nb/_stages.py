@@ -11,12 +11,21 @@ lets the same code count partitions of a larger store and sum them.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from connectly_nb.schema import COUNT_COLUMNS, STAGE_FLAGS
 
-__all__ = ["count_stages", "key_figures", "stage_bits", "stage_flags", "stage_instants"]
+__all__ = [
+    "count_combinations",
+    "count_stages",
+    "key_figures",
+    "stage_bits",
+    "stage_flags",
+    "stage_instants",
+]
 
 _N_STATES = 1 << len(STAGE_FLAGS)  # 64
 #: state x stage: whether the state has the stage's bit set
@@ -43,7 +52,10 @@ def stage_bits(messages: pd.DataFrame) -> np.ndarray:
 
 
 def count_stages(
-    bits: np.ndarray, groups: np.ndarray | None = None, n_groups: int = 1
+    bits: np.ndarray,
+    groups: np.ndarray | None = None,
+    n_groups: int = 1,
+    weights: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Rows and the count of each stage, per group.
 
@@ -56,6 +68,9 @@ def count_stages(
         are not counted. ``None``: one group of every row.
     n_groups : int
         Number of groups.
+    weights : numpy.ndarray of int, optional
+        How many messages each row stands for: rows of a table already
+        counted (a store's partial counts, its cube). By default one each.
 
     Returns
     -------
@@ -69,13 +84,18 @@ def count_stages(
     1
     """
     state = bits.astype(np.int64)
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)  # exact below 2**53
     if groups is None:
-        cells = np.bincount(state, minlength=_N_STATES)[None, :]
+        cells = np.bincount(state, weights=w, minlength=_N_STATES)[None, :]
     else:
         valid = groups >= 0
         flat = groups[valid].astype(np.int64) * _N_STATES + state[valid]
-        cells = np.bincount(flat, minlength=n_groups * _N_STATES)[: n_groups * _N_STATES]
+        cells = np.bincount(
+            flat, weights=None if w is None else w[valid], minlength=n_groups * _N_STATES
+        )[: n_groups * _N_STATES]
         cells = cells.reshape(n_groups, _N_STATES)
+    if w is not None:
+        cells = np.rint(cells).astype(np.int64)
     per_stage = cells @ _BITS
     out = {"rows": cells.sum(axis=1)}
     for i, name in enumerate(STAGE_FLAGS):
@@ -163,3 +183,72 @@ def stage_instants(stamps: dict[str, np.ndarray], first_click: np.ndarray) -> di
     read = np.fmin(stamps["read_at"], first_click)
     delivered = np.fmin(np.fmin(stamps["delivered_at"], read), stamps["opt_out_at"])
     return {"delivered": delivered, "read": read, "clicked": first_click}
+
+
+def count_combinations(
+    columns: dict[str, pd.Series], weights: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Rows counted by the distinct combinations of ``columns`` (blanks kept): the partial counts.
+
+    What a piece of data contributes to a count that adds up across pieces
+    (a store's partitions, its cube): a mixed-radix key of each column's
+    codes and one :func:`numpy.unique`, a fraction of the time of a
+    ``groupby`` over a dozen columns.
+
+    Parameters
+    ----------
+    columns : dict of str to pandas.Series
+        Aligned columns (categorical, boolean, text, datetimes ...).
+    weights : numpy.ndarray, optional
+        How many each row stands for (rows already counted); one each by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per distinct combination: the columns (their dtypes kept;
+        blank stays blank), then ``n`` (int64).
+    """
+    codes, uniques = [], []
+    for col in columns.values():
+        c, u = _codes(col)
+        codes.append(c)
+        uniques.append(u)
+    n_rows = len(next(iter(columns.values()))) if columns else 0
+    key = np.zeros(n_rows, dtype=np.int64)
+    size = 1
+    for c, u in zip(codes, uniques, strict=True):
+        key = key * (len(u) + 1) + c
+        size *= len(u) + 1
+    if size <= _DENSE_KEYS:  # one bincount over every possible combination
+        counts = np.bincount(key, weights=weights, minlength=size)
+        present = np.flatnonzero(counts)
+        counts = counts[present]
+    else:
+        present, inverse = np.unique(key, return_inverse=True)
+        counts = np.bincount(inverse, weights=weights, minlength=len(present))
+    out = {}
+    rest = present.copy()
+    for (name, col), u in reversed(list(zip(columns.items(), uniques, strict=True))):
+        picked = rest % (len(u) + 1) - 1  # -1: blank
+        rest //= len(u) + 1
+        if len(u):
+            series = pd.Series(u.take(np.maximum(picked, 0)), dtype=col.dtype)
+            out[name] = series.where(picked >= 0, None) if (picked < 0).any() else series
+        else:
+            out[name] = col.iloc[:0].reindex(picked).reset_index(drop=True)
+    frame = pd.DataFrame({name: out[name] for name in columns}, index=pd.RangeIndex(len(present)))
+    frame["n"] = np.rint(counts).astype(np.int64)
+    return frame
+
+
+_DENSE_KEYS = 1 << 22
+
+
+def _codes(col: pd.Series) -> tuple[np.ndarray, Any]:
+    """Codes of a column's values, 0 for blank, and the values in code order (from 1)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return col.cat.codes.to_numpy().astype(np.int64) + 1, col.cat.categories
+    if col.dtype == bool:
+        return col.to_numpy().astype(np.int64) + 1, np.array([False, True])
+    c, u = pd.factorize(col, use_na_sentinel=True)
+    return c.astype(np.int64) + 1, u

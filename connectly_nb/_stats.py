@@ -11,7 +11,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Z95", "fisher_exact", "holm", "two_proportion_test", "wilson_interval"]
+__all__ = [
+    "LOG_BIN_WIDTH",
+    "Z95",
+    "bin_quantile",
+    "fisher_exact",
+    "holm",
+    "log_bin",
+    "two_proportion_test",
+    "wilson_interval",
+]
 
 #: The normal quantile of a two-sided 95% interval.
 Z95 = 1.959963984540054
@@ -152,3 +161,70 @@ def holm(p_values: Any) -> np.ndarray:
     adjusted = np.maximum.accumulate(p[order] * (m - np.arange(m)))
     out[order] = np.minimum(adjusted, 1.0)
     return out
+
+
+#: Relative width of a bin of :func:`log_bin` (1%).
+LOG_BIN_WIDTH = 0.01
+_LOG_BASE = np.log1p(LOG_BIN_WIDTH)
+
+
+def log_bin(values: np.ndarray) -> np.ndarray:
+    """The log-scale bin of each non-negative integer (microseconds): bins 1% wide.
+
+    Bin ``k >= 0`` holds ``[1.01**k, 1.01**(k+1))``; 0 has bin -1. Counts
+    per bin add up across pieces of data, so quantiles of a dataset too big
+    for one process can be read off the summed histogram (:func:`bin_quantile`).
+
+    Parameters
+    ----------
+    values : numpy.ndarray of int
+        Non-negative values.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        The bin of each value.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    out = np.full(len(v), -1, dtype=np.int64)
+    pos = v >= 1
+    out[pos] = np.floor(np.log(v[pos]) / _LOG_BASE).astype(np.int64)
+    return out
+
+
+def bin_quantile(bins: np.ndarray, counts: np.ndarray, q: float) -> float:
+    """The ``q`` quantile of values known by their :func:`log_bin` counts.
+
+    The rank is placed as :func:`numpy.quantile` places it (linear, between
+    the two values around ``q * (n - 1)``), and each value is taken at its
+    bin's geometric middle, so the result is within 0.5% of the exact
+    quantile (the half-width of a bin, 1.01**0.5 - 1 = 0.4988%).
+
+    Parameters
+    ----------
+    bins : numpy.ndarray of int
+        Distinct bins.
+    counts : numpy.ndarray of int
+        Values in each bin.
+    q : float
+        Between 0 and 1.
+
+    Returns
+    -------
+    float
+        The estimate; NaN without values.
+    """
+    keep = counts > 0
+    bins, counts = np.asarray(bins)[keep], np.asarray(counts)[keep]
+    n = int(counts.sum())
+    if not n:
+        return float("nan")
+    order = np.argsort(bins, kind="stable")
+    bins, counts = bins[order], counts[order]
+    middle = np.where(bins < 0, 0.0, np.exp((bins + 0.5) * _LOG_BASE))
+    ends = np.cumsum(counts)  # the rank after each bin's last value
+    rank = q * (n - 1)
+    lo, hi = int(np.floor(rank)), int(np.ceil(rank))
+    a = middle[np.searchsorted(ends, lo, side="right")]
+    b = middle[np.searchsorted(ends, hi, side="right")]
+    return float(a + (rank - lo) * (b - a))

@@ -1,6 +1,6 @@
 """The ``connectly-nb`` command: argument parsing only, the work is the library's.
 
-``validate``, ``report``, ``suppress``, ``fetch``, ``sample`` and ``cache clear``.
+``validate``, ``report``, ``suppress``, ``fetch``, ``sample``, ``ingest`` and ``cache clear``.
 
 Exit codes: 0 done, 2 the input cannot be used (bad export, bad option), with
 the reason on stderr and no traceback, 130 interrupted (Ctrl-C).
@@ -32,7 +32,15 @@ def _parser() -> argparse.ArgumentParser:
         description="Analyse Connectly WhatsApp campaign exports.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_validate, _add_report, _add_suppress, _add_fetch, _add_sample, _add_cache):
+    for add in (
+        _add_validate,
+        _add_report,
+        _add_suppress,
+        _add_fetch,
+        _add_sample,
+        _add_cache,
+        _add_ingest,
+    ):
         add(sub)
     return parser
 
@@ -149,13 +157,50 @@ def _add_fetch(sub: Any) -> None:
 def _add_sample(sub: Any) -> None:
     s = sub.add_parser(
         "sample",
-        help="write a generated export of any size",
-        description="Write a realistic generated export (the generator of the bundled sample).",
+        help="write a generated export of any size, or a run of daily reports",
+        description="Write a realistic generated export (the generator of the bundled sample); "
+        "with --days, a business's daily reports into a folder (later days repeat the "
+        "records whose state moved on).",
     )
     s.add_argument("--rows", type=int, default=6000, help="number of messages (default: 6000)")
-    s.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
+    s.add_argument("--seed", type=int, help="random seed (default: 7; 11 with --days)")
     s.add_argument("--no-quirks", action="store_true", help="leave out the real-world problems")
-    s.add_argument("-o", "--output", required=True, type=Path, help="CSV file to write")
+    s.add_argument("--days", type=int, help="write this many daily reports into the -o folder")
+    s.add_argument(
+        "--rows-per-day",
+        type=int,
+        default=600,
+        metavar="N",
+        help="records per daily report (default: 600)",
+    )
+    s.add_argument(
+        "--start", default="2024-11-01", metavar="DATE", help="first day (default: 2024-11-01)"
+    )
+    s.add_argument(
+        "-o", "--output", required=True, type=Path, help="CSV file to write (a folder with --days)"
+    )
+
+
+def _add_ingest(sub: Any) -> None:
+    i = sub.add_parser(
+        "ingest",
+        help="add daily reports to a Parquet store (created if missing)",
+        description="Merge reports into a store of every report so far (the merge rule of "
+        "validate and report), on Dask: a file already in the store is skipped, and an "
+        "interrupted ingest leaves the store as it was.",
+    )
+    i.add_argument("files", nargs="+", metavar="REPORT", help="report CSV files, folders or globs")
+    i.add_argument("--store", required=True, metavar="DIR", help="the store's folder or URL")
+    i.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="a Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: local worker processes)",
+    )
+    i.add_argument("--workers", type=int, default=2, help="local worker processes (default: 2)")
+    i.add_argument("--buckets", type=int, help="hash buckets per day, for a new store")
+    i.add_argument(
+        "--no-wait", action="store_true", help="fail at once if another ingest is running"
+    )
 
 
 def _add_cache(sub: Any) -> None:
@@ -345,13 +390,73 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from connectly_nb.datasets.generator import write_export
+    from connectly_nb.datasets.generator import write_daily_reports, write_export
 
+    if args.days is not None:
+        if args.days < 1 or args.rows_per_day < 1:
+            raise _Usage("--days and --rows-per-day must be 1 or more")
+        paths = write_daily_reports(
+            args.output,
+            days=args.days,
+            rows_per_day=args.rows_per_day,
+            start=args.start,
+            seed=11 if args.seed is None else args.seed,
+            quirks=not args.no_quirks,
+        )
+        size = sum(p.stat().st_size for p in paths)
+        print(f"wrote {len(paths)} daily reports into {args.output} ({size:,} bytes)")
+        return EXIT_OK
+    if args.seed is None:
+        args.seed = 7
     if args.rows < 0:
         raise _Usage(f"--rows must be 0 or more, got {args.rows}")
     path = write_export(args.output, rows=args.rows, seed=args.seed, quirks=not args.no_quirks)
     print(f"wrote {path} ({path.stat().st_size:,} bytes, {args.rows:,} messages)")
     return EXIT_OK
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from connectly_nb.store import ingest
+
+    with _dask_client(args.scheduler, args.workers) as client:
+        report = ingest(
+            args.files,
+            args.store,
+            client=client,
+            buckets=args.buckets,
+            wait=not args.no_wait,
+        )
+    for row in report.itertuples(index=False):
+        print(
+            f"{row.source}: {row.status}, {row.records_read:,} records, {row.problems:,} problems"
+        )
+    added = int((report["status"] == "ingested").sum())
+    print(f"{added} of {len(report)} file(s) added to {args.store}")
+    return EXIT_OK
+
+
+def _dask_client(address: str | None, workers: int) -> Any:
+    """A client of the scheduler at ``address``, or of local worker processes (closed after)."""
+    from distributed import Client, LocalCluster
+
+    if address:
+        return Client(address)
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None)
+    return _Closing(Client(cluster), cluster)
+
+
+class _Closing:
+    """A client and its local cluster, closed together."""
+
+    def __init__(self, client: Any, cluster: Any) -> None:
+        self.client, self.cluster = client, cluster
+
+    def __enter__(self) -> Any:
+        return self.client
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+        self.cluster.close()
 
 
 class _Usage(Exception):
@@ -409,6 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "fetch": _fetch,
         "sample": _sample,
         "cache": _cache,
+        "ingest": _ingest,
     }
     try:
         _check_text_options(args)

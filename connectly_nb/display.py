@@ -34,6 +34,8 @@ __all__ = [
     "pretty",
     "readable",
     "short_id",
+    "store_summary_html",
+    "store_summary_text",
 ]
 
 DASH = "–"  # shown where a value has no meaning (a rate without a denominator)
@@ -501,6 +503,67 @@ def export_summary_html(summary: Mapping[str, Any], tz: str) -> str:
         f"<td style='text-align:left'>{probs}</td></tr>"
     )
     return f"<div class='{NO_MATH}'><strong>Connectly export</strong><table>{body}</table></div>"
+
+
+def store_summary_text(summary: Mapping[str, Any], tz: str) -> str:
+    """One line saying what a store (or a filtered view of it) holds (its ``repr``).
+
+    Parameters
+    ----------
+    summary : mapping
+        :meth:`connectly_nb.store.Store.summary`'s result.
+    tz : str
+        The store's time zone.
+
+    Returns
+    -------
+    str
+        ``<Store: ... messages, ... campaigns, ...>``; no path (outputs stay
+        the same wherever the store is).
+    """
+    s = summary
+    return (
+        f"<Store: {s['rows']:,} messages, {s['campaigns']} campaigns, "
+        f"{s['sendouts']} sendouts; sent {_span(s, tz, '%Y-%m-%d %H:%M', ' .. ')}; "
+        f"from {s['files']} file(s), {s['records_read']:,} records read, "
+        f"{s['duplicates_merged']:,} merged; version {s['version']}>"
+    )
+
+
+def store_summary_html(summary: Mapping[str, Any], tz: str) -> str:
+    """What a store holds, as a small HTML table (how a notebook shows it).
+
+    Parameters
+    ----------
+    summary : mapping
+        :meth:`connectly_nb.store.Store.summary`'s result.
+    tz : str
+        The store's time zone.
+
+    Returns
+    -------
+    str
+        A ``div`` holding the table; every value from the data is escaped.
+    """
+    s = summary
+    e = html.escape
+    rows = [
+        ("Messages", format_count(s["rows"])),
+        ("Campaigns", format_count(s["campaigns"])),
+        ("Sendouts", format_count(s["sendouts"])),
+        ("Sent", _span(s, tz, "%Y-%m-%d %H:%M", " – ")),
+        (
+            "Files",
+            f"{s['files']:,} ({s['records_read']:,} records, "
+            f"{s['duplicates_merged']:,} merged duplicates)",
+        ),
+        ("Version", str(s["version"])),
+    ]
+    body = "".join(
+        f"<tr><th style='text-align:left'>{e(k)}</th><td style='text-align:left'>{e(v)}</td></tr>"
+        for k, v in rows
+    )
+    return f"<div><strong>Connectly store</strong><table>{body}</table></div>"
 
 
 # --------------------------------------------------------------------------- messages

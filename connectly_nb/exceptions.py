@@ -23,6 +23,11 @@ __all__ = [
     "ReportError",
     "ReportNotReadyError",
     "SelectionError",
+    "SelectionTooLargeError",
+    "StoreError",
+    "StoreLockedError",
+    "StoreNotFoundError",
+    "StoreWarning",
     "TimeZoneError",
 ]
 
@@ -106,3 +111,38 @@ class PrivacyWarning(UserWarning):
     those of another session (set ``CONNECTLY_NB_SALT`` to follow customers
     across sessions).
     """
+
+
+class StoreError(ConnectlyError, RuntimeError):
+    """A store of daily reports cannot be used as asked (its format, its state)."""
+
+
+class StoreNotFoundError(StoreError, FileNotFoundError):
+    """A folder or URL that holds no store (no manifest): ingest into it first."""
+
+
+class StoreLockedError(StoreError, BlockingIOError):
+    """Another ingest holds the store's lock, and this one was told not to wait for it."""
+
+
+class SelectionTooLargeError(ConnectlyError, ValueError):
+    """A selection of a store holds more messages than fit in memory as an Export.
+
+    Parameters
+    ----------
+    message : str
+        The count, the limit, and how to narrow the selection.
+    count : int
+        Messages in the selection.
+    limit : int
+        The most that :meth:`~connectly_nb.store.Store.to_export` was allowed to load.
+    """
+
+    def __init__(self, message: str, *, count: int, limit: int) -> None:
+        super().__init__(message)
+        self.count = count
+        self.limit = limit
+
+
+class StoreWarning(UserWarning):
+    """A store did what was asked, with a caveat (e.g. a report older than the store's newest)."""

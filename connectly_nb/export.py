@@ -23,7 +23,7 @@ from connectly_nb._time import Bound, check_tz, parse_bound
 from connectly_nb.exceptions import SelectionError
 from connectly_nb.schema import ERROR_CATALOGUE
 
-__all__ = ["Export"]
+__all__ = ["Export", "matching", "sent_bounds"]
 
 Table = pd.DataFrame | Callable[[], pd.DataFrame]
 
@@ -301,13 +301,7 @@ class Export:
 
     def _sent_between(self, start: Bound | None, end: Bound | None) -> np.ndarray:
         sent = self.messages["sent_at"]
-        lo = parse_bound(start, self.tz, end=False) if start is not None else None
-        hi = parse_bound(end, self.tz, end=True) if end is not None else None
-        if lo is not None and hi is not None and hi <= lo:
-            raise ValueError(
-                f"end {end} is before start {start}: no day can be in between "
-                "(an end date includes its whole day)"
-            )
+        lo, hi = sent_bounds(start, end, self.tz)
         mask = np.ones(len(sent), dtype=bool)
         if lo is not None:
             mask &= (sent >= lo).to_numpy()
@@ -405,6 +399,80 @@ class Export:
 
     def _repr_html_(self) -> str:
         return display.export_summary_html(self.summary(), self.tz)
+
+
+def sent_bounds(
+    start: Bound | None, end: Bound | None, tz: str
+) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """The instants ``[lo, hi)`` that :meth:`Export.filter`'s ``start`` and ``end`` mean.
+
+    Parameters
+    ----------
+    start, end : date, datetime or ISO string, optional
+        As for :meth:`Export.filter` (a bare ``end`` date includes its day).
+    tz : str
+        The zone naive values and bare dates are read in.
+
+    Returns
+    -------
+    lo, hi : pandas.Timestamp or None
+        The first instant kept and the first one after; None when not given.
+
+    Raises
+    ------
+    ValueError
+        A bound is not ISO 8601, or ``end`` is before ``start``.
+    """
+    lo = parse_bound(start, tz, end=False) if start is not None else None
+    hi = parse_bound(end, tz, end=True) if end is not None else None
+    if lo is not None and hi is not None and hi <= lo:
+        raise ValueError(
+            f"end {end} is before start {start}: no day can be in between "
+            "(an end date includes its whole day)"
+        )
+    return lo, hi
+
+
+def matching(
+    categories: Iterable[Any],
+    values: Iterable[Any],
+    what: str,
+    *,
+    column: str,
+    also_known: Iterable[str] = (),
+) -> np.ndarray:
+    """Which of ``categories`` the filter ``values`` select, by :meth:`Export.filter`'s rule.
+
+    A value selects the category written exactly so, else those equal to
+    it but for letter case, surrounding spaces and Unicode normalisation form
+    (:func:`connectly_nb._keys.match_names`).
+
+    Parameters
+    ----------
+    categories : iterable
+        The known values (campaign names, sendout ids, error codes).
+    values : iterable
+        The values asked for.
+    what : str
+        How the message names them (``"campaign"``).
+    column : str
+        The column they come from (``"campaign_name"``), for the error.
+    also_known : iterable of str, optional
+        Values that select nothing without being an error (catalogue codes).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        One per category.
+
+    Raises
+    ------
+    SelectionError
+        A value matches no category and is not in ``also_known``; the
+        message lists the closest known ones.
+    """
+    known = pd.Series(pd.Categorical(list(categories)), name=column)
+    return _isin(known, list(values), what, also_known=also_known)
 
 
 def _isin(

@@ -28,6 +28,7 @@ read receipts on.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,9 +39,17 @@ import pandas as pd
 
 from connectly_nb._docs import shared_docs
 from connectly_nb._keys import BLANK, blank_filled
-from connectly_nb._stages import count_stages, stage_bits, stage_instants
+from connectly_nb._stages import count_combinations, count_stages, stage_bits, stage_instants
 from connectly_nb._stages import key_figures as stage_key_figures
-from connectly_nb._stats import Z95, fisher_exact, holm, two_proportion_test, wilson_interval
+from connectly_nb._stats import (
+    Z95,
+    bin_quantile,
+    fisher_exact,
+    holm,
+    log_bin,
+    two_proportion_test,
+    wilson_interval,
+)
 from connectly_nb._time import NAT_INT, floor_local, naive_utc, since
 from connectly_nb.conversions import ClickSet
 from connectly_nb.display import format_p_value
@@ -57,6 +66,7 @@ from connectly_nb.schema import (
     UNKNOWN,
     describe_error,
 )
+from connectly_nb.store import SLOT, Store, empty_export
 
 __all__ = [
     "BLANK",
@@ -121,9 +131,11 @@ def _group_codes(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.Dat
     return codes, keys
 
 
-def _counts(frame: pd.DataFrame, codes: np.ndarray, n_groups: int) -> dict[str, np.ndarray]:
+def _counts(
+    frame: pd.DataFrame, codes: np.ndarray, n_groups: int, weights: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Rows and stage counts per group, by the one stage counter (:mod:`connectly_nb._stages`)."""
-    return count_stages(stage_bits(frame), codes, n_groups)
+    return count_stages(stage_bits(frame), codes, n_groups, weights)
 
 
 def _with_rates(table: pd.DataFrame) -> pd.DataFrame:
@@ -142,15 +154,22 @@ def _funnel_frame(
     by: list[str],
     where: np.ndarray | None = None,
     extra: dict[str, np.ndarray] | None = None,
+    weights: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """The funnel of ``frame``; ``extra`` counts more flags (e.g. converted) per group."""
+    """The funnel of ``frame``; ``extra`` counts more flags (e.g. converted) per group.
+
+    ``weights``: how many messages each row stands for, when ``frame`` holds
+    partial counts (:func:`_compress`, a store's partitions, its cube).
+    """
     codes, keys = _group_codes(frame, by)
     if where is not None:
         codes = np.where(where, codes, -1)
-    counts = _counts(frame, codes, len(keys))
+    counts = _counts(frame, codes, len(keys), weights)
     for name, flag in (extra or {}).items():
-        hit = codes[flag & (codes >= 0)]
-        counts[name] = np.bincount(hit, minlength=len(keys))[: len(keys)].astype(np.int64)
+        hit = flag & (codes >= 0)
+        w = None if weights is None else weights[hit]
+        found = np.bincount(codes[hit], weights=w, minlength=len(keys))[: len(keys)]
+        counts[name] = np.rint(found).astype(np.int64)
     table = pd.concat([keys.reset_index(drop=True), pd.DataFrame(counts)], axis=1)
     if by:
         table = table[table["rows"] > 0]
@@ -214,6 +233,8 @@ def funnel(
        rows  sent  delivered
     0  6000  5974       5723
     """
+    if isinstance(export, Store):
+        return _store_funnel(_store_where(export, where), _by_list(by), conversions, negatives)
     extra = _click_sets(export, conversions, negatives)
     return _funnel_frame(export.messages, _by_list(by), _where(export, where), extra)
 
@@ -254,6 +275,13 @@ def key_figures(export: Export, *, where: Any = None) -> dict[str, int]:
     >>> key_figures(sample_export())["clicked"]
     806
     """
+    if isinstance(export, Store):
+        store = _store_where(export, where)
+        if store.use_cube and store.selection.on_grid:  # the dashboard's header: from the cube
+            return store.cube_object.key_figures(store.selection)
+        rows = _stack(_partials(store, _flags_partial, columns=list(FLAG_COLUMNS)))
+        counts = count_stages(stage_bits(rows), weights=rows["n"].to_numpy())
+        return {name: int(counts[name][0]) for name in COUNTS}
     return stage_key_figures(stage_bits(export.messages), _where(export, where))
 
 
@@ -302,18 +330,31 @@ def trend(
     ValueError
         ``every`` is not a period of a day or longer.
     """
+    if isinstance(export, Store):
+        return _store_trend(export, every, conversions, negatives)
     m = export.messages
     extra = _click_sets(export, conversions, negatives)
     if every is None:
         out = _funnel_frame(m, ["campaign_name", "sendout_id"], None, extra)
         # keyed as the groups are: a blank sendout id is the "(blank)" sendout
         first = m["sent_at"].groupby(blank_filled(m["sendout_id"]), observed=True).min()
-        first_sent = first.reindex(out["sendout_id"].astype(object)).to_numpy()
-        out.insert(2, "first_sent", pd.Series(first_sent, dtype=m["sent_at"].dtype))
-        out = out.sort_values(["first_sent", "sendout_id"], kind="stable", na_position="last")
-        return out.reset_index(drop=True)
-    has_time = m["sent_at"].notna().to_numpy()
-    wall = m["sent_at"][has_time].dt.tz_convert(export.tz).dt.tz_localize(None)
+        return _by_first_send(out, first)
+    frame, kept = _period_frame(m, every, export.tz)
+    out = _funnel_frame(frame, ["period"], None, {k: v[kept] for k, v in extra.items()})
+    return out.sort_values("period", kind="stable").reset_index(drop=True)
+
+
+def _by_first_send(out: pd.DataFrame, first: pd.Series) -> pd.DataFrame:
+    """The per-sendout funnel with each sendout's first send, in time order."""
+    first_sent = first.reindex(out["sendout_id"].astype(object)).to_numpy()
+    out.insert(2, "first_sent", pd.Series(first_sent, dtype=first.dtype))
+    out = out.sort_values(["first_sent", "sendout_id"], kind="stable", na_position="last")
+    return out.reset_index(drop=True)
+
+
+def _period_starts(times: pd.Series, every: str, tz: str) -> pd.Series:
+    """The start of each instant's period (days, weeks from Monday, months ...) in ``tz``."""
+    wall = times.dt.tz_convert(tz).dt.tz_localize(None)
     alias = every[:-1] if every in ("MS", "QS", "YS") else every  # "month start" = month
     refusal = (
         f"every={every!r} is not a period such as 'D' (days), 'W' (weeks from Monday) "
@@ -326,13 +367,22 @@ def trend(
         starts = wall.dt.to_period(alias).dt.start_time
     except (ValueError, TypeError, AttributeError) as exc:
         raise ValueError(refusal) from exc
-    frame = m.loc[has_time, list(FLAG_COLUMNS)]
     # a period starts at the local midnight of its first day (daylight saving included)
-    frame["period"] = pd.DatetimeIndex(starts).tz_localize(
-        export.tz, ambiguous=True, nonexistent="shift_forward"
+    return pd.Series(
+        pd.DatetimeIndex(starts).tz_localize(tz, ambiguous=True, nonexistent="shift_forward"),
+        index=times.index,
     )
-    out = _funnel_frame(frame, ["period"], None, {k: v[has_time] for k, v in extra.items()})
-    return out.sort_values("period", kind="stable").reset_index(drop=True)
+
+
+def _period_frame(
+    m: pd.DataFrame, every: str, tz: str, *, time: str = "sent_at", keep: Sequence[str] = ()
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The flags (and ``keep``) of the rows with a ``time`` and their ``period``; which rows."""
+    has_time = m[time].notna().to_numpy()
+    columns = [c for c in (*keep, *FLAG_COLUMNS, "n") if c in m.columns]
+    frame = m.loc[has_time, list(dict.fromkeys(columns))]
+    frame["period"] = _period_starts(m[time][has_time], every, tz)
+    return frame, has_time
 
 
 def _shorter_than_a_day(alias: str) -> bool:
@@ -361,7 +411,13 @@ _ERROR_COLUMNS = (
 
 
 @shared_docs
-def errors(export: Export, *, by: By = None, category: str | None = None) -> pd.DataFrame:
+def errors(
+    export: Export,
+    *,
+    by: By = None,
+    category: str | None = None,
+    every: str | None = None,
+) -> pd.DataFrame:
     """Failures per error code, with what the code means and whether to retry.
 
     Failed messages only: an error reported on a message that was delivered
@@ -382,21 +438,37 @@ def errors(export: Export, *, by: By = None, category: str | None = None) -> pd.
         ``"recipient"``, ``"rate-limit"``, ``"system"``, ``"policy"`` or
         ``"unknown"``); a code of two categories (``recipient/policy``)
         belongs to both.
+    every : str, optional
+        Also split by period of the local sent date (``"D"``, ``"W"``,
+        ``"M"`` ... as for :func:`trend`): which codes grow. Messages without
+        a ``sent_at`` are then left out.
 
     Returns
     -------
     pandas.DataFrame
-        ``by`` columns, ``error_code``, ``count``, ``share_of_failed``,
-        ``share_of_rows`` (within the group), ``top_error_msg``, ``title``,
-        ``category``, ``retry``, ``advice`` (what to do, in a sentence),
-        ``fixable`` (the business can fix the cause: see
-        :attr:`connectly_nb.schema.ErrorInfo.fixable`); sorted by group, then
-        count (descending), then code.
+        ``period`` (with ``every``), ``by`` columns, ``error_code``,
+        ``count``, ``share_of_failed``, ``share_of_rows`` (within the group),
+        ``top_error_msg``, ``title``, ``category``, ``retry``, ``advice``
+        (what to do, in a sentence), ``fixable`` (the business can fix the
+        cause: see :attr:`connectly_nb.schema.ErrorInfo.fixable`); sorted by
+        group, then count (descending), then code.
+
+    Raises
+    ------
+    ValueError
+        ``every`` is not a period of a day or longer.
     """
-    by = _by_list(by)
-    m = export.messages
-    out = _count_codes(_failures(m, by), by)
-    out = _with_shares(out, m, by)
+    keys = ["period", *_by_list(by)] if every is not None else _by_list(by)
+    if isinstance(export, Store):
+        failures, rows = _store_errors(export, keys, every)
+    else:
+        m = export.messages
+        if every is not None:
+            m = _period_frame(m, every, export.tz, keep=[*_by_list(by), *_ERROR_TEXT])[0]
+        failures = _failure_counts(m[m["is_failed"].to_numpy()], keys)
+        rows = _row_counts(m, keys)
+    out = _count_codes(failures, keys)
+    out = _with_shares(out, rows, keys)
     described = [describe_error(str(c)) for c in out["error_code"]]
     out["title"] = [d.title for d in described]
     out["category"] = [d.category for d in described]
@@ -406,30 +478,46 @@ def errors(export: Export, *, by: By = None, category: str | None = None) -> pd.
     if category is not None:
         keep = np.array([category in str(c).split("/") for c in out["category"]], dtype=bool)
         out = out[keep]  # (a plain list would select columns when it is empty)
-    order = [*by, "count", "error_code"]
-    out = out.sort_values(order, ascending=[True] * len(by) + [False, True], kind="stable")
-    return out[[*by, *_ERROR_COLUMNS]].reset_index(drop=True)
+    order = [*keys, "count", "error_code"]
+    out = out.sort_values(order, ascending=[True] * len(keys) + [False, True], kind="stable")
+    return out[[*keys, *_ERROR_COLUMNS]].reset_index(drop=True)
 
 
-def _failures(m: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """The failed messages' group keys, error code (or "(no code)") and message."""
-    failed = m[m["is_failed"].to_numpy()]
+_ERROR_TEXT = ("error_code", "error_msg")
+
+
+def _failure_counts(failed: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Failed messages per group key, error code (or "(no code)") and message: column ``n``.
+
+    ``failed`` holds one row per failed message, or partial counts in ``n``.
+    """
     code = failed["error_code"].astype(object).where(failed["error_code"].notna(), NO_CODE)
     frame = _group_keys(failed, by).reset_index(drop=True)
     frame["error_code"] = code.to_numpy()
-    frame["error_msg"] = failed["error_msg"].to_numpy()
-    return frame
+    frame["error_msg"] = failed["error_msg"].to_numpy(dtype=object)
+    frame["n"] = failed["n"].to_numpy() if "n" in failed.columns else 1
+    grouped = frame.groupby([*by, *_ERROR_TEXT], observed=True, dropna=False, sort=False)
+    return grouped["n"].sum().reset_index()
+
+
+def _row_counts(m: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Messages per group key (column ``n``); ``m`` may hold partial counts in ``n``."""
+    frame = _group_keys(m, by).reset_index(drop=True)
+    frame["n"] = m["n"].to_numpy() if "n" in m.columns else 1
+    if not by:
+        return pd.DataFrame({"n": [int(frame["n"].sum())]}, dtype=np.int64)
+    return frame.groupby(by, observed=True, dropna=False, sort=False)["n"].sum().reset_index()
 
 
 def _count_codes(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Failures per (group, code), with the most frequent error message of each."""
     cols = [*by, "error_code"]
-    out = frame.groupby(cols, observed=True, sort=False, dropna=False).size().rename("count")
+    grouped = frame.groupby(cols, observed=True, sort=False, dropna=False)
+    out = grouped["n"].sum().astype(np.int64).rename("count")
     msgs = (
         frame.dropna(subset=["error_msg"])
-        .groupby([*cols, "error_msg"], observed=True, dropna=False)
-        .size()
-        .rename("n")
+        .groupby([*cols, "error_msg"], observed=True, dropna=False)["n"]
+        .sum()
         .reset_index()
         .sort_values(["n", "error_msg"], ascending=[False, True], kind="stable")
         .drop_duplicates(cols)
@@ -439,21 +527,19 @@ def _count_codes(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return out.reset_index().merge(msgs, on=cols, how="left")
 
 
-def _with_shares(out: pd.DataFrame, m: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Each code's share of its group's failures and of its group's rows."""
+def _with_shares(out: pd.DataFrame, rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Each code's share of its group's failures and of its group's rows (``rows``' ``n``)."""
     if by:
         group_failed = out.groupby(by, observed=True)["count"].transform("sum")
-        group_rows = (
-            _group_keys(m, by).groupby(by, observed=True).size().rename("_rows").reset_index()
-        )
+        group_rows = rows.groupby(by, observed=True)["n"].sum().rename("_rows").reset_index()
         out = out.merge(group_rows, on=by, how="left")
-        rows = out.pop("_rows").to_numpy()
+        n_rows = out.pop("_rows").to_numpy()
     else:
         group_failed = out["count"].sum()
-        rows = len(m)
+        n_rows = rows["n"].sum()
     with np.errstate(invalid="ignore", divide="ignore"):
         out["share_of_failed"] = out["count"] / group_failed
-        out["share_of_rows"] = out["count"] / rows
+        out["share_of_rows"] = out["count"] / n_rows
     return out
 
 
@@ -487,6 +573,10 @@ def suppression_list(export: Export, *, repeats: int = 2) -> pd.DataFrame:
         reasons, "; "-joined), ``messages`` (their messages in the export),
         ``last_sent_at``; sorted by customer id.
     """
+    if isinstance(export, Store):  # the candidates' whole history, then the same rule
+        found = _partials(export, _suppression_candidates, columns=_SUPPRESSION_COLUMNS)
+        ids = sorted(set().union(*found))
+        return suppression_list(export.to_export(customers=ids), repeats=repeats)
     m = export.messages[~unreadable_ids(export)]
     customer = m["customer_external_id"]
     reasons: dict[str, list[str]] = {}
@@ -533,6 +623,20 @@ def unreadable_ids(export: Export) -> np.ndarray:
     ids = export.messages["customer_external_id"].astype("string")
     blank = (ids.isna() | ids.str.strip().eq("")).to_numpy(dtype=bool, na_value=True)
     return blank | ids.str.match(MANGLED_ID).to_numpy(dtype=bool, na_value=False)
+
+
+_SUPPRESSION_COLUMNS = ["customer_external_id", "error_code", "is_failed", "is_opted_out"]
+
+
+def _suppression_candidates(export: Export) -> set[str]:
+    """Customers who opted out or failed with a code the catalogue may suppress."""
+    m = export.messages
+    codes = m["error_code"].astype(object)
+    suppressible = codes.map(lambda c: pd.notna(c) and bool(describe_error(str(c)).suppress))
+    hit = m["is_opted_out"].to_numpy() | (
+        m["is_failed"].to_numpy() & suppressible.to_numpy(dtype=bool)
+    )
+    return {str(c) for c in m.loc[hit, "customer_external_id"].dropna()}
 
 
 # --------------------------------------------------------------------------- time
@@ -633,54 +737,106 @@ def timeline(
         ``freq`` is not a pandas frequency.
     """
     by_cols = _by_list(by)
+    if isinstance(export, Store):
+        if freq is None:
+            return _timeline_since_sent_store(export, by_cols, points)
+        part = functools.partial(_clock_rows, by=by_cols, freq=freq, tz=tz or export.tz)
+        columns = [*by_cols, *_CLOCK_EVENTS.values()]
+        return _clock_finish(_partials(export, part, columns=columns), by_cols)
     m = export.messages
     if freq is not None:
         return _clock_counts(m, by_cols, freq, tz or export.tz)
+    grid = _grid(points)
+    rows = _since_sent_rows(export, by=by_cols, grid=grid)
+    return _since_sent_finish(rows, by_cols, grid)
+
+
+def _grid(points: Sequence[pd.Timedelta | str] | None) -> pd.TimedeltaIndex:
     grid = pd.to_timedelta(list(points) if points is not None else list(TIMELINE_POINTS))
-    grid = grid.sort_values()
+    return grid.sort_values()
+
+
+_SENT = "_sent"  # the rows of the partial timeline counting the messages with a sent_at
+
+
+def _since_sent_rows(export: Export, by: list[str], grid: pd.TimedeltaIndex) -> pd.DataFrame:
+    """Partial timeline: per group, stage and grid step, the messages first reaching it there.
+
+    Rows of stage ``"_sent"`` count each group's messages with a ``sent_at``.
+    """
+    m = export.messages
     sent = m["sent_at"].notna().to_numpy()  # the time origin: messages with a sent time
-    codes, keys = _group_codes(m, by_cols)
-    codes = codes[sent]
-    n_groups = len(keys)
-    n_sent = np.bincount(codes[codes >= 0], minlength=n_groups)
-    frames = []
+    edges = grid.to_numpy().astype("timedelta64[us]").astype(np.int64)
+    frames = [
+        _compress(m.loc[sent, by].assign(stage=_SENT, bucket=0), [*by, "stage", "bucket"], flags=())
+    ]
     for stage, since_sent in _reached_since_sent(m).items():
         elapsed = since_sent[sent]
         reached = ~np.isnat(elapsed)
         el = np.maximum(elapsed[reached].astype("timedelta64[us]").astype(np.int64), 0)
-        g = codes[reached]
-        # per group: how many reached the stage within each grid point
-        edges = grid.to_numpy().astype("timedelta64[us]").astype(np.int64)
-        # bucket of each event: how many grid points lie before it; then cumulate
-        bucket = np.searchsorted(edges, el, side="left")
-        valid = g >= 0
-        flat = np.bincount(
-            g[valid] * (len(grid) + 1) + bucket[valid], minlength=n_groups * (len(grid) + 1)
-        )
-        counts = np.cumsum(flat.reshape(n_groups, len(grid) + 1)[:, :-1], axis=1)
+        frame = m.loc[sent, by][reached].reset_index(drop=True)
+        frame["stage"] = stage
+        # bucket of each event: how many grid points lie before it (cumulated later)
+        frame["bucket"] = np.searchsorted(edges, el, side="left")
+        frames.append(_compress(frame, [*by, "stage", "bucket"], flags=()))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _since_sent_finish(rows: pd.DataFrame, by: list[str], grid: pd.TimedeltaIndex) -> pd.DataFrame:
+    """The timeline from partial rows: cumulative counts per grid point, shares of sent."""
+    codes, keys = _group_codes(rows, by)
+    n_groups, steps = len(keys), len(grid) + 1
+    stage_of = rows["stage"].to_numpy(dtype=object)
+    n = rows["n"].to_numpy(dtype=np.float64)
+    is_sent = stage_of == _SENT
+    n_sent = np.rint(np.bincount(codes[is_sent], weights=n[is_sent], minlength=n_groups))
+    frames = []
+    for stage in LATENCY_COLUMNS:
+        sel = (stage_of == stage) & (codes >= 0)
+        flat = codes[sel] * steps + rows["bucket"].to_numpy()[sel]
+        counts = np.bincount(flat, weights=n[sel], minlength=n_groups * steps)
+        counts = np.cumsum(np.rint(counts).astype(np.int64).reshape(n_groups, steps)[:, :-1], 1)
         part = (
             keys.loc[keys.index.repeat(len(grid))].reset_index(drop=True)
-            if by_cols
+            if by
             else (pd.DataFrame({"group": [ALL] * len(grid)}))
         )
         part["stage"] = stage
         part["elapsed"] = np.tile(grid.to_numpy(), n_groups)
         part["reached"] = counts.ravel()
-        part["sent"] = np.repeat(n_sent, len(grid))
+        part["sent"] = np.repeat(n_sent.astype(np.int64), len(grid))
         frames.append(part)
     out = pd.concat(frames, ignore_index=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["share"] = np.where(out["sent"] > 0, out["reached"] / out["sent"], np.nan)
-    out = out[out["sent"] > 0] if by_cols else out
+    out = out[out["sent"] > 0] if by else out
     out["stage"] = pd.Categorical(out["stage"], categories=list(LATENCY_COLUMNS), ordered=True)
-    order = [*(by_cols or ["group"]), "stage", "elapsed"]
+    order = [*(by or ["group"]), "stage", "elapsed"]
     return out.sort_values(order, kind="stable").reset_index(drop=True)
+
+
+def _timeline_since_sent_store(
+    store: Store, by: list[str], points: Sequence[pd.Timedelta | str] | None
+) -> pd.DataFrame:
+    grid = _grid(points)
+    part = functools.partial(_since_sent_rows, by=by, grid=grid)
+    columns = [*by, "sent_at", "delivered_at", "read_at", "opt_out_at", "first_click_at"]
+    return _since_sent_finish(_stack(_partials(store, part, columns=columns)), by, grid)
+
+
+def _clock_rows(export: Export, by: list[str], freq: str, tz: str) -> pd.DataFrame:
+    return _clock_partial(export.messages, by, freq, tz)
 
 
 _CLOCK_EVENTS = EVENT_TIMES
 
 
 def _clock_counts(m: pd.DataFrame, by: list[str], freq: str, tz: str) -> pd.DataFrame:
+    return _clock_finish([_clock_partial(m, by, freq, tz)], by)
+
+
+def _clock_partial(m: pd.DataFrame, by: list[str], freq: str, tz: str) -> pd.DataFrame:
+    """Events per group, clock bucket and kind (partial counts add up)."""
     frames = []
     keys = _group_keys(m, by)
     for event, column in _CLOCK_EVENTS.items():
@@ -695,7 +851,18 @@ def _clock_counts(m: pd.DataFrame, by: list[str], freq: str, tz: str) -> pd.Data
         frames.append(counts)
     if not frames:
         return pd.DataFrame(columns=[*by, "time", "event", "count"])
-    out = pd.concat(frames, ignore_index=True)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _clock_finish(parts: list[pd.DataFrame], by: list[str]) -> pd.DataFrame:
+    """The partial clock counts added up, in order."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=[*by, "time", "event", "count"])
+    out = _stack(parts) if len(parts) > 1 else parts[0]
+    if len(parts) > 1:
+        grouped = out.groupby([*by, "time", "event"], observed=True, sort=False)
+        out = grouped["count"].sum().reset_index()
     out["event"] = pd.Categorical(out["event"], categories=list(_CLOCK_EVENTS), ordered=True)
     out = out.sort_values([*by, "time", "event"], kind="stable").reset_index(drop=True)
     return out[[*by, "time", "event", "count"]]
@@ -722,6 +889,10 @@ def latency(export: Export, *, by: By = "campaign_name") -> pd.DataFrame:
         ``n_negative``.
     """
     by_cols = _by_list(by)
+    if isinstance(export, Store):
+        part = functools.partial(_latency_bins, by=by_cols)
+        columns = [*by_cols, *LATENCY_COLUMNS.values()]
+        return _latency_from_bins(_stack(_partials(export, part, columns=columns)), by_cols)
     m = export.messages
     rows = []
     columns = LATENCY_COLUMNS
@@ -743,13 +914,70 @@ def latency(export: Export, *, by: By = "campaign_name") -> pd.DataFrame:
             else:
                 stats = [None, None, None]
             rows.append((*key, stage, len(v), *stats, neg))
-    names = [*(by_cols or ["group"]), "stage", "n", "median", "p90", "mean", "n_negative"]
+    return _latency_frame(rows, by_cols)
+
+
+def _latency_frame(rows: list[tuple[Any, ...]], by: list[str]) -> pd.DataFrame:
+    names = [*(by or ["group"]), "stage", "n", "median", "p90", "mean", "n_negative"]
     out = pd.DataFrame(rows, columns=names)
-    out["stage"] = pd.Categorical(out["stage"], categories=list(columns), ordered=True)
+    out["stage"] = pd.Categorical(out["stage"], categories=list(LATENCY_COLUMNS), ordered=True)
     for c in ("median", "p90", "mean"):
         # all-NaT columns would be read as datetimes: state the type
         out[c] = pd.Series([v if pd.notna(v) else None for v in out[c]], dtype="timedelta64[us]")
     return out
+
+
+_NEGATIVE_BIN = -2  # latencies below 0: counted apart
+_PRESENT_BIN = -3  # marks a group that has messages, latencies or not
+
+
+def _latency_bins(export: Export, by: list[str]) -> pd.DataFrame:
+    """Partial latencies: per group, stage and 1% log bin, the count and the sum (µs)."""
+    m = export.messages
+    frames = [
+        _compress(
+            m[by].assign(stage="delivered", bin=_PRESENT_BIN), [*by, "stage", "bin"], flags=()
+        )
+    ]
+    frames[0]["total"] = 0
+    for stage, col in LATENCY_COLUMNS.items():
+        v = m[col].to_numpy().astype("timedelta64[us]").view(np.int64)
+        has = v != NAT_INT
+        frame = m.loc[has, by].reset_index(drop=True)
+        values = v[has]
+        frame["stage"] = stage
+        frame["bin"] = np.where(values < 0, _NEGATIVE_BIN, log_bin(np.maximum(values, 0)))
+        frame["total"] = np.where(values < 0, 0, values)
+        grouped = frame.groupby([*by, "stage", "bin"], observed=True, dropna=False, sort=False)
+        frames.append(grouped.agg(n=("total", "size"), total=("total", "sum")).reset_index())
+    return pd.concat(frames, ignore_index=True)
+
+
+def _latency_from_bins(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """:func:`latency` from partial bins: n, mean and n_negative exact, quantiles within 0.5%."""
+    codes, keys = _group_codes(rows, by)
+    stage = rows["stage"].to_numpy(dtype=object)
+    bins = rows["bin"].to_numpy()
+    n = rows["n"].to_numpy()
+    total = rows["total"].to_numpy()
+    out = []
+    for gi in range(len(keys)):
+        in_group = codes == gi
+        if not in_group.any():
+            continue
+        key = tuple(keys.iloc[gi]) if by else (ALL,)
+        for name in LATENCY_COLUMNS:
+            sel = in_group & (stage == name)
+            neg = int(n[sel & (bins == _NEGATIVE_BIN)].sum())
+            ok = sel & (bins >= -1)
+            count = int(n[ok].sum())
+            stats: list[Any] = [None, None, None]
+            if count:
+                med, p90 = (bin_quantile(bins[ok], n[ok], q) for q in (0.5, 0.9))
+                mean = total[ok].sum() / count
+                stats = [pd.Timedelta(microseconds=float(x)) for x in (med, p90, mean)]
+            out.append((*key, name, count, *stats, neg))
+    return _latency_frame(out, by)
 
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -785,15 +1013,15 @@ def activity_heatmap(
     ValueError
         ``event`` is none of the four.
     """
-    if event == "clicked":
-        times = export.clicks["ts"].dropna()
-    elif event in ("sent", "delivered", "read"):
-        times = export.messages[EVENT_TIMES[event]].dropna()
-    else:
+    if event not in ("sent", "delivered", "read", "clicked"):
         raise ValueError(f"event must be one of sent, delivered, read, clicked; got {event!r}")
-    times = times.dt.tz_convert(tz or export.tz)
-    cell = times.dt.day_of_week.to_numpy() * 24 + times.dt.hour.to_numpy()
-    counts = np.bincount(cell, minlength=168)
+    cells = functools.partial(_heatmap_cells, event=event, tz=tz or export.tz)
+    if isinstance(export, Store):
+        tables = ("messages", "clicks") if event == "clicked" else ("messages",)
+        columns = [] if event == "clicked" else [EVENT_TIMES[event]]
+        counts = sum(_partials(export, cells, tables=tables, columns=columns))
+    else:
+        counts = cells(export)
     out = pd.DataFrame(
         {
             "weekday": pd.Categorical(np.repeat(WEEKDAYS, 24), categories=WEEKDAYS, ordered=True),
@@ -803,6 +1031,17 @@ def activity_heatmap(
     )
     out.attrs = {"event": event, "tz": tz or export.tz}  # what the cells count, and where
     return out
+
+
+def _heatmap_cells(export: Export, event: str, tz: str) -> np.ndarray:
+    """Events per weekday x hour cell (168 counts; partial counts add up)."""
+    if event == "clicked":
+        times = export.clicks["ts"].dropna()
+    else:
+        times = export.messages[EVENT_TIMES[event]].dropna()
+    times = times.dt.tz_convert(tz)
+    cell = times.dt.day_of_week.to_numpy() * 24 + times.dt.hour.to_numpy()
+    return np.bincount(cell, minlength=168)
 
 
 # --------------------------------------------------------------------------- clicks
@@ -821,6 +1060,22 @@ _CLICK_COLUMNS = (
 
 
 def _click_table(export: Export, kind: str, by: list[str]) -> pd.DataFrame:
+    if isinstance(export, Store):
+        return _store_click_table(export, kind, by)
+    m = export.messages
+    frame = _click_frame(export, kind, by)
+    grouped = frame.groupby([*by, "id", "name"], observed=True, sort=False, dropna=False)
+    out = grouped.agg(
+        clicks=("message_id", "size"),
+        unique_clickers=("customer", "nunique"),
+        messages=("message_id", "nunique"),
+        median_time_to_click=("to_click", "median"),
+    ).reset_index()
+    return _click_finish(out, _click_reach(m, by), by)
+
+
+def _click_frame(export: Export, kind: str, by: list[str]) -> pd.DataFrame:
+    """One row per click of ``kind``: its message's group, id, name, customer, time to click."""
     m = export.messages
     c = export.clicks[(export.clicks["kind"] == kind).to_numpy()]
     mid = c["message_id"].to_numpy()
@@ -835,20 +1090,25 @@ def _click_table(export: Export, kind: str, by: list[str]) -> pd.DataFrame:
     frame["message_id"] = mid
     frame["customer"] = m["customer_external_id"].iloc[pos].to_numpy()
     frame["to_click"] = to_click
-    grouped = frame.groupby([*by, "id", "name"], observed=True, sort=False, dropna=False)
-    out = grouped.agg(
-        clicks=("message_id", "size"),
-        unique_clickers=("customer", "nunique"),
-        messages=("message_id", "nunique"),
-        median_time_to_click=("to_click", "median"),
-    ).reset_index()
+    return frame
+
+
+def _click_reach(m: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Delivered and read messages per group (the shares' denominators; partial sums add up)."""
+    flags = m[["is_delivered", "is_read"]].reset_index(drop=True)
+    if not by:
+        return flags.sum().to_frame().T.astype(np.int64)
+    den = _group_keys(m, by).reset_index(drop=True).join(flags)
+    return den.groupby(by, observed=True)[["is_delivered", "is_read"]].sum().reset_index()
+
+
+def _click_finish(out: pd.DataFrame, reach: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     if by:
-        den = _group_keys(m, by).join(m[["is_delivered", "is_read"]])
-        den = den.groupby(by, observed=True)[["is_delivered", "is_read"]].sum().reset_index()
+        den = reach.groupby(by, observed=True)[["is_delivered", "is_read"]].sum().reset_index()
         out = out.merge(den, on=by, how="left")
         delivered, read = out.pop("is_delivered").to_numpy(), out.pop("is_read").to_numpy()
     else:
-        delivered, read = int(m["is_delivered"].sum()), int(m["is_read"].sum())
+        delivered, read = int(reach["is_delivered"].sum()), int(reach["is_read"].sum())
     with np.errstate(invalid="ignore", divide="ignore"):
         out["share_of_delivered"] = out["messages"] / delivered
         out["share_of_read"] = out["messages"] / read
@@ -858,6 +1118,68 @@ def _click_table(export: Export, kind: str, by: list[str]) -> pd.DataFrame:
         kind="stable",
     )
     return out[[*by, *_CLICK_COLUMNS]].reset_index(drop=True)
+
+
+_CLICK_READ = ["customer_external_id", "sent_at", "is_delivered", "is_read"]
+
+
+def _store_click_table(store: Store, kind: str, by: list[str]) -> pd.DataFrame:
+    """Clicks per button or link of a store: counts and reach added up, clickers by customer."""
+    keys = [*by, "id", "name"]
+    read = {"tables": ("messages", "clicks"), "columns": [*by, *_CLICK_READ]}
+    found = _partials(store, functools.partial(_click_parts, kind=kind, by=by), **read)
+    counts = _stack([f[0] for f in found])
+    out = counts.groupby(keys, observed=True, sort=False)[["clicks", "messages"]].sum()
+    times = _stack([f[1] for f in found])
+    medians = {
+        key: _timedelta(bin_quantile(g["bin"].to_numpy(), g["n"].to_numpy(), 0.5))
+        for key, g in times.groupby(keys, observed=True, sort=False)
+    }
+    out["median_time_to_click"] = pd.Series(
+        [medians.get(k) for k in out.index], index=out.index, dtype="timedelta64[us]"
+    )
+    clickers = store.map_customers(
+        functools.partial(_clicker_rows, kind=kind, by=by),
+        functools.partial(_clickers, keys=keys),
+        **read,
+    )
+    unique = pd.concat(clickers).groupby(keys, observed=True).sum() if clickers else None
+    out["unique_clickers"] = (
+        unique.reindex(out.index).fillna(0).to_numpy(np.int64) if unique is not None else 0
+    )
+    out = out.reset_index()
+    return _click_finish(out, _stack([f[2] for f in found]), by)
+
+
+def _timedelta(us: float) -> pd.Timedelta | None:
+    return None if math.isnan(us) else pd.Timedelta(microseconds=us)
+
+
+def _click_parts(
+    export: Export, kind: str, by: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Partial click counts, time-to-click bins and reach of one piece of a store."""
+    keys = [*by, "id", "name"]
+    frame = _click_frame(export, kind, by)
+    grouped = frame.groupby(keys, observed=True, sort=False, dropna=False)
+    counts = grouped.agg(clicks=("message_id", "size"), messages=("message_id", "nunique"))
+    us = frame["to_click"].to_numpy().astype("timedelta64[us]").view(np.int64)
+    has = us != NAT_INT
+    times = frame.loc[has, keys].assign(bin=log_bin(us[has]))
+    bins = times.groupby([*keys, "bin"], observed=True, sort=False).size().rename("n")
+    return counts.reset_index(), bins.reset_index(), _click_reach(export.messages, by)
+
+
+def _clicker_rows(export: Export, kind: str, by: list[str]) -> pd.DataFrame:
+    """Who clicked what: (group, id, name, customer), once each."""
+    frame = _click_frame(export, kind, by)
+    rows = frame[[*by, "id", "name"]].assign(customer_external_id=frame["customer"])
+    return rows.drop_duplicates()
+
+
+def _clickers(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """Distinct customers per button (all rows of these customers are here: counts add up)."""
+    return frame.groupby(keys, observed=True, sort=False)["customer_external_id"].nunique()
 
 
 @shared_docs
@@ -929,6 +1251,7 @@ def variables(export: Export, *, top: int = 3) -> pd.DataFrame:
         (share of all messages), ``distinct`` values, ``top_values`` (the
         ``top`` most common, with counts).
     """
+    _export_only(export, "variables")
     v = export.variables
     n = len(export.messages)
     keys = ["direction", "key"]
@@ -986,6 +1309,7 @@ def segment(
     pandas.DataFrame
         ``by`` columns, ``value``, then the columns of :func:`funnel`.
     """
+    _export_only(export, "segment")
     v = export.variables
     sel = v[((v["direction"] == direction) & (v["key"] == key)).to_numpy()]
     m = export.messages
@@ -1068,6 +1392,7 @@ def compare(
     SelectionError
         A campaign or filter value the export does not have.
     """
+    _export_only(export, "compare")
     sides = _sides(export, a, b, labels)
     clicks = {"conversions": conversions, "negatives": negatives}
     row = _comparison(sides, rate, alpha, clicks)
@@ -1114,6 +1439,7 @@ def compare_rates(
         One row per rate: the columns of :func:`compare`, plus ``p_adjusted``
         (Holm); ``significant`` and ``verdict`` are decided on ``p_adjusted``.
     """
+    _export_only(export, "compare_rates")
     sides = _sides(export, a, b, labels)
     clicks = {"conversions": conversions, "negatives": negatives}
     if rates is None:
@@ -1388,11 +1714,13 @@ def countries(export: Export, *, by: By = None) -> pd.DataFrame:
         ``calling_code``, then the columns of :func:`funnel`; sorted by rows
         (descending) within each group, then country.
     """
-    m = export.messages
-    country = _regions(m["customer_external_id"])
-    frame = m[[*_by_list(by), *FLAG_COLUMNS]].copy()
-    frame["country"] = country
-    out = _funnel_frame(frame, [*_by_list(by), "country"])
+    keys = _by_list(by)
+    if isinstance(export, Store):
+        columns = [*keys, "customer_external_id", *FLAG_COLUMNS]
+        rows = _stack(_partials(export, functools.partial(_country_rows, by=keys), columns=columns))
+    else:
+        rows = _country_rows(export, keys)
+    out = _funnel_frame(rows, [*keys, "country"], weights=rows["n"].to_numpy())
     out["country"] = out["country"].astype(str)
     split = out["country"].str.split(" ", n=1, expand=True).reindex(columns=[0, 1])
     code = split[1].astype(object)
@@ -1404,6 +1732,14 @@ def countries(export: Export, *, by: By = None) -> pd.DataFrame:
         [*keys, "rows", "country"], ascending=[True] * len(keys) + [False, True], kind="stable"
     )
     return out.reset_index(drop=True)
+
+
+def _country_rows(export: Export, by: list[str]) -> pd.DataFrame:
+    """Messages counted by group, country and state (partial counts)."""
+    m = export.messages
+    frame = m[[*by, *FLAG_COLUMNS]].copy()
+    frame["country"] = _regions(m["customer_external_id"])
+    return _compress(frame, [*by, "country"])
 
 
 def _regions(ids: pd.Series) -> pd.Categorical:
@@ -1460,12 +1796,43 @@ def fatigue(export: Export, *, cap: int = 5) -> pd.DataFrame:
         ``previous_messages`` (text: "0", "1", ... "5+"), then the columns of
         :func:`funnel`.
     """
+    if isinstance(export, Store):
+        rows = _stack(
+            export.map_customers(
+                _fatigue_rows,
+                functools.partial(_fatigue_counts, cap=cap),
+                columns=["customer_external_id", "sent_at", "sendout_id", *FLAG_COLUMNS],
+            )
+            or [_fatigue_counts(_fatigue_rows(empty_export()), cap)]
+        )
+    else:
+        rows = _fatigue_counts(_fatigue_rows(export), cap)
+    return _funnel_frame(rows, ["previous_messages"], weights=rows["n"].to_numpy())
+
+
+def _fatigue_rows(export: Export) -> pd.DataFrame:
+    """The messages that can be placed in a customer's history: a send time and a customer."""
     m = export.messages
-    # a position needs a send time and a customer: messages without either are left out
-    is_sent = (m["sent_at"].notna() & m["customer_external_id"].notna()).to_numpy()
-    customer, _ = pd.factorize(m["customer_external_id"].iloc[np.flatnonzero(is_sent)])
-    when = naive_utc(m["sent_at"])[is_sent].astype(np.int64)
-    order = np.lexsort((when, customer))
+    placed = (m["sent_at"].notna() & m["customer_external_id"].notna()).to_numpy()
+    rows = m.loc[placed, ["customer_external_id", *FLAG_COLUMNS]].reset_index(drop=True)
+    rows["when"] = naive_utc(m["sent_at"])[placed].astype(np.int64)
+    # ties (one customer, two sends at the same instant) go by a hash of the sendout id:
+    # the same order in every piece of a store (hashing the few ids, not every row)
+    sendout = m["sendout_id"][placed]
+    names = np.asarray([str(c) for c in sendout.cat.categories], dtype=object)
+    per_id = np.r_[pd.util.hash_array(names), np.uint64(0)] if len(names) else np.zeros(1, "u8")
+    rows["sendout"] = per_id[sendout.cat.codes.to_numpy()].view(np.int64)
+    return rows
+
+
+def _fatigue_counts(rows: pd.DataFrame, cap: int) -> pd.DataFrame:
+    """Messages by how many the customer had before (all of a customer's rows are here).
+
+    Each customer's messages are numbered by ``sent_at`` (ties in a fixed order
+    of their sendouts), 0 for the first; ``cap`` and more are pooled.
+    """
+    customer, _ = pd.factorize(rows["customer_external_id"])
+    order = np.lexsort((rows["sendout"].to_numpy(), rows["when"].to_numpy(), customer))
     run_start = np.r_[True, customer[order][1:] != customer[order][:-1]]
     position = np.arange(len(order))
     first = np.maximum.accumulate(np.where(run_start, position, 0))
@@ -1473,6 +1840,214 @@ def fatigue(export: Export, *, cap: int = 5) -> pd.DataFrame:
     prior[order] = position - first
     prior = np.minimum(prior, cap)
     labels = [str(i) for i in range(cap)] + [f"{cap}+"]
-    frame = m.loc[is_sent, list(FLAG_COLUMNS)]
+    frame = rows[list(FLAG_COLUMNS)].copy()
     frame["previous_messages"] = pd.Categorical.from_codes(prior, categories=labels, ordered=True)
-    return _funnel_frame(frame, ["previous_messages"])
+    return _compress(frame, ["previous_messages"])
+
+
+# --------------------------------------------------------------------------- stores
+#
+# A metric of a Store is the metric of an Export whose rows are partial counts:
+# each partition (or the cube) is counted by the function the in-memory metric
+# uses (_compress, _failure_counts ...), the partial tables are stacked, and the
+# same finish step (_funnel_frame with weights, _count_codes ...) makes the result.
+
+#: Dimensions of the cube a funnel can be grouped by.
+_CUBE_DIMS = frozenset(("business_id", "campaign_name", "sendout_id", "error_code"))
+
+
+def _store_where(store: Store, where: Any) -> Store:
+    """``where`` on a Store: filter arguments only (a mask has nothing to align with)."""
+    if where is None:
+        return store
+    if isinstance(where, dict):
+        return store.filter(**where)
+    raise TypeError(
+        "where= on a Store takes filter arguments as a dict ({'campaigns': 'A'}); "
+        "a boolean mask needs an Export: store.to_export(...)"
+    )
+
+
+def _compress(
+    frame: pd.DataFrame,
+    keys: list[str],
+    flags: Sequence[str] = FLAG_COLUMNS,
+    extra: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Rows counted by their ``keys``, stage flags and ``extra`` flags: column ``n``.
+
+    The partial counts of a piece of data: stacked with other pieces' and
+    given to a finish step as weights, they count like the rows themselves.
+    """
+    cols = list(dict.fromkeys([*keys, *extra]))
+    weights = frame["n"].to_numpy() if "n" in frame.columns else None  # already partial counts
+    columns = {c: frame[c] for c in cols}
+    packed = tuple(flags) == FLAG_COLUMNS
+    if packed:  # the six flags as one column of packed stage bits, as the funnel counts them
+        columns["_bits"] = pd.Series(stage_bits(frame), index=frame.index)
+    else:
+        columns.update({c: frame[c] for c in flags if c not in columns})
+    out = count_combinations(columns, weights)
+    if packed:
+        bits = out.pop("_bits").to_numpy()
+        for i, flag in enumerate(FLAG_COLUMNS):
+            out.insert(len(cols) + i, flag, (bits >> i) & 1 == 1)
+    return out
+
+
+def _flags_partial(export: Export) -> pd.DataFrame:
+    return _compress(export.messages, [])
+
+
+def _partials(
+    store: Store,
+    func: Any,
+    *,
+    tables: tuple[str, ...] = ("messages",),
+    columns: list[str] | None = None,
+) -> list[Any]:
+    """``func`` of each partition of ``store`` (of an empty Export when none is selected)."""
+    return store.map_partitions(func, tables=tables, columns=columns) or [func(empty_export())]
+
+
+def _stack(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Partial tables as one; categories united (sorted, the blank group last)."""
+    parts = [p for p in parts if len(p)] or parts[:1]
+    if len(parts) == 1:
+        return parts[0]
+    out = pd.concat(parts, ignore_index=True)
+    for c in parts[0].columns:
+        dtype = parts[0][c].dtype
+        if not isinstance(dtype, pd.CategoricalDtype):
+            continue
+        if dtype.ordered:
+            out[c] = pd.Categorical(out[c].astype(object), dtype=dtype)
+            continue
+        names = set().union(*(p[c].cat.categories for p in parts))
+        order = sorted(names - {BLANK}, key=str) + ([BLANK] if BLANK in names else [])
+        out[c] = pd.Categorical(out[c].astype(object), categories=order)
+    return out
+
+
+def _store_funnel(store: Store, by: list[str], conversions: Any, negatives: Any) -> pd.DataFrame:
+    click_sets = conversions is not None or negatives is not None
+    rows = store.cube_rows() if not click_sets and set(by) <= _CUBE_DIMS else None
+    if rows is None:
+        part = functools.partial(_funnel_rows, by=by, conversions=conversions, negatives=negatives)
+        tables = ("messages", "clicks") if click_sets else ("messages",)
+        columns = None if click_sets else [*by, *FLAG_COLUMNS]
+        rows = _stack(_partials(store, part, tables=tables, columns=columns))
+    extra = {k: rows[k].to_numpy(dtype=bool) for k in ("converted", "negative") if k in rows}
+    return _funnel_frame(rows, by, None, extra, weights=rows["n"].to_numpy())
+
+
+def _funnel_rows(export: Export, by: list[str], conversions: Any, negatives: Any) -> pd.DataFrame:
+    """Partial funnel counts: messages by group, state and click sets."""
+    frame = export.messages[list(dict.fromkeys([*by, *FLAG_COLUMNS]))].copy()
+    extra = _click_sets(export, conversions, negatives)
+    for name, flag in extra.items():
+        frame[name] = flag
+    return _compress(frame, by, extra=list(extra))
+
+
+def _store_trend(store: Store, every: str | None, conversions: Any, negatives: Any) -> pd.DataFrame:
+    cube = store.cube_rows() if conversions is None and negatives is None else None
+    if every is None:
+        keys = ["campaign_name", "sendout_id"]
+        if cube is not None and _whole_sendouts(store, cube):
+            first = store.cube_rows("sendouts").groupby("sendout_id", observed=True)["first_sent"]
+            return _by_first_send(
+                _funnel_frame(cube, keys, weights=cube["n"].to_numpy()),
+                first.min().dt.tz_convert(store.tz),
+            )
+        out = _store_funnel(store, keys, conversions, negatives)
+        parts = _partials(store, _first_sends, columns=["sendout_id", "sent_at"])
+        first = pd.concat(parts).groupby(level=0).min()
+        return _by_first_send(out, first.dt.tz_convert(store.tz))
+    if cube is not None:
+        rows = _compress(_period_frame(cube, every, store.tz, time="slot")[0], ["period"])
+    else:
+        part = functools.partial(
+            _period_rows, every=every, tz=store.tz, c=conversions, neg=negatives
+        )
+        tables = ("messages",) if conversions is None and negatives is None else None
+        rows = _stack(_partials(store, part, **_reads(tables, ["sent_at", *FLAG_COLUMNS])))
+    extra = {k: rows[k].to_numpy(dtype=bool) for k in ("converted", "negative") if k in rows}
+    out = _funnel_frame(rows, ["period"], None, extra, weights=rows["n"].to_numpy())
+    return out.sort_values("period", kind="stable").reset_index(drop=True)
+
+
+def _whole_sendouts(store: Store, rows: pd.DataFrame) -> bool:
+    """Whether the selection keeps every message of its sendouts (their first sends hold)."""
+    sel = store.selection
+    if sel.error_codes is not None:
+        return False
+    if sel.lo is None and sel.hi is None:
+        return True
+    every_row = store.cube_object.counts
+    chosen = every_row["sendout_id"].isin(rows["sendout_id"].dropna().unique())
+    slots = every_row.loc[chosen.to_numpy(), "slot"].dropna()  # first sends ignore the unsent
+    lo_ok = sel.lo is None or not len(slots) or slots.min() >= sel.lo
+    hi_ok = sel.hi is None or not len(slots) or slots.max() + pd.Timedelta(SLOT) <= sel.hi
+    return bool(lo_ok and hi_ok)
+
+
+def _reads(tables: tuple[str, ...] | None, columns: list[str]) -> dict[str, Any]:
+    """What a partial needs read: only ``columns``, or messages and clicks whole."""
+    if tables is None:
+        return {"tables": ("messages", "clicks"), "columns": None}
+    return {"tables": tables, "columns": columns}
+
+
+def _first_sends(export: Export) -> pd.Series:
+    return export.messages.groupby("sendout_id", observed=True)["sent_at"].min()
+
+
+def _period_rows(export: Export, every: str, tz: str, c: Any, neg: Any) -> pd.DataFrame:
+    """Partial counts by period of the local sent date, state and click sets."""
+    m = export.messages
+    frame, kept = _period_frame(m, every, tz)
+    extra = _click_sets(export, c, neg)
+    for name, flag in extra.items():
+        frame[name] = flag[kept]
+    return _compress(frame, ["period"], extra=list(extra))
+
+
+def _store_errors(
+    store: Store, keys: list[str], every: str | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Partial failure and row counts of a store: from the cube, or from its partitions."""
+    cube = store.cube_rows() if set(keys) - {"period"} <= _CUBE_DIMS else None
+    if cube is not None:
+        failures = store.cube_rows("failures")
+        if every is not None:
+            cube = _period_frame(cube, every, store.tz, time="slot", keep=keys[1:])[0]
+            failures = _period_frame(
+                failures, every, store.tz, time="slot", keep=[*keys[1:], *_ERROR_TEXT]
+            )[0]
+        return _failure_counts(failures, keys), _row_counts(cube, keys)
+    by = keys[1:] if every is not None else keys
+    part = functools.partial(_error_rows, by=by, every=every, tz=store.tz)
+    columns = [*by, "sent_at", *_ERROR_TEXT, *FLAG_COLUMNS]
+    found = _partials(store, part, columns=columns)
+    return _stack([f for f, _ in found]), _stack([r for _, r in found])
+
+
+def _error_rows(
+    export: Export, by: list[str], every: str | None, tz: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Partial counts of failures (by group, code, message) and of rows (by group)."""
+    m = export.messages
+    keys = by
+    if every is not None:
+        m = _period_frame(m, every, tz, keep=[*by, *_ERROR_TEXT])[0]
+        keys = ["period", *by]
+    return _failure_counts(m[m["is_failed"].to_numpy()], keys), _row_counts(m, keys)
+
+
+def _export_only(export: Any, name: str) -> None:
+    if isinstance(export, Store):
+        raise TypeError(
+            f"{name}() needs an Export: measure a selection of the store with "
+            f"{name}(store.to_export(campaigns=..., start=..., end=...))"
+        )

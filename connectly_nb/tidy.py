@@ -37,7 +37,7 @@ from connectly_nb._merge import STR_TYPES, ChildRows, RecordMap
 from connectly_nb._problems import ProblemCollector
 from connectly_nb._progress import Progress, interactive
 from connectly_nb._stages import stage_flags
-from connectly_nb._time import NAT_INT, check_tz, localize, since
+from connectly_nb._time import NAT_INT, check_tz, localize, naive_utc, since
 from connectly_nb.exceptions import TimeZoneError
 from connectly_nb.export import Export
 from connectly_nb.load import RawFile
@@ -46,6 +46,7 @@ from connectly_nb.schema import (
     CATEGORICAL_COLUMNS,
     CLICK_KINDS,
     CLICK_TABLE_COLUMNS,
+    DERIVED_COLUMNS,
     ERROR_COLUMNS,
     EXPORT_COLUMNS,
     ID_COLUMNS,
@@ -56,8 +57,9 @@ from connectly_nb.schema import (
     VARIABLE_TABLE_COLUMNS,
 )
 
-__all__ = ["Export", "TimeZoneError", "release_memory", "tidy"]
+__all__ = ["Export", "TimeZoneError", "merge_exports", "release_memory", "tidy"]
 
+_DIRECTIONS = ("input", "output")  # the variables columns, in order
 _THREADED_ROWS = 50_000  # loads at least this big run their column tasks on two threads
 _BIG_DEFERRED = 200_000  # from this many records, reading the variables shows a progress bar
 
@@ -283,11 +285,7 @@ def _check_ids(records: pa.Table, extras: list[str], problems: ProblemCollector)
         blank = _parse.to_numpy_bool(pc.or_kleene(pc.is_null(col), pc.utf8_is_space(col)))
         _flag(problems, col, blank, c, "missing_value", f"{c} is blank; the row is kept")
     ids = records["customer_external_id"]
-    mangled = np.zeros(len(ids), dtype=bool)
-    suspects = np.flatnonzero(~_parse.to_numpy_bool(pc.starts_with(ids, "+")))  # first cut
-    if len(suspects):
-        found = pc.match_substring_regex(_parse.take_rows(ids, suspects), MANGLED_ID)
-        mangled[suspects] = _parse.to_numpy_bool(found)
+    mangled = _mangled_ids(ids)
     _flag(
         problems,
         ids,
@@ -309,6 +307,16 @@ def _check_ids(records: pa.Table, extras: list[str], problems: ProblemCollector)
                 "too_large",
                 f"{c} holds more than {_parse.MAX_JSON_CHARS:,} bytes; kept as written",
             )
+    return mangled
+
+
+def _mangled_ids(ids: pa.ChunkedArray) -> np.ndarray:
+    """Which customer ids look like numbers Excel rewrote (never a merge key alone)."""
+    mangled = np.zeros(len(ids), dtype=bool)
+    suspects = np.flatnonzero(~_parse.to_numpy_bool(pc.starts_with(ids, "+")))  # first cut
+    if len(suspects):
+        found = pc.match_substring_regex(_parse.take_rows(ids, suspects), MANGLED_ID)
+        mangled[suspects] = _parse.to_numpy_bool(found)
     return mangled
 
 
@@ -837,16 +845,228 @@ class _Deferred:
     def variables(self) -> pd.DataFrame:
         """The variables table (parsing the cells if not done yet)."""
         c = self.collected
-        out = self._parse().frame(self.rid_to_message, c.src, c.line, c.names, order=("direction",))
-        out["direction"] = pd.Categorical.from_codes(
-            out["direction"].to_numpy(), categories=["input", "output"]
-        )
-        out["key"] = pd.Categorical.from_codes(
-            out["key"].to_numpy(), categories=self.key_categories
-        )
-        return out[list(VARIABLE_TABLE_COLUMNS)]
+        table = self._parse()
+        return _variables_frame(table, self.rid_to_message, c, self.key_categories)
 
     def problems(self) -> pd.DataFrame:
         """The problems table, complete (parsing the variables cells if not done yet)."""
         self._parse()
         return self.collected.frame(self.rid_to_message)
+
+
+def _variables_frame(
+    table: ChildRows, rid_to_message: np.ndarray, where: Any, key_categories: list[str]
+) -> pd.DataFrame:
+    """The variables table of merged rows; ``where`` has the records' names, src and line."""
+    out = table.frame(rid_to_message, where.src, where.line, where.names, order=("direction",))
+    out["direction"] = pd.Categorical.from_codes(
+        out["direction"].to_numpy(), categories=list(_DIRECTIONS)
+    )
+    out["key"] = pd.Categorical.from_codes(out["key"].to_numpy(), categories=key_categories)
+    return out[list(VARIABLE_TABLE_COLUMNS)]
+
+
+# ------------------------------------------------------------------ tidy exports merged
+
+
+def merge_exports(parts: Sequence[Export], *, tz: str = "UTC") -> Export:
+    """Merge tidy Exports of reports, oldest first, by :func:`read_export`'s rule.
+
+    Each part's messages are taken as records read in that order (the
+    oldest report first) and go through the same steps as a load's records:
+    the merge plan of :mod:`connectly_nb._merge` (same key; an Excel-mangled
+    id merges only with the same non-blank session), the newest non-blank
+    value of each column, clicks united, variables merged by key (the newest
+    wins), then the derived columns. A message keeps the source and line of
+    its newest record, and each click and variable those of the record it was
+    read from. Merging the per-file Exports of reports, in report order,
+    gives the Export of ``read_export`` of all the files (row order aside):
+    the rule is associative. This is how :mod:`connectly_nb.store` adds a
+    day's report to what it holds.
+
+    Parameters
+    ----------
+    parts : sequence of Export
+        The parts, oldest report first (at least one); their time zones are
+        ignored.
+    tz : str, default "UTC"
+        Time zone to show timestamps in.
+
+    Returns
+    -------
+    Export
+        The merged tables. ``problems`` holds only what merging found:
+        ``merged_duplicate`` rows (a part's message folded into a newer one),
+        ``not_merged`` and ``event_without_sent`` warnings, each at the
+        source and line of the part's message; ``accounting`` counts, per
+        source, the parts' messages (``records_read``), those kept and those
+        merged.
+
+    Raises
+    ------
+    ValueError
+        ``parts`` is empty.
+    TimeZoneError
+        ``tz`` is not a time zone name.
+    """
+    tz = check_tz(tz)
+    if not parts:
+        raise ValueError("merge_exports needs at least one Export")
+    records, cells, variables, keys = _records_of_parts(parts)
+    problems = ProblemCollector(records.names, records.src, records.line)
+    where = _merge_repeats(records, cells, problems, dedupe=True, seq=None)
+    rid_to_message = where.to_message()
+    clicks, click_utc = _clicks_frame(cells.clicks, rid_to_message, records, tz)
+    messages = _messages_frame(records, cells, where, clicks, click_utc, tz)
+    _report_events_without_sent(messages, where.kept, problems)
+    variables.merge(where.survivor, ["direction", "key"], keep="last")
+    k = len(records.names)
+    accounting = pd.DataFrame(
+        {
+            "source": records.names,
+            "records_read": np.bincount(records.src, minlength=k),
+            "rows_kept": np.bincount(messages["source"].cat.codes.to_numpy(), minlength=k),
+            "duplicates_merged": np.bincount(records.src[where.merged_away], minlength=k),
+        }
+    )
+    return Export(
+        messages=messages,
+        clicks=clicks,
+        variables=_variables_frame(variables, rid_to_message, records, keys),
+        problems=problems.frame(rid_to_message),
+        accounting=accounting,
+        tz=tz,
+    )
+
+
+def _records_of_parts(
+    parts: Sequence[Export],
+) -> tuple[_Records, _Cells, ChildRows, list[str]]:
+    """The parts' messages as records (text, codes, instants), their clicks and variables."""
+    frames = [p.messages for p in parts]
+    names = _union([str(c) for f in frames for c in _categorical(f["source"]).cat.categories])
+    extras = _union([c for f in frames for c in f.columns if c not in _TIDY_COLUMNS])
+    offsets = np.cumsum([0] + [len(f) for f in frames])
+    src = np.concatenate([_codes_in(f["source"], names) for f in frames]).astype(np.int32)
+    line = np.concatenate([f["line"].to_numpy(dtype=np.int64) for f in frames])
+    text = [c for c in (*EXPORT_COLUMNS, *extras) if c not in _TYPED_COLUMNS]
+    columns: dict[str, Any] = {}
+    for c in text:
+        columns[c] = pa.chunked_array(
+            [_large_text(f[c] if c in f.columns else None, len(f)) for f in frames],
+            type=pa.large_string(),
+        )
+    columns["line"] = pa.array(line)
+    columns["_src"] = pa.array(src)
+    table = pa.table(columns)
+    records = _Records(table=table, names=names, extras=extras, src=src, line=line)
+    codes, categories = {}, {}
+    for c in CATEGORICAL_COLUMNS:
+        found = [str(v) for f in frames for v in _categorical(f[c]).cat.categories]
+        categories[c] = sorted(_union(found))
+        codes[c] = np.concatenate([_codes_in(f[c], categories[c]) for f in frames])
+    stamps = {
+        c: np.concatenate([naive_utc(f[c]) for f in frames]).astype("datetime64[us]")
+        for c in TIMESTAMP_COLUMNS
+    }
+    clicks = _child_rows(parts, offsets, names, "clicks", ["kind", "id", "name", "ts"])
+    variables, keys = _variable_rows(parts, offsets, names)
+    candidates = _merge.repeat_candidates(codes["sendout_id"], table["customer_external_id"])
+    mangled = _mangled_ids(table["customer_external_id"])
+    cells = _Cells(codes, categories, stamps, clicks, candidates, mangled)
+    return records, cells, variables, keys
+
+
+#: Columns of ``Export.messages`` that are not export columns read as text.
+_TIDY_COLUMNS = frozenset((*EXPORT_COLUMNS, *DERIVED_COLUMNS))
+_TYPED_COLUMNS = frozenset((*TIMESTAMP_COLUMNS, *CATEGORICAL_COLUMNS))
+
+
+def _union(values: Sequence[str]) -> list[str]:
+    """The distinct values, in order of first appearance."""
+    return list(dict.fromkeys(values))
+
+
+def _categorical(col: pd.Series) -> pd.Series:
+    """``col`` as a categorical of text (a column read back without its categories, say)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return col
+    values = col.astype(object)
+    return values.where(values.notna(), None).astype("category")
+
+
+def _codes_in(col: pd.Series, categories: list[str]) -> np.ndarray:
+    """A categorical column's codes among ``categories`` (-1 stays -1)."""
+    col = _categorical(col)
+    position = {c: i for i, c in enumerate(categories)}
+    remap = np.array([position[str(c)] for c in col.cat.categories] + [-1], dtype=np.int32)
+    return remap[col.cat.codes.to_numpy()]
+
+
+def _large_text(col: pd.Series | None, n: int) -> pa.Array:
+    """A text column as Arrow ``large_string`` (nulls for a missing column; no copy if Arrow)."""
+    if col is None:
+        return pa.nulls(n, pa.large_string())
+    try:  # Arrow-backed text: its own buffers
+        arr = pa.array(col.array, type=pa.large_string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # object text (an extra column, say)
+        arr = pa.array(col.to_numpy(dtype=object, na_value=None), type=pa.large_string())
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _child_rows(
+    parts: Sequence[Export],
+    offsets: np.ndarray,
+    names: list[str],
+    table: str,
+    columns: list[str],
+) -> ChildRows:
+    """The parts' clicks as rows of their messages' records, each with its own origin."""
+    rid, src, line, data = [], [], [], {c: [] for c in columns}
+    for part, offset in zip(parts, offsets, strict=False):
+        t = getattr(part, table)
+        rid.append(offset + part.messages.index.get_indexer(t["message_id"].to_numpy()))
+        src.append(_codes_in(t["source"], names))
+        line.append(t["line"].to_numpy(dtype=np.int64))
+        for c in columns:
+            col = t[c]
+            if c == "kind":
+                data[c].append(_codes_in(col, list(CLICK_KINDS)).astype(np.int8))
+            elif c == "ts":
+                data[c].append(naive_utc(col).astype("datetime64[us]"))
+            else:
+                data[c].append(_large_text(col, len(col)).cast(pa.string()))
+    values: dict[str, Any] = {
+        c: pa.concat_arrays(v) if c in ("id", "name") else np.concatenate(v)
+        for c, v in data.items()
+    }
+    origin = (np.concatenate(src), np.concatenate(line))
+    return ChildRows(np.concatenate(rid).astype(np.int64), values, origin=origin)
+
+
+def _variable_rows(
+    parts: Sequence[Export], offsets: np.ndarray, names: list[str]
+) -> tuple[ChildRows, list[str]]:
+    """The parts' variables as rows of their messages' records; the sorted key names."""
+    keys = sorted(
+        _union([str(k) for p in parts for k in _categorical(p.variables["key"]).cat.categories])
+    )
+    rid, src, line, direction, key, value = [], [], [], [], [], []
+    for part, offset in zip(parts, offsets, strict=False):
+        v = part.variables
+        rid.append(offset + part.messages.index.get_indexer(v["message_id"].to_numpy()))
+        src.append(_codes_in(v["source"], names))
+        line.append(v["line"].to_numpy(dtype=np.int64))
+        direction.append(_codes_in(v["direction"], list(_DIRECTIONS)).astype(np.int8))
+        key.append(_codes_in(v["key"], keys))
+        value.append(_large_text(v["value"], len(v)).cast(pa.string()))
+    rows = ChildRows(
+        np.concatenate(rid).astype(np.int64),
+        {
+            "direction": np.concatenate(direction),
+            "key": np.concatenate(key),
+            "value": pa.concat_arrays(value),
+        },
+        origin=(np.concatenate(src), np.concatenate(line)),
+    )
+    return rows, keys

@@ -182,3 +182,56 @@ def test_suppress_writes_full_numbers_without_formulas_and_refuses_its_input(
     assert "is one of the exports read" in capsys.readouterr().err
     assert main(["suppress", "-o", str(out)]) == 2
     assert main(["suppress", "--sample", "--repeats", "0", "-o", str(out)]) == 2
+
+
+# --------------------------------------------------------------------------- the store
+
+
+@pytest.fixture
+def threads(monkeypatch):
+    """``connectly-nb ingest`` on Dask's threads instead of a LocalCluster of processes."""
+    import contextlib
+
+    import dask
+
+    from connectly_nb import cli
+
+    monkeypatch.setattr(cli, "_dask_client", lambda address, workers: contextlib.nullcontext())
+    with dask.config.set(scheduler="synchronous"):
+        yield
+
+
+def test_sample_days_writes_daily_reports_that_repeat_records(tmp_path, capsys):
+    assert main(["sample", "--days", "3", "--rows-per-day", "80", "-o", str(tmp_path)]) == 0
+    assert "wrote 3 daily reports" in capsys.readouterr().out
+    files = sorted(tmp_path.glob("campaign_daily_2024-11-0*.csv"))
+    assert [f.name for f in files] == [f"campaign_daily_2024-11-0{d}.csv" for d in (1, 2, 3)]
+    from connectly_nb import read_export
+
+    acc = read_export(files).accounting
+    assert (acc["records_read"] == 85).all()  # 80 rows and 5 repeats with quirks
+    assert acc["duplicates_merged"].iloc[0] > 5  # later days repeat day 1's records
+    assert main(["sample", "--days", "0", "-o", str(tmp_path)]) == 2
+
+
+def test_ingest_adds_new_files_once_and_says_so(tmp_path, capsys, threads):
+    main(["sample", "--days", "2", "--rows-per-day", "60", "-o", str(tmp_path / "r")])
+    store = str(tmp_path / "store")
+    assert main(["ingest", str(tmp_path / "r"), "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert "ingested, 65 records" in out
+    assert "2 of 2 file(s) added" in out
+    assert main(["ingest", str(tmp_path / "r"), "--store", store]) == 0
+    assert "0 of 2 file(s) added" in capsys.readouterr().out
+
+
+def test_ingest_into_a_locked_store_with_no_wait_exits_2(tmp_path, capsys, threads):
+    from connectly_nb.store._layout import Place, locked
+
+    main(["sample", "--days", "1", "--rows-per-day", "40", "-o", str(tmp_path / "r")])
+    with locked(Place(tmp_path / "store")):
+        code = main(
+            ["ingest", str(tmp_path / "r"), "--store", str(tmp_path / "store"), "--no-wait"]
+        )
+    assert code == 2
+    assert "another ingest" in capsys.readouterr().err

@@ -274,3 +274,46 @@ def test_write_export_never_writes_through_a_planted_link(tmp_path, planted_link
     write_export(target, rows=30, seed=1)
     check()
     assert target.read_text(encoding="utf-8").startswith("customer_external_id,")
+
+
+def test_bundled_daily_reports_are_what_the_generator_writes(tmp_path):
+    from connectly_nb.datasets import (
+        DAILY_DAYS,
+        DAILY_ROWS_PER_DAY,
+        DAILY_SEED,
+        daily_paths,
+        write_daily_reports,
+    )
+
+    written = write_daily_reports(
+        tmp_path, days=DAILY_DAYS, rows_per_day=DAILY_ROWS_PER_DAY, seed=DAILY_SEED
+    )
+    assert [p.name for p in written] == [p.name for p in daily_paths()]
+    for ours, bundled in zip(written, daily_paths(), strict=True):
+        assert ours.read_bytes() == bundled.read_bytes()
+
+
+def test_daily_reports_repeat_earlier_records_in_a_more_advanced_state():
+    from connectly_nb.datasets import generate_daily_reports
+
+    days = list(generate_daily_reports(4, rows_per_day=300, quirks=False))
+    assert [len(records) - 1 for _, records in days] == [300] * 4
+    header = days[0][1][0]
+    col = {c: i for i, c in enumerate(header)}
+    seen: dict[tuple[str, str], list[str]] = {}
+    repeats = 0
+    for _, records in days:
+        for r in records[1:]:
+            key = (r[col["sendout_id"]], r[col["customer_external_id"]])
+            if key in seen:
+                repeats += 1
+                before = seen[key]
+                for c in ("sent_at", "delivered_at", "read_at", "opt_out_at"):
+                    assert not before[col[c]] or r[col[c]] == before[col[c]]  # events stay
+                assert r != before  # and something moved on
+            seen[key] = r
+    assert repeats > 30
+    businesses = {r[col["business_id"]] for _, records in days for r in records[1:]}
+    assert len(businesses) == 1
+    customers = [r[col["customer_external_id"]] for _, records in days for r in records[1:]]
+    assert len(set(customers)) < len(customers) * 0.8  # one pool, reached again and again

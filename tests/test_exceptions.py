@@ -21,12 +21,15 @@ BUILTIN = {
     "ReportNotReadyError": RuntimeError,
     "SelectionError": KeyError,
     "OverwriteError": ValueError,
+    "SelectionTooLargeError": ValueError,
+    "StoreError": RuntimeError,
+    "StoreNotFoundError": FileNotFoundError,
+    "StoreLockedError": BlockingIOError,
 }
 
 
 def test_every_exception_derives_from_connectly_error_and_its_builtin():
-    warnings = ("CacheWarning", "PrivacyWarning")
-    errors = [n for n in exceptions.__all__ if n not in ("ConnectlyError", *warnings)]
+    errors = [n for n in exceptions.__all__ if n != "ConnectlyError" and not n.endswith("Warning")]
     assert set(errors) == set(BUILTIN)
     for name in errors:
         cls = getattr(exceptions, name)
@@ -39,6 +42,8 @@ def test_every_exception_derives_from_connectly_error_and_its_builtin():
     assert not issubclass(exceptions.CacheWarning, exceptions.ConnectlyError)
     assert issubclass(exceptions.PrivacyWarning, UserWarning)
     assert not issubclass(exceptions.PrivacyWarning, exceptions.ConnectlyError)
+    assert issubclass(exceptions.StoreWarning, UserWarning)
+    assert issubclass(exceptions.StoreLockedError, exceptions.StoreError)
 
 
 def test_exceptions_are_the_same_objects_wherever_imported():

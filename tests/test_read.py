@@ -93,3 +93,10 @@ def test_threaded_load_equals_the_sequential_one(daily, monkeypatch):
     own = read_export(sample_path(), progress=False).accounting["duplicates_merged"].sum()
     assert threaded.accounting["duplicates_merged"].sum() == own + 2500
     assert "bad_json" in set(threaded.problems["problem"])
+
+
+def test_several_files_with_only_a_header_read_as_an_empty_export(write_export):
+    # found by the store's property test: Arrow gave no chunk to encode and raised
+    ex = read_export([write_export([]), write_export([])])
+    assert len(ex.messages) == 0
+    assert list(ex.accounting["records_read"]) == [0, 0]

@@ -13,23 +13,80 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from connectly_nb.datasets.generator import export_text, generate_export, write_export
+from connectly_nb.datasets.generator import (
+    export_text,
+    generate_daily_reports,
+    generate_export,
+    write_daily_reports,
+    write_export,
+)
 from connectly_nb.export import Export
 from connectly_nb.read import read_export
 
 __all__ = [
+    "DAILY_DAYS",
+    "DAILY_ROWS_PER_DAY",
+    "DAILY_SEED",
     "SAMPLE_ROWS",
     "SAMPLE_SEED",
+    "daily_paths",
+    "daily_reports",
     "export_text",
+    "generate_daily_reports",
     "generate_export",
     "sample_export",
     "sample_path",
+    "write_daily_reports",
     "write_export",
 ]
 
 #: How the bundled sample was generated: ``write_export(path, rows=SAMPLE_ROWS, seed=SAMPLE_SEED)``.
 SAMPLE_ROWS = 6000
 SAMPLE_SEED = 7
+
+
+#: How the bundled daily reports were generated: ``write_daily_reports(folder,
+#: days=DAILY_DAYS, rows_per_day=DAILY_ROWS_PER_DAY, seed=DAILY_SEED)``.
+DAILY_DAYS = 5
+DAILY_ROWS_PER_DAY = 700
+DAILY_SEED = 11
+
+
+def daily_paths() -> list[Path]:
+    """Paths of the bundled daily reports: five days of one business (notebook 06).
+
+    One business, one pool of customers, one to three sendouts a day; each
+    day's report repeats the earlier messages whose state moved on (3,525
+    records, 3,250 messages once merged).
+
+    Returns
+    -------
+    list of pathlib.Path
+        ``daily/campaign_daily_2024-11-0{1..5}.csv`` in the installed package,
+        in date order.
+    """
+    folder = Path(str(resources.files("connectly_nb.datasets").joinpath("daily")))
+    return sorted(folder.glob("campaign_daily_*.csv"))
+
+
+def daily_reports() -> list[io.BytesIO]:
+    """The bundled daily reports as in-memory files named by their file names.
+
+    What ``read_export`` and :func:`connectly_nb.store.ingest` show as each
+    record's source is then ``campaign_daily_2024-11-01.csv``, not a path of
+    this installation (so notebook outputs are the same everywhere).
+
+    Returns
+    -------
+    list of io.BytesIO
+        One per day, in date order, each with a ``name``.
+    """
+    files = []
+    for path in daily_paths():
+        data = io.BytesIO(path.read_bytes())
+        data.name = path.name
+        files.append(data)
+    return files
 
 
 def sample_path() -> Path:

@@ -19,6 +19,7 @@ import csv
 import io
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,12 @@ import numpy as np
 from connectly_nb._fs import atomic_write
 from connectly_nb.schema import EXPORT_COLUMNS
 
-__all__ = ["generate_export", "write_export"]
+__all__ = [
+    "generate_daily_reports",
+    "generate_export",
+    "write_daily_reports",
+    "write_export",
+]
 
 _CAMPAIGNS = (
     ("Black Friday 2024 🎉", ("Ver ofertas", "Não tenho interesse"), "https://shop.example/bf"),
@@ -451,3 +457,289 @@ def export_text(rows: int = 100, *, seed: int = 7, quirks: bool = True) -> str:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(generate_export(rows, seed=seed, quirks=quirks))
     return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- daily reports
+
+#: How many days a daily report keeps following a sendout (its messages' later events).
+REPORT_WINDOW_DAYS = 3
+#: A day's report is exported at this hour (UTC) of the same day.
+_REPORT_HOUR = 22
+
+
+def _daily_sendouts(structure: np.random.Generator, day: np.datetime64) -> list[_Sendout]:
+    """One to three sendouts on ``day``, each of a campaign drawn by weight."""
+    w = np.array(_CAMPAIGN_WEIGHTS)
+    k = int(structure.integers(1, 4))
+    camps = structure.choice(len(_CAMPAIGNS), size=k, p=w / w.sum())
+    out = []
+    for j, ci in enumerate(sorted(camps.tolist())):
+        hour = int(structure.integers(11, 20))
+        t0 = day + np.timedelta64(hour, "h") + np.timedelta64(j * 17, "m")
+        out.append((int(ci), str(uuid.UUID(bytes=structure.bytes(16), version=4)), t0))
+    return out
+
+
+class _Pool:
+    """The business's customers: phone numbers and traits drawn once, and their history."""
+
+    def __init__(self, rng: np.random.Generator, size: int) -> None:
+        self.phone, self.country = _phones(rng, size, start=0)
+        self.name = rng.choice(len(_NAMES), size=size)
+        self.segment = rng.choice(len(_SEGMENTS), size=size, p=[0.15, 0.6, 0.25])
+        self.city = rng.integers(0, 100, size=size)
+        self.seen = np.zeros(size, dtype=np.int64)  # messages each has received so far
+        self.size = size
+
+    def reach(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` customers for one sendout (distinct when the pool allows) and their history."""
+        picks = rng.choice(self.size, size=n, replace=n > self.size)
+        previous = self.seen[picks].copy()
+        np.add.at(self.seen, picks, 1)
+        return picks, previous
+
+
+class _Batch:
+    """The messages of one day's sendouts: full event timelines, shown as of a report."""
+
+    def __init__(
+        self, rng: np.random.Generator, pool: _Pool, sendouts: list[_Sendout], n: int
+    ) -> None:
+        sizes = rng.multinomial(n, np.full(len(sendouts), 1 / len(sendouts)))
+        self.sendouts = sendouts
+        self.sendout_idx = np.repeat(np.arange(len(sendouts)), sizes)
+        self.customer, previous = pool.reach(rng, n)
+        self.camp = np.array([sendouts[i][0] for i in self.sendout_idx], dtype=np.int64)
+        self.session = _uuids(rng, n)
+        self.events = _slower_reads(rng, _events(rng, sendouts, self.sendout_idx, previous))
+        c = self.customer
+        self.extra = {
+            "error": rng.choice(len(_ERRORS), size=n, p=_error_weights()),
+            "name": pool.name[c],
+            "segment": pool.segment[c],
+            "city": pool.city[c],
+            "replied": self.events["read_ok"] & (rng.random(n) < 0.3),
+            "click_lag": rng.lognormal(3.5, 1.0, n),
+            "second_click": rng.random(n) < 0.15,
+            "link_instead": rng.random(n) < 0.35,
+            "button": rng.random(n),
+        }
+        lag = (self.extra["click_lag"] * 1e6).astype("timedelta64[us]")
+        self.click_at = self.events["read"] + lag
+        self.day = 0  # set by the caller: the day of the sendouts
+        self.last = np.zeros(n, dtype=np.int64)  # the state last reported
+
+    def state(self, until: np.datetime64) -> np.ndarray:
+        """What each message shows in a report exported at ``until``, as bits."""
+        ev = self.events
+        bits = np.zeros(len(self.camp), dtype=np.int64)
+        for i, c in enumerate(("delivered_at", "read_at", "opt_out_at")):
+            bits |= (~np.isnat(ev[c]) & (ev[c] <= until)).astype(np.int64) << i
+        bits |= self._clicked(until).astype(np.int64) << 3
+        return bits
+
+    def _clicked(self, until: np.datetime64) -> np.ndarray:
+        return self.events["clicked"] & (self.click_at <= until)
+
+    def records(
+        self, rows: np.ndarray, until: np.datetime64, business: str, pool: _Pool
+    ) -> list[list[str]]:
+        """The records of ``rows`` as a report exported at ``until`` shows them."""
+        ev = self.events
+        nat = np.datetime64("NaT", "us")
+        shown = {
+            "read": ev["read"][rows],
+            "clicked": self._clicked(until)[rows],
+            "failed": ev["failed"][rows],
+            "read_ok": ev["read_ok"][rows],
+        }
+        for c in ("sent_at", "delivered_at", "read_at", "opt_out_at"):
+            v = ev[c][rows]
+            shown[c] = np.where(~np.isnat(v) & (v <= until), v, nat)
+        x = {k: v[rows] for k, v in self.extra.items()}
+        x["replied"] = x["replied"] & ~np.isnat(shown["read_at"])
+        c = self.customer[rows]
+        return _records(
+            business,
+            self.sendouts,
+            self.camp[rows],
+            self.sendout_idx[rows],
+            pool.phone[c],
+            pool.country[c],
+            self.session[rows],
+            shown,
+            x,
+        )
+
+
+def _slower_reads(rng: np.random.Generator, ev: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Reads spread over the following days (median 1.5 h), as a daily report sees them."""
+    n = len(ev["read"])
+    base = ev["delivered_at"]  # NaT when not delivered: then never read either
+    lag = (rng.lognormal(np.log(5400), 1.8, n) * 1e6).astype("timedelta64[us]")
+    read = base + np.minimum(lag, np.timedelta64(3 * 86400, "s"))
+    nat = np.datetime64("NaT", "us")
+    opted = ~np.isnat(ev["opt_out_at"])
+    old_base = np.where(ev["read_ok"], ev["read"], base)
+    new_base = np.where(ev["read_ok"], read, base)
+    return {
+        **ev,
+        "read": read,
+        "read_at": np.where(np.isnat(ev["read_at"]), nat, read),
+        "opt_out_at": np.where(opted, new_base + (ev["opt_out_at"] - old_base), nat),
+    }
+
+
+def _error_weights() -> np.ndarray:
+    w = np.array([w for *_, w in _ERRORS])
+    return w / w.sum()
+
+
+def _report_time(day: np.datetime64) -> np.datetime64:
+    """When the report of ``day`` is exported: late that evening."""
+    return day + np.timedelta64(_REPORT_HOUR, "h")
+
+
+def generate_daily_reports(
+    days: int = 5,
+    *,
+    rows_per_day: int = 600,
+    start: str = "2024-11-01",
+    seed: int = 11,
+    quirks: bool = True,
+) -> Iterator[tuple[str, list[list[str]]]]:
+    """Generate a business's daily campaign reports, one day at a time.
+
+    One business with one pool of customers reached by one to three
+    sendouts a day (so a customer hears from many campaigns: see
+    :func:`~connectly_nb.metrics.fatigue`). The report of a day is exported
+    at 22:00 UTC and holds that day's messages as they stand then, plus
+    the messages of the previous :data:`REPORT_WINDOW_DAYS` days whose state
+    moved on since the last report (a later read, click or opt-out), repeated
+    in their more advanced state: merging the reports gives every message's
+    latest state.
+
+    Parameters
+    ----------
+    days : int, default 5
+        How many daily reports.
+    rows_per_day : int, default 600
+        Records per report: the day's new messages fill what the repeated
+        records leave (``quirks`` adds five more repeats).
+    start : str, default "2024-11-01"
+        The first day (ISO date).
+    seed : int, default 11
+        Seed of the random generator; the same seed gives the same reports.
+    quirks : bool, default True
+        Sprinkle a handful of real-world problems over each report, as
+        :func:`generate_export` does.
+
+    Yields
+    ------
+    name : str
+        The file name, ``campaign_daily_<date>.csv``.
+    records : list of list of str
+        The header, then one list of 15 strings per record.
+
+    Raises
+    ------
+    ValueError
+        ``days`` or ``rows_per_day`` is below 1, or ``start`` is not an ISO date.
+    """
+    if days < 1 or rows_per_day < 1:
+        raise ValueError(f"days and rows_per_day must be >= 1, got {days} and {rows_per_day}")
+    try:
+        first = np.datetime64(start, "D")
+    except ValueError as exc:
+        raise ValueError(f"start must be an ISO date such as 2024-11-01, got {start!r}") from exc
+    structure = np.random.default_rng(seed)
+    business = str(uuid.UUID(bytes=structure.bytes(16), version=4))
+    pool = _Pool(np.random.default_rng([seed, 1]), max(20, 2 * rows_per_day))
+    batches: list[_Batch] = []
+    for d in range(days):
+        day = (first + np.timedelta64(d, "D")).astype("datetime64[us]")
+        until = _report_time(day)
+        rng = np.random.default_rng([seed, 2, d])
+        records = [list(EXPORT_COLUMNS)]
+        open_batches = [b for b in batches if d - b.day <= REPORT_WINDOW_DAYS]
+        records += _repeats(open_batches, rng, until, business, pool, rows_per_day // 2)
+        fresh = max(rows_per_day - (len(records) - 1), 0)
+        if fresh:
+            batch = _Batch(rng, pool, _daily_sendouts(structure, day), fresh)
+            batch.day = d
+            batch.last = batch.state(until)
+            records += batch.records(np.arange(fresh), until, business, pool)
+            batches.append(batch)
+        if quirks and len(records) > 40:
+            _add_quirks(records, rng)
+        yield f"campaign_daily_{str(day)[:10]}.csv", records
+
+
+def _repeats(
+    batches: list[_Batch],
+    rng: np.random.Generator,
+    until: np.datetime64,
+    business: str,
+    pool: _Pool,
+    most: int,
+) -> list[list[str]]:
+    """The earlier messages whose state moved on since the last report (at most ``most``)."""
+    moved = []
+    for b in batches:
+        now = b.state(until)
+        rows = np.flatnonzero(now != b.last)
+        b.last = now
+        moved.append((b, rows))
+    total = sum(len(r) for _, r in moved)
+    out: list[list[str]] = []
+    for b, rows in moved:
+        if total > most:  # a tiny report: keep a share of each batch's moves
+            rows = np.sort(rng.choice(rows, size=len(rows) * most // total, replace=False))
+        out += b.records(rows, until, business, pool)
+    return out
+
+
+def write_daily_reports(
+    folder: str | os.PathLike[str],
+    *,
+    days: int = 5,
+    rows_per_day: int = 600,
+    start: str = "2024-11-01",
+    seed: int = 11,
+    quirks: bool = True,
+) -> list[Path]:
+    """Write :func:`generate_daily_reports`'s reports as CSV files into ``folder``.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        Where to write (created if missing).
+    days, rows_per_day : int
+        As for :func:`generate_daily_reports`.
+    start : str
+        The first day (ISO date).
+    seed : int
+        Seed of the random generator.
+    quirks : bool
+        Sprinkle real-world problems over each report.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, one per day, in date order.
+
+    Raises
+    ------
+    ValueError
+        As for :func:`generate_daily_reports`.
+    """
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, records in generate_daily_reports(
+        days, rows_per_day=rows_per_day, start=start, seed=seed, quirks=quirks
+    ):
+        with atomic_write(out / name, mode="w", encoding="utf-8", newline="") as fh:
+            csv.writer(fh, lineterminator="\n").writerows(records)
+        paths.append(out / name)
+    return paths

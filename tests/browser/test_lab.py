@@ -38,7 +38,7 @@ def expected_header(f) -> list[str]:
         f"{row['delivered'] / row['sent']:.1%}",
         f"{int(row['delivered']):,} of {int(row['sent']):,} sent",
         f"{int(row['read']):,} of {int(row['delivered']):,} delivered",
-        f"{int(row['failed']):,} of {int(row['rows']):,} rows",
+        f"{int(row['failed']):,} of {int(row['rows']):,} messages",
     ]
 
 
@@ -90,7 +90,7 @@ def test_dashboard_follows_campaign_and_error_filters(lab, page, ex, golden):
     want = M.funnel(ex, by=None, where={"campaigns": campaign, "error_codes": [code]})
     page.wait_for_function(
         f"(n) => ({HEADER}).includes(n)",
-        arg=f"{int(want['failed'].iloc[0]):,} of {int(want['rows'].iloc[0]):,} rows",
+        arg=f"{int(want['failed'].iloc[0]):,} of {int(want['rows'].iloc[0]):,} messages",
         timeout=20_000,
     )
     header = page.evaluate(HEADER)
