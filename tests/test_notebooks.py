@@ -98,3 +98,20 @@ def test_strip_never_writes_through_a_planted_link(tmp_path):
     assert victim.read_bytes() == before
     assert not target.is_symlink()
     assert nbformat.read(target, as_version=4).cells[0].outputs == []
+
+
+def test_a_misspelt_conversion_stops_notebook_01_with_the_names_there_are(tmp_path):
+    # funnel() counts no conversion for a name no click has; the notebook checks first
+    import papermill as pm
+
+    with pytest.raises(pm.PapermillExecutionError) as info:
+        pm.execute_notebook(
+            str(ROOT / "notebooks" / "01_campaign_overview.ipynb"),
+            str(tmp_path / "out.ipynb"),
+            parameters={"CONVERSIONS": ["Ver oferta"]},
+            kernel_name="python3",
+            progress_bar=False,
+            cwd=str(ROOT / "notebooks"),
+        )
+    assert info.value.ename == "SelectionError"
+    assert "'Ver oferta' (did you mean 'Ver ofertas'?)" in info.value.evalue
