@@ -1955,7 +1955,10 @@ def _store_trend(store: Store, every: str | None, conversions: Any, negatives: A
     if every is None:
         keys = ["campaign_name", "sendout_id"]
         if cube is not None and _whole_sendouts(store, cube):
-            first = store.cube_rows("sendouts").groupby("sendout_id", observed=True)["first_sent"]
+            sendouts = store.cube_rows("sendouts")
+            first = sendouts["first_sent"].groupby(
+                blank_filled(sendouts["sendout_id"]), observed=True
+            )
             return _by_first_send(
                 _funnel_frame(cube, keys, weights=cube["n"].to_numpy()),
                 first.min().dt.tz_convert(store.tz),
@@ -2000,7 +2003,8 @@ def _reads(tables: tuple[str, ...] | None, columns: list[str]) -> dict[str, Any]
 
 
 def _first_sends(export: Export) -> pd.Series:
-    return export.messages.groupby("sendout_id", observed=True)["sent_at"].min()
+    m = export.messages  # keyed as the groups are: a blank sendout id is "(blank)"
+    return m["sent_at"].groupby(blank_filled(m["sendout_id"]), observed=True).min()
 
 
 def _period_rows(export: Export, every: str, tz: str, c: Any, neg: Any) -> pd.DataFrame:

@@ -574,3 +574,30 @@ def test_a_file_that_is_not_an_export_stops_the_ingest_and_changes_nothing(built
     with pytest.raises(ExportFormatError, match=r"bad\.csv"):
         ingest([good, bad], store)
     assert Place(store).manifest() == before
+
+
+@pytest.fixture(scope="module")
+def blanks(reports, tmp_path_factory):
+    """Two daily reports in which some records have a blank sendout id or campaign name."""
+    folder = tmp_path_factory.mktemp("blanks")
+    paths = []
+    for i, path in enumerate(reports[:2]):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame.loc[frame.index % 7 == 0, "sendout_id"] = ""
+        frame.loc[frame.index % 11 == 0, "campaign_name"] = ""
+        out = folder / f"day{i + 1}.csv"
+        frame.to_csv(out, index=False)
+        paths.append(out)
+    store = folder / "store"
+    ingest(paths, store, buckets=2)
+    return store, read_export(paths)
+
+
+@pytest.mark.parametrize("use_cube", [True, False], ids=["cube", "partitions"])
+@pytest.mark.parametrize("name", [*CUBE_METRICS, *SCAN_METRICS])
+def test_blank_sendouts_and_campaigns_are_one_group_in_a_store_too(blanks, name, use_cube):
+    built_store, whole = blanks
+    assert (whole.messages["sendout_id"].isna()).any()
+    assert (whole.messages["campaign_name"].isna()).any()
+    metric = {**CUBE_METRICS, **SCAN_METRICS}[name]
+    _same(metric(open_store(built_store, use_cube=use_cube), None), metric(whole, None))
