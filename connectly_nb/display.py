@@ -473,22 +473,8 @@ def export_summary_html(summary: Mapping[str, Any], tz: str) -> str:
     """
     s = summary
     e = html.escape
-    rows = [
-        ("Messages", format_count(s["rows"])),
-        ("Campaigns", format_count(s["campaigns"])),
-        ("Sendouts", format_count(s["sendouts"])),
-        ("Clicks", format_count(s["clicks"])),
-        ("Sent", _span(s, tz, "%Y-%m-%d %H:%M", " – ")),
-        (
-            "Files",
-            f"{s['files']:,} ({s['records_read']:,} records, "
-            f"{s['duplicates_merged']:,} merged duplicates)",
-        ),
-    ]
-    body = "".join(
-        f"<tr><th style='text-align:left'>{e(k)}</th><td style='text-align:left'>{e(v)}</td></tr>"
-        for k, v in rows
-    )
+    rows = _summary_rows(s, tz, [("Clicks", format_count(s["clicks"]))])
+    body = "".join(_row_html(k, e(v)) for k, v in rows)
     if s["problems"]:
         items = "".join(
             f"<li><code>{e(str(k))}</code> "
@@ -498,11 +484,32 @@ def export_summary_html(summary: Mapping[str, Any], tz: str) -> str:
         probs = f"<ul style='margin:0'>{items}</ul>"
     else:
         probs = "none"
-    body += (
-        f"<tr><th style='text-align:left'>Problems</th>"
-        f"<td style='text-align:left'>{probs}</td></tr>"
-    )
+    body += _row_html("Problems", probs)
     return f"<div class='{NO_MATH}'><strong>Connectly export</strong><table>{body}</table></div>"
+
+
+def _summary_rows(
+    s: Mapping[str, Any], tz: str, more: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The rows an Export's and a store's summary tables share, ``more`` after Sendouts."""
+    return [
+        ("Messages", format_count(s["rows"])),
+        ("Campaigns", format_count(s["campaigns"])),
+        ("Sendouts", format_count(s["sendouts"])),
+        *more,
+        ("Sent", _span(s, tz, "%Y-%m-%d %H:%M", " – ")),
+        (
+            "Files",
+            f"{s['files']:,} ({s['records_read']:,} records, "
+            f"{s['duplicates_merged']:,} merged duplicates)",
+        ),
+    ]
+
+
+def _row_html(key: str, markup: str) -> str:
+    """One row of a summary table: an escaped key, and markup already made safe."""
+    left = "style='text-align:left'"
+    return f"<tr><th {left}>{html.escape(key)}</th><td {left}>{markup}</td></tr>"
 
 
 def store_summary_text(summary: Mapping[str, Any], tz: str) -> str:
@@ -545,25 +552,9 @@ def store_summary_html(summary: Mapping[str, Any], tz: str) -> str:
     str
         A ``div`` holding the table; every value from the data is escaped.
     """
-    s = summary
-    e = html.escape
-    rows = [
-        ("Messages", format_count(s["rows"])),
-        ("Campaigns", format_count(s["campaigns"])),
-        ("Sendouts", format_count(s["sendouts"])),
-        ("Sent", _span(s, tz, "%Y-%m-%d %H:%M", " – ")),
-        (
-            "Files",
-            f"{s['files']:,} ({s['records_read']:,} records, "
-            f"{s['duplicates_merged']:,} merged duplicates)",
-        ),
-        ("Version", str(s["version"])),
-    ]
-    body = "".join(
-        f"<tr><th style='text-align:left'>{e(k)}</th><td style='text-align:left'>{e(v)}</td></tr>"
-        for k, v in rows
-    )
-    return f"<div><strong>Connectly store</strong><table>{body}</table></div>"
+    rows = [*_summary_rows(summary, tz, []), ("Version", str(summary["version"]))]
+    body = "".join(_row_html(k, html.escape(v)) for k, v in rows)
+    return f"<div class='{NO_MATH}'><strong>Connectly store</strong><table>{body}</table></div>"
 
 
 # --------------------------------------------------------------------------- messages

@@ -446,6 +446,13 @@ def test_repr_names_no_path(built):
     assert "version 3" in text
 
 
+def test_html_summary_is_out_of_mathjax_reach_like_the_exports(built, whole):
+    markup = open_store(built)._repr_html_()
+    assert "tex2jax_ignore mathjax_ignore" in markup
+    assert "tex2jax_ignore mathjax_ignore" in whole._repr_html_()
+    assert str(built) not in markup
+
+
 # --------------------------------------------------------------------------- metrics
 
 
