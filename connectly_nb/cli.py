@@ -416,6 +416,7 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
+    from connectly_nb.display import format_number_of
     from connectly_nb.store import ingest
 
     with _dask_client(args.scheduler, args.workers) as client:
@@ -431,7 +432,7 @@ def _ingest(args: argparse.Namespace) -> int:
             f"{row.source}: {row.status}, {row.records_read:,} records, {row.problems:,} problems"
         )
     added = int((report["status"] == "ingested").sum())
-    print(f"{added} of {len(report)} file(s) added to {args.store}")
+    print(f"{added} of {format_number_of(len(report), 'file')} added to {args.store}")
     return EXIT_OK
 
 

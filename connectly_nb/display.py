@@ -448,11 +448,24 @@ def export_summary_text(summary: Mapping[str, Any], tz: str) -> str:
     s = summary
     probs = ", ".join(f"{k} {v:,}" for k, v in s["problems"].items()) or "none"
     return (
-        f"<Export: {s['rows']:,} messages, {s['campaigns']} campaigns, "
-        f"{s['sendouts']} sendouts, {s['clicks']:,} clicks; "
-        f"sent {_span(s, tz, '%Y-%m-%d %H:%M', ' .. ')}; "
-        f"from {s['files']} file(s), {s['records_read']:,} records read, "
-        f"{s['duplicates_merged']:,} merged; problems: {probs}>"
+        f"<Export: {_counts_text(s)}, {format_number_of(s['clicks'], 'click')}; "
+        f"sent {_span(s, tz, '%Y-%m-%d %H:%M', ' .. ')}; {_files_text(s)}; problems: {probs}>"
+    )
+
+
+def _counts_text(s: Mapping[str, Any]) -> str:
+    """``6,000 messages, 1 campaign, 8 sendouts``."""
+    return ", ".join(
+        format_number_of(s[key], noun)
+        for key, noun in (("rows", "message"), ("campaigns", "campaign"), ("sendouts", "sendout"))
+    )
+
+
+def _files_text(s: Mapping[str, Any]) -> str:
+    """``from 1 file, 6,005 records read, 5 merged``."""
+    return (
+        f"from {format_number_of(s['files'], 'file')}, "
+        f"{format_number_of(s['records_read'], 'record')} read, {s['duplicates_merged']:,} merged"
     )
 
 
@@ -530,10 +543,8 @@ def store_summary_text(summary: Mapping[str, Any], tz: str) -> str:
     """
     s = summary
     return (
-        f"<Store: {s['rows']:,} messages, {s['campaigns']} campaigns, "
-        f"{s['sendouts']} sendouts; sent {_span(s, tz, '%Y-%m-%d %H:%M', ' .. ')}; "
-        f"from {s['files']} file(s), {s['records_read']:,} records read, "
-        f"{s['duplicates_merged']:,} merged; version {s['version']}>"
+        f"<Store: {_counts_text(s)}; sent {_span(s, tz, '%Y-%m-%d %H:%M', ' .. ')}; "
+        f"{_files_text(s)}; version {s['version']}>"
     )
 
 

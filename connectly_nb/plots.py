@@ -749,7 +749,9 @@ def plot_trend(
     if len(times) and times.max() - times.min() < pd.Timedelta(hours=1):
         # one moment (one sendout, one period): a day either side, not a zero-width axis
         ax.set_xlim(times.min() - pd.Timedelta(days=1), times.min() + pd.Timedelta(days=1))
-    locator = mdates.AutoDateLocator(maxticks=6)
+    # minticks 3 (not 5): four or five daily periods get a tick a day, not a failed
+    # search among hours that warns "unable to pick an appropriate interval"
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     return ax

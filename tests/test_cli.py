@@ -220,9 +220,9 @@ def test_ingest_adds_new_files_once_and_says_so(tmp_path, capsys, threads):
     assert main(["ingest", str(tmp_path / "r"), "--store", store]) == 0
     out = capsys.readouterr().out
     assert "ingested, 65 records" in out
-    assert "2 of 2 file(s) added" in out
+    assert "2 of 2 files added" in out
     assert main(["ingest", str(tmp_path / "r"), "--store", store]) == 0
-    assert "0 of 2 file(s) added" in capsys.readouterr().out
+    assert "0 of 2 files added" in capsys.readouterr().out
 
 
 def test_ingest_into_a_locked_store_with_no_wait_exits_2(tmp_path, capsys, threads):

@@ -112,7 +112,7 @@ def test_repr_and_html_summarise_and_escape(write_export, tmp_path):
     path = write_export([row(campaign_name=hostile, read_at="<b>N/A</b>")], name="x<i>.csv")
     ex = read_export(path)
     text = repr(ex)
-    assert "1 messages" in text
+    assert "1 message, 1 campaign, 1 sendout, 0 clicks" in text  # singular where one
     assert "bad_timestamp 1" in text
     page = ex._repr_html_()
     parsed = parse_html(page)

@@ -330,3 +330,26 @@ def test_a_figure_is_described_by_its_titles_and_axis_labels(ex):
     _, ax = plt.subplots()
     ax.set_title(P.plain("R$ 20 off"))
     assert P.describe_figure(ax.figure) == "Chart: R$ 20 off"  # the escape undone
+
+
+@pytest.mark.parametrize("days", [2, 3, 4, 5, 6, 10, 45, 400, 1100])
+def test_a_trend_over_any_number_of_periods_draws_without_a_date_warning(days):
+    # notebook 06: five daily periods made AutoDateLocator search the hours and warn
+    periods = pd.date_range("2024-11-01", periods=days, freq="D", tz="UTC")
+    rate = np.linspace(0.4, 0.6, days)
+    trend = pd.DataFrame(
+        {
+            "period": periods,
+            "read_rate": rate,
+            "read_rate_low": rate - 0.05,
+            "read_rate_high": rate + 0.05,
+            "rows": 100,
+        }
+    )
+    _, ax = plt.subplots()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        P.plot_trend(trend, rate="read_rate", ax=ax)
+        ax.figure.canvas.draw()
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert 2 <= len(ticks) <= 8
