@@ -58,6 +58,10 @@ def test_notebook_follows_the_template_and_is_freshly_executed(path):
         f"{path.name} was executed on another version of connectly_nb: run make notebooks"
     )
     assert not any(o.get("output_type") == "error" for c in code for o in c.outputs)
+    # a warning on stderr carries this machine's paths: nbval fails it on a clean clone,
+    # and an analyst reading the notebook should not meet it either
+    stderr = [o for c in code for o in c.outputs if o.get("name") == "stderr"]
+    assert not stderr, f"stderr output in {path.name}: {stderr[0]['text'][:300]}"
     for c in code:
         assert "sys.path" not in c.source
         assert "import os" not in c.source
