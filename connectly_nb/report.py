@@ -238,7 +238,7 @@ def comparison_html(
         HTML: a paragraph.
     """
     what = "conversions" if ClickSet.of(conversions) else "clicks"
-    need = f"{metrics.MIN_MESSAGES} delivered messages and at least one of the {what}"
+    need = f"at least {metrics.MIN_MESSAGES} delivered messages and at least one {what[:-1]}"
     if comparison is None:
         n = (
             int(export.messages["campaign_name"].nunique(dropna=False))
@@ -325,6 +325,10 @@ details > summary { cursor: pointer; color: #555; }
   h2 { break-after: avoid; }
   img, table { break-inside: avoid; }
   details { display: block; }
+  /* paper cannot scroll: tables shrink to the page instead of being cut at its edge */
+  div[style*="overflow-x"] { overflow: visible !important; }
+  table.dataframe { font-size: 0.7em; }
+  table.dataframe th, table.dataframe td { padding: 2px 4px; }
 }
 """
 

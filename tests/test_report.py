@@ -336,6 +336,7 @@ def test_the_summary_and_the_comparison_section_give_one_verdict(sample):
     section = _text(comparison_html(sample, comparison, conversions=["Ver ofertas"]))
     # the campaigns without a conversion button are named, not ranked last
     assert "Not ranked, with no conversions at all" in section
+    assert "with at least 100 delivered messages and at least one conversion." in section
     assert "Carrinho abandonado" in section
     assert "Carrinho abandonado" not in (row_["label_a"], row_["label_b"])
 

@@ -111,13 +111,32 @@ def test_the_report_reads_on_a_phone(page, manager_report):
         page.set_viewport_size({"width": 1400, "height": 1400})
 
 
+#: Printable width of each paper at 96 CSS px an inch, inside Chromium's default 1 cm margins.
+PAPER_WIDTH = {"A4": round((210 - 20) / 25.4 * 96), "Letter": round((8.5 - 20 / 25.4) * 96)}
+
+
 @pytest.mark.parametrize("paper", ["A4", "Letter"])
-def test_the_report_prints_to_pdf(page, manager_report, paper, tmp_path):
+def test_the_report_prints_to_pdf(page, manager_report, paper):
     open_offline(page, manager_report)
     page.emulate_media(media="print")
     pdf = page.pdf(format=paper, print_background=True)
     assert pdf.startswith(b"%PDF")
     pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
     assert 3 <= pages <= 30, pages
-    shot(page, f"report_print_{paper}")
-    (tmp_path / f"report_{paper}.pdf").write_bytes(pdf)
+    # the page as the printer lays it out: the paper's printable width, print styles
+    width = PAPER_WIDTH[paper]
+    page.set_viewport_size({"width": width, "height": 1400})
+    try:
+        overflow = page.evaluate("() => document.documentElement.scrollWidth")
+        assert overflow <= width, (paper, overflow, width)  # nothing cut at the right edge
+        # paper cannot scroll: every table fits the page (none cut inside a scroll box)
+        rights = page.evaluate(
+            "() => Array.from(document.querySelectorAll('table'))"
+            ".map(t => t.getBoundingClientRect().right)"
+        )
+        assert rights
+        assert max(rights) <= width, (paper, max(rights), width)
+        path = shot(page, f"report_print_{paper}")
+        (path.parent / f"report_{paper}.pdf").write_bytes(pdf)  # to open and look at
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1400})
