@@ -9,6 +9,7 @@ the reason on stderr and no traceback, 130 interrupted (Ctrl-C).
 from __future__ import annotations
 
 import argparse
+import logging
 import re
 import sys
 from collections.abc import Sequence
@@ -420,13 +421,17 @@ def _ingest(args: argparse.Namespace) -> int:
     from connectly_nb.store import ingest
 
     with _dask_client(args.scheduler, args.workers) as client:
-        report = ingest(
-            args.files,
-            args.store,
-            client=client,
-            buckets=args.buckets,
-            wait=not args.no_wait,
-        )
+        try:
+            report = ingest(
+                args.files,
+                args.store,
+                client=client,
+                buckets=args.buckets,
+                wait=not args.no_wait,
+            )
+        except ConnectlyError as exc:  # nothing was switched: say so beside the cause
+            exc.args = (f"{exc} (nothing was ingested: the store is as it was)", *exc.args[1:])
+            raise
     for row in report.itertuples(index=False):
         print(
             f"{row.source}: {row.status}, {row.records_read:,} records, {row.problems:,} problems"
@@ -442,7 +447,14 @@ def _dask_client(address: str | None, workers: int) -> Any:
 
     if address:
         return Client(address)
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None)
+    # the workers' own logs (a task's traceback for a bad file) stay quiet: the error the
+    # ingest raises is printed once, as every other command's
+    cluster = LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        dashboard_address=None,
+        silence_logs=logging.CRITICAL,
+    )
     return _Closing(Client(cluster), cluster)
 
 

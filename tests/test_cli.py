@@ -235,3 +235,31 @@ def test_ingest_into_a_locked_store_with_no_wait_exits_2(tmp_path, capsys, threa
         )
     assert code == 2
     assert "another ingest" in capsys.readouterr().err
+
+
+def test_a_bad_file_stops_the_ingest_and_says_the_store_is_unchanged(tmp_path, capsys, threads):
+    from connectly_nb.store import open_store
+
+    main(["sample", "--days", "2", "--rows-per-day", "30", "-o", str(tmp_path / "r")])
+    store = str(tmp_path / "store")
+    days = sorted((tmp_path / "r").glob("*.csv"))
+    assert main(["ingest", str(days[0]), "--store", store]) == 0
+    before = open_store(store).count()
+    (tmp_path / "r" / "empty.csv").write_bytes(b"")
+    capsys.readouterr()
+    assert main(["ingest", str(days[1]), str(tmp_path / "r" / "empty.csv"), "--store", store]) == 2
+    err = capsys.readouterr().err
+    assert "empty.csv: the file is empty" in err
+    assert "nothing was ingested: the store is as it was" in err
+    assert open_store(store).count() == before
+
+
+def test_ingest_on_local_workers_prints_one_error_not_their_logs(tmp_path, capfd):
+    # the workers logged "Compute Failed" and a task traceback before the error
+    (tmp_path / "empty.csv").write_bytes(b"")
+    code = main(["ingest", str(tmp_path / "empty.csv"), "--store", str(tmp_path / "s")])
+    assert code == 2
+    err = capfd.readouterr().err
+    assert "the file is empty" in err
+    assert "Traceback" not in err
+    assert "Compute Failed" not in err
