@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from connectly_nb._problems import problem_summary
+from connectly_nb.display import format_number_of
 from connectly_nb.exceptions import ConnectlyError
 
 __all__ = ["main"]
@@ -221,7 +222,10 @@ def _cache(args: argparse.Namespace) -> int:
 
     folder = cache_dir(args.dir if args.dir is not None else True)
     count, size = clear(folder)
-    print(f"removed {count} cached export(s), {size / 2**20:,.1f} MiB, from {folder}")
+    print(
+        f"removed {format_number_of(count, 'cached export')}, {size / 2**20:,.1f} MiB, "
+        f"from {folder}"
+    )
     return EXIT_OK
 
 
@@ -241,14 +245,18 @@ def _validate(args: argparse.Namespace) -> int:
             f"{row.source}: {row.records_read:,} records read = {row.rows_kept:,} kept + "
             f"{row.duplicates_merged:,} merged duplicates"
             + (
-                f"; {row.repeated_headers} repeated header line(s) skipped"
+                f"; {format_number_of(row.repeated_headers, 'repeated header line')} skipped"
                 if row.repeated_headers
                 else ""
             )
-            + (f"; {row.blank_lines} blank line(s) skipped" if row.blank_lines else "")
             + (
-                f"; {row.records_swallowed:,} more record(s) held in a runaway quoted field "
-                "(see runaway_quote), not read"
+                f"; {format_number_of(row.blank_lines, 'blank line')} skipped"
+                if row.blank_lines
+                else ""
+            )
+            + (
+                f"; {format_number_of(row.records_swallowed, 'more record')} held in a runaway "
+                "quoted field (see runaway_quote), not read"
                 if row.records_swallowed
                 else ""
             )
@@ -292,7 +300,7 @@ def _problem_report(
 ) -> list[str]:
     if problems.empty:
         return ["No problems found."]
-    lines = [f"{len(problems):,} problem(s):"]
+    lines = [f"{format_number_of(len(problems), 'problem')}:"]
     shown = problems
     if not show_phone_numbers:  # values and messages quote the data: mask what they hold
         from connectly_nb.safety import mask_text
@@ -357,10 +365,11 @@ def _suppress(args: argparse.Namespace) -> int:
     export = read_export(sources, dedupe=not args.no_dedupe, progress=sys.stderr.isatty())
     table = suppression_list(export, repeats=args.repeats)
     write_safe_table(table, output)
+    customers = export.messages["customer_external_id"].nunique()
     print(
-        f"wrote {output}: {len(table):,} customer(s) not to message again, of "
-        f"{export.messages['customer_external_id'].nunique():,} in {len(export.messages):,} "
-        "messages"
+        f"wrote {output}: {format_number_of(len(table), 'customer')} not to message again, "
+        f"of {format_number_of(customers, 'customer')} in "
+        f"{format_number_of(len(export.messages), 'message')}"
     )
     reasons = table["reason"].str.split("; ").explode().value_counts()
     for reason, n in reasons.items():
@@ -368,8 +377,8 @@ def _suppress(args: argparse.Namespace) -> int:
     unreadable = int(unreadable_ids(export).sum())
     if unreadable:
         print(
-            f"{unreadable:,} message(s) have a blank customer id or one Excel rewrote "
-            "(mangled_id): they cannot be judged; re-export them from Connectly"
+            f"{format_number_of(unreadable, 'message')} with a blank customer id or one Excel "
+            "rewrote (mangled_id): they cannot be judged; re-export them from Connectly"
         )
     print("The file holds full phone numbers: keep it private.")
     return EXIT_OK
@@ -417,7 +426,6 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from connectly_nb.display import format_number_of
     from connectly_nb.store import ingest
 
     with _dask_client(args.scheduler, args.workers) as client:

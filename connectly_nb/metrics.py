@@ -480,10 +480,23 @@ def errors(
         out = out[keep]  # (a plain list would select columns when it is empty)
     order = [*keys, "count", "error_code"]
     out = out.sort_values(order, ascending=[True] * len(keys) + [False, True], kind="stable")
-    return out[[*keys, *_ERROR_COLUMNS]].reset_index(drop=True)
+    out = out[[*keys, *_ERROR_COLUMNS]].reset_index(drop=True)
+    text = ("error_code", "top_error_msg", "title", "category", "retry", "advice")
+    return _typed(out, dict.fromkeys(text, "str"))
 
 
 _ERROR_TEXT = ("error_code", "error_msg")
+
+
+def _typed(out: pd.DataFrame, dtypes: dict[str, Any]) -> pd.DataFrame:
+    """``out`` with these columns typed as they are when it has rows.
+
+    A column built from an empty list is float or object: ``.str`` on it, or
+    a concatenation with a non-empty result, would then fail or change type.
+    """
+    if len(out):
+        return out
+    return out.astype({c: t for c, t in dtypes.items() if c in out.columns})
 
 
 def _failure_counts(failed: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -596,7 +609,8 @@ def suppression_list(export: Export, *, repeats: int = 2) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "customer_external_id": pd.array(ids, dtype=m["customer_external_id"].dtype),
-            "reason": ["; ".join(reasons[c]) for c in ids],
+            # typed text even when nobody is listed (an empty list would be float)
+            "reason": pd.array(["; ".join(reasons[c]) for c in ids], dtype="str"),
         }
     )
     return out.join(per_customer, on="customer_external_id").reset_index(drop=True)
@@ -924,7 +938,7 @@ def _latency_frame(rows: list[tuple[Any, ...]], by: list[str]) -> pd.DataFrame:
     for c in ("median", "p90", "mean"):
         # all-NaT columns would be read as datetimes: state the type
         out[c] = pd.Series([v if pd.notna(v) else None for v in out[c]], dtype="timedelta64[us]")
-    return out
+    return _typed(out, {**dict.fromkeys(by, "str"), "n": np.int64, "n_negative": np.int64})
 
 
 _NEGATIVE_BIN = -2  # latencies below 0: counted apart
@@ -1117,7 +1131,8 @@ def _click_finish(out: pd.DataFrame, reach: pd.DataFrame, by: list[str]) -> pd.D
         ascending=[True] * len(by) + [False, True, True],
         kind="stable",
     )
-    return out[[*by, *_CLICK_COLUMNS]].reset_index(drop=True)
+    out = out[[*by, *_CLICK_COLUMNS]].reset_index(drop=True)
+    return _typed(out, {"id": "str", "name": "str", "clicks": np.int64, "messages": np.int64})
 
 
 _CLICK_READ = ["customer_external_id", "sent_at", "is_delivered", "is_read"]
@@ -1275,7 +1290,12 @@ def variables(export: Export, *, top: int = 3) -> pd.DataFrame:
     out["messages"] = out["messages"].astype(np.int64)
     out["distinct"] = out["distinct"].astype(np.int64)
     columns = ["direction", "key", "messages", "coverage", "distinct", "top_values"]
-    return out[columns] if len(out) else pd.DataFrame(columns=columns)
+    if not len(out):
+        out = pd.DataFrame(columns=columns)
+    dtypes = {"direction": "category", "key": "category", "messages": np.int64}
+    return _typed(
+        out[columns], {**dtypes, "coverage": float, "distinct": np.int64, "top_values": "str"}
+    )
 
 
 @shared_docs
@@ -1731,7 +1751,7 @@ def countries(export: Export, *, by: By = None) -> pd.DataFrame:
     out = out.sort_values(
         [*keys, "rows", "country"], ascending=[True] * len(keys) + [False, True], kind="stable"
     )
-    return out.reset_index(drop=True)
+    return _typed(out.reset_index(drop=True), {"country": "str", "calling_code": "str"})
 
 
 def _country_rows(export: Export, by: list[str]) -> pd.DataFrame:

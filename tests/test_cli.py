@@ -23,7 +23,7 @@ def test_validate_prints_summary_accounting_and_grouped_problems(write_export, c
     out = capsys.readouterr().out
     assert "3 messages" in out
     assert "3 records read = 3 kept + 0 merged duplicates" in out
-    assert "3 problem(s):" in out
+    assert "3 problems:" in out
     assert "warning bad_timestamp" in out
     assert f"{path}:2 [read_at] 'N/A'" in out
     assert "... and 1 more" in out
@@ -45,7 +45,7 @@ def test_validate_sample(capsys, golden):
         f"{golden['records_read']:,} records read = {golden['rows']:,} kept + "
         f"{golden['merged']:,} merged duplicates" in out
     )
-    assert f"{sum(golden['problems'].values())} problem(s):" in out
+    assert f"{sum(golden['problems'].values())} problems:" in out
     assert "mangled_id" in out
     assert "+55" not in out  # merged duplicates are listed by line, not by phone number
 
@@ -152,7 +152,7 @@ def test_validate_counts_the_records_a_stray_quote_swallowed(write_export, capsy
     text = csv_text(rows).replace("Promo", '"Promo', 2).replace('"Promo', "Promo", 1)
     assert main(["validate", str(write_export(text=text))]) == 0
     out = capsys.readouterr().out
-    assert "2 records read = 2 kept + 0 merged duplicates; 498 more record(s) held" in out
+    assert "2 records read = 2 kept + 0 merged duplicates; 498 more records held" in out
     assert "error   runaway_quote" in out
     assert "lines 3-501" in out
 
@@ -171,8 +171,8 @@ def test_suppress_writes_full_numbers_without_formulas_and_refuses_its_input(
     out = tmp_path / "suppress.csv"
     assert main(["suppress", str(path), "-o", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "3 customer(s) not to message again" in printed
-    assert "1 message(s) have a blank customer id or one Excel rewrote" in printed
+    assert "3 customers not to message again" in printed
+    assert "1 message with a blank customer id or one Excel rewrote" in printed
     assert "keep it private" in printed
     lines = out.read_text(encoding="utf-8-sig").splitlines()
     assert lines[0] == '"customer_external_id","reason","messages","last_sent_at"'
@@ -263,3 +263,14 @@ def test_ingest_on_local_workers_prints_one_error_not_their_logs(tmp_path, capfd
     assert "the file is empty" in err
     assert "Traceback" not in err
     assert "Compute Failed" not in err
+
+
+def test_suppress_on_an_export_without_messages_writes_an_empty_list(tmp_path, capsys):
+    # a header-only export crashed inside pandas (the reason column of no rows was float)
+    empty = tmp_path / "empty_export.csv"
+    empty.write_text("customer_external_id,campaign_name,sendout_id,sent_at\n")
+    assert main(["suppress", str(empty), "-o", str(tmp_path / "s.csv")]) == 0
+    assert "0 customers not to message again, of 0 customers in 0 messages" in (
+        capsys.readouterr().out
+    )
+    assert (tmp_path / "s.csv").read_text(encoding="utf-8-sig").startswith('"customer_external_id"')
