@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import functools
 import hashlib
+import io
 import os
 import re
 import secrets
@@ -379,13 +380,15 @@ def write_safe_csv(
             for start in range(0, max(n, 1), CHUNK_ROWS):  # an empty frame: the header
                 out = _safe_cells(messages.iloc[start : start + CHUNK_ROWS], columns)
                 out.columns = header
+                text = io.StringIO()  # one chunk, encoded at once (not row by row)
                 out.to_csv(
-                    fh,
+                    text,
                     index=False,
                     header=start == 0,
                     lineterminator="\r\n",
                     quoting=csv.QUOTE_ALL,
                 )
+                fh.write(text.getvalue())
                 done = min(start + CHUNK_ROWS, n)
                 bar.to(done)
                 if on_chunk is not None:
