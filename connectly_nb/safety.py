@@ -15,18 +15,24 @@ from __future__ import annotations
 import csv
 import functools
 import hashlib
+import io
 import os
 import re
 import secrets
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from connectly_nb._fs import atomic_write
+from connectly_nb._phones import MIN_HIDDEN_DIGITS as MIN_HIDDEN_DIGITS  # re-exported
+from connectly_nb._phones import PHONE, mask_many, mask_one, strict
+from connectly_nb._progress import Progress, interactive
 from connectly_nb.exceptions import PrivacyWarning
 from connectly_nb.schema import DERIVED_COLUMNS, EXPORT_COLUMNS, TIMESTAMP_COLUMNS
 
@@ -40,52 +46,22 @@ __all__ = [
     "write_safe_table",
 ]
 
-_PHONE = re.compile(r"^\+\d{6,15}$")
+_PHONE = PHONE
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # a formula character after a character a spreadsheet may split cells on
 _INNER_FORMULA = re.compile(r"([;\t\r\n])([=+\-@])")
-#: Fewest digits a mask hides; a mask hiding fewer is replaced by the strict one.
-MIN_HIDDEN_DIGITS = 5
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+((?:@|%40)(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})")
 # "+" (or "%2B" in a URL) and a run of digits, spaces, dots, dashes, brackets
 _PLUS_RUN = re.compile(r"(?:\+|%2[Bb])\d[\d .()-]{4,24}\d")
 # a bare run of 10 to 15 digits that is no part of a word, a number or an id
 _DIGIT_RUN = re.compile(r"(?<![\w.-])\d{10,15}(?![\w-]|\.\d)")
 _FEW_DIGITS = 7  # text with fewer digits holds no phone number
-
-
-def _strict(text: str) -> str:
-    """Everything but the last 2 characters hidden (all of it up to 4 characters)."""
-    keep = 2 if len(text) > 4 else 0
-    return "*" * (len(text) - keep) + text[len(text) - keep :]
-
-
-def _mask_one(value: object) -> str | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    text = str(value)
-    if not _PHONE.match(text.replace(" ", "")):
-        return _strict(text)  # not a phone number we can read
-    import phonenumbers
-
-    try:
-        number = phonenumbers.parse(text, None)
-    except phonenumbers.NumberParseException:
-        return _strict(text)
-    formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    digits = [i for i, ch in enumerate(formatted) if ch.isdigit()]
-    groups = formatted.split(" ")
-    # keep the calling code, a short area code (a second group of at most two
-    # digits, followed by more groups) and the last four digits
-    keep: set[int] = set(digits[-4:])
-    pos = 0
-    for gi, group in enumerate(groups):
-        if gi == 0 or (gi == 1 and len(groups) > 2 and len(group) <= 2):
-            keep.update(range(pos, pos + len(group)))
-        pos += len(group) + 1
-    if len(set(digits) - keep) < MIN_HIDDEN_DIGITS:
-        return _strict(text)
-    return "".join(ch if (i in keep or not ch.isdigit()) else "*" for i, ch in enumerate(formatted))
+#: Rows write_safe_csv converts and writes at a time.
+CHUNK_ROWS = 20_000
+_BIG_SAVE = 200_000  # from this many rows, a save shows a progress bar
+_YEAR_1000, _YEAR_10000 = np.datetime64("1000-01-01", "us"), np.datetime64("10000-01-01", "us")
+# the cells neutralize may change: a formula character first, or after a separator
+_MAY_BE_FORMULA = r"^[=+\-@\t\r]|[;\t\r\n][=+\-@]"
 
 
 def mask_phone(ids: Iterable[object] | pd.Series) -> pd.Series:
@@ -108,8 +84,7 @@ def mask_phone(ids: Iterable[object] | pd.Series) -> pd.Series:
         Masked text, same length and index (when a Series is given).
     """
     series = ids if isinstance(ids, pd.Series) else pd.Series(list(ids), dtype=object)
-    uniques = pd.unique(series.astype(object))
-    lookup = {u: _mask_one(u) for u in uniques}
+    lookup = mask_many(pd.unique(series.astype(object)))  # ids repeat across sendouts
     return series.astype(object).map(lookup)
 
 
@@ -117,12 +92,14 @@ def _phone_spans(text: str) -> list[tuple[int, int]]:
     """Where phone-number-shaped text is: phonenumbers' matcher, "+" runs, long digit runs."""
     import phonenumbers
 
-    spans = [
-        (m.start, m.end)
-        for m in phonenumbers.PhoneNumberMatcher(
-            text, None, leniency=phonenumbers.Leniency.POSSIBLE
-        )
-    ]
+    spans = []
+    if "+" in text or "\uff0b" in text:  # without a region, phonenumbers reads only after a plus
+        spans = [
+            (m.start, m.end)
+            for m in phonenumbers.PhoneNumberMatcher(
+                text, None, leniency=phonenumbers.Leniency.POSSIBLE
+            )
+        ]
     for pattern in (_PLUS_RUN, _DIGIT_RUN):
         spans += [
             m.span()
@@ -140,16 +117,35 @@ def _phone_spans(text: str) -> list[tuple[int, int]]:
 
 def _mask_free_text(text: str) -> str:
     text = _EMAIL.sub(lambda m: "***" + m.group(1), text)
-    if sum(ch.isdigit() for ch in text) < _FEW_DIGITS:
+    if sum(map(str.isdigit, text)) < _FEW_DIGITS:
         return text
     out, done = [], 0
     for start, end in _phone_spans(text):
         found = text[start:end]
         plain = "+" + found[3:] if found[:3].lower() == "%2b" else found
-        masked = _mask_one(plain) or ""
-        out += [text[done:start], masked if plain is found else _strict(found)]
+        masked = mask_one(plain) or ""
+        out += [text[done:start], masked if plain is found else strict(found)]
         done = end
     return "".join(out) + text[done:]
+
+
+def _replace(text: pd.Series, change: Callable[[str], str], values: Iterable[object]) -> pd.Series:
+    """``text`` (object) with each text cell among ``values`` replaced by ``change`` of it.
+
+    ``change`` runs once per distinct text; only the cells it changes are
+    replaced (a text never equals a value of another type, so ``isin`` finds them).
+    """
+    changed: dict[str, str] = {}
+    for value in values:
+        if isinstance(value, str):
+            new = change(value)
+            if new != value:
+                changed[value] = new
+    out = text.copy()
+    if changed:
+        hit = text.isin(list(changed)).to_numpy()
+        out[hit] = [changed[v] for v in text.to_numpy()[hit]]
+    return out
 
 
 def mask_columns(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
@@ -202,8 +198,8 @@ def mask_text(values: pd.Series) -> pd.Series:
     ['+55 11 *****-4321 is not on WhatsApp', '***@x.com']
     """
     text = values.astype(object)
-    lookup = {u: _mask_free_text(u) for u in pd.unique(text) if isinstance(u, str) and u.strip()}
-    return text.map(lambda v: lookup.get(v, v) if isinstance(v, str) else v)
+    # the type Series.map would give: text where every cell is text or blank
+    return _replace(text, _mask_free_text, pd.unique(text)).infer_objects()
 
 
 def _salt(salt: str | None) -> str:
@@ -292,21 +288,43 @@ def neutralize(values: pd.Series, *, phone_ids: bool = False) -> pd.Series:
         A new object Series, same index; other cells unchanged.
     """
     text = values.astype(object)
-    out = text.copy()
-    lookup: dict[str, str] = {}
-    for value in pd.unique(text[text.map(lambda v: isinstance(v, str))]):
-        safe = _INNER_FORMULA.sub(r"\1'\2", value)
-        if safe.startswith(FORMULA_START) and not (phone_ids and _PHONE.match(safe)):
-            safe = "'" + safe
-        if safe != value:
-            lookup[value] = safe
-    if lookup:
-        changed = text.map(lambda v: isinstance(v, str) and v in lookup)
-        out[changed] = text[changed].map(lookup)
-    return out
+    if values.dtype.kind in "biufcmM":  # numbers, booleans, times: no text cell
+        candidates: Iterable[object] = ()
+    elif isinstance(values.dtype, pd.CategoricalDtype):
+        candidates = values.cat.categories  # a few names, many rows
+    else:
+        candidates = pd.unique(text[_may_be_formulas(values, text)])
+    return _replace(text, functools.partial(_neutral, phone_ids=phone_ids), candidates)
 
 
-def write_safe_csv(data: Any, path: str | os.PathLike[str]) -> Path:
+def _neutral(value: str, *, phone_ids: bool) -> str:
+    """One text cell with a ``'`` before each formula a spreadsheet could find in it."""
+    safe = _INNER_FORMULA.sub(r"\1'\2", value)
+    if safe.startswith(FORMULA_START) and not (phone_ids and _PHONE.match(safe)):
+        safe = "'" + safe
+    return safe
+
+
+def _may_be_formulas(values: pd.Series, text: pd.Series) -> np.ndarray:
+    """The cells :func:`_neutral` may change (at least those), found by Arrow's regex engine."""
+    try:
+        if isinstance(values.dtype, pd.StringDtype):
+            found = values.str.contains(_MAY_BE_FORMULA, regex=True, na=False)
+            return found.to_numpy(dtype=bool)
+        cells = pa.array(text.to_numpy(), type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowException, TypeError, ValueError):  # not only text: look at every cell
+        return np.ones(len(text), dtype=bool)
+    found = pc.match_substring_regex(cells, _MAY_BE_FORMULA).fill_null(False)
+    return found.to_numpy(zero_copy_only=False)
+
+
+def write_safe_csv(
+    data: Any,
+    path: str | os.PathLike[str],
+    *,
+    progress: bool | None = None,
+    on_chunk: Callable[[int, int], object] | None = None,
+) -> Path:
     """Write messages as a CSV that opens safely in Excel and reads back as an export.
 
     The 15 export columns (and any extra ones) are written in the export's
@@ -314,7 +332,9 @@ def write_safe_csv(data: Any, path: str | os.PathLike[str]) -> Path:
     cells as they were. Formula-like text is neutralised (see
     :func:`neutralize`), in the header names too, and every field is quoted,
     so a spreadsheet splitting on ``;`` or tab finds no formula either; the
-    file is UTF-8 with a BOM so Excel shows accents.
+    file is UTF-8 with a BOM so Excel shows accents. Rows are converted and
+    written :data:`CHUNK_ROWS` at a time, so a big file shows its progress and
+    memory holds one chunk of text, not the whole file's.
     The file is written whole or not at all (:func:`connectly_nb._fs.atomic_write`).
 
     Parameters
@@ -323,6 +343,12 @@ def write_safe_csv(data: Any, path: str | os.PathLike[str]) -> Path:
         An Export (its ``messages``) or a messages frame.
     path : str or path-like
         The CSV file to write.
+    progress : bool, optional
+        Show a progress bar (tqdm's: a widget in Jupyter, text in a terminal).
+        By default it shows from 200,000 rows when someone is watching.
+    on_chunk : callable, optional
+        Called as ``on_chunk(rows_written, rows)`` after each chunk (a
+        dashboard's own progress bar).
 
     Returns
     -------
@@ -342,19 +368,64 @@ def write_safe_csv(data: Any, path: str | os.PathLike[str]) -> Path:
         for c in messages.columns
         if c not in EXPORT_COLUMNS and c not in DERIVED_COLUMNS and not c.startswith("_")
     ]
-    out = pd.DataFrame(index=messages.index)
-    for c in (*EXPORT_COLUMNS, *extra):
+    columns = [*EXPORT_COLUMNS, *extra]
+    header = neutralize(pd.Series(columns, dtype=object)).tolist()
+    n = len(messages)
+    path = Path(path)
+    if progress is None:
+        progress = n >= _BIG_SAVE and interactive()
+    bar = Progress(n, "saving CSV", enabled=progress, unit="rows")
+    try:
+        with atomic_write(path, mode="w", encoding="utf-8-sig", newline="") as fh:
+            for start in range(0, max(n, 1), CHUNK_ROWS):  # an empty frame: the header
+                out = _safe_cells(messages.iloc[start : start + CHUNK_ROWS], columns)
+                out.columns = header
+                text = io.StringIO()  # one chunk, encoded at once (not row by row)
+                out.to_csv(
+                    text,
+                    index=False,
+                    header=start == 0,
+                    lineterminator="\r\n",
+                    quoting=csv.QUOTE_ALL,
+                )
+                fh.write(text.getvalue())
+                done = min(start + CHUNK_ROWS, n)
+                bar.to(done)
+                if on_chunk is not None:
+                    on_chunk(done, n)
+    finally:
+        bar.close()
+    return path
+
+
+def _safe_cells(messages: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``columns`` of ``messages`` as the CSV shows them: object columns, formulas neutralised."""
+    out = {}
+    for c in columns:
         col = messages[c] if c in messages.columns else pd.Series(None, index=messages.index)
         if c in TIMESTAMP_COLUMNS:
-            utc = col.dt.tz_convert("UTC")
-            out[c] = utc.dt.strftime("%Y-%m-%d %H:%M:%S.%f").astype(object).where(utc.notna(), "")
+            out[c] = _utc_text(col.dt.tz_convert("UTC"))
         else:
-            out[c] = neutralize(col, phone_ids=c == "customer_external_id")
-    out.columns = neutralize(pd.Series(list(out.columns), dtype=object)).tolist()
-    path = Path(path)
-    with atomic_write(path, mode="w", encoding="utf-8-sig", newline="") as fh:
-        out.to_csv(fh, index=False, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
-    return path
+            out[c] = neutralize(col, phone_ids=c == "customer_external_id").to_numpy()
+    return pd.DataFrame(out, columns=columns, dtype=object)
+
+
+def _utc_text(utc: pd.Series) -> np.ndarray:
+    """UTC times as strftime writes them (``2024-05-10 20:13:50.682000``; ``""`` for none)."""
+    missing = utc.isna().to_numpy()
+    naive = utc.dt.tz_localize(None).to_numpy()
+    present = naive[~missing]
+    if naive.dtype in (np.dtype("M8[s]"), np.dtype("M8[ms]"), np.dtype("M8[us]")) and (
+        len(present) == 0 or (present.min() >= _YEAR_1000 and present.max() < _YEAR_10000)
+    ):  # numpy's ISO text, "T" made " ": the same as strftime, 20 times faster
+        iso = np.datetime_as_string(naive.astype("M8[us]"), unit="us")
+        if len(iso):
+            iso.view(np.uint32).reshape(len(iso), -1)[:, 10] = ord(" ")
+        text = iso.astype(object)
+    else:  # four-digit years only: strftime pads none of the others
+        text = utc.dt.strftime("%Y-%m-%d %H:%M:%S.%f").to_numpy(dtype=object, copy=True)
+    text[missing] = ""
+    return text
 
 
 def write_safe_table(

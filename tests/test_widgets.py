@@ -256,8 +256,9 @@ def test_messages_tab_masks_phone_numbers_by_default_and_pages(ex, golden):
 
 
 def test_hostile_campaign_name_is_text_in_the_dashboard_and_neutral_in_the_csv(
-    write_export, tmp_path
+    write_export, tmp_path, monkeypatch
 ):
+    monkeypatch.chdir(tmp_path)  # the notebook's folder: the download link is relative to it
     ex = read_export(
         write_export(
             [
@@ -491,3 +492,91 @@ def test_free_text_phone_numbers_are_masked_on_every_tab_and_in_the_saved_csv(
     assert f"{other} is not on WhatsApp" in shown
     assert "%2B5521912345678" in shown
     assert "ana@mail.example" in shown
+
+
+# --------------------------------------------------------------------------- reset, big saves
+
+
+def test_reset_clears_every_control_and_the_panel_changes_once(ex):
+    panel = FilterPanel(ex)
+    campaigns, errors, dates = (panel.controls[c] for c in ("campaigns", "errors", "dates"))
+    campaigns.value = {"campaigns": ["Carrinho abandonado"]}
+    campaigns._search.value = "carr"
+    errors._quick.value = "all failures"  # failed=True, no code chosen
+    days = dates._days
+    dates.value = (days[1], days[2])
+    assert panel.value["failed"] is True
+    seen: list[dict] = []
+    panel.observe(lambda change: seen.append(change["new"]), names="value")
+    panel.reset()
+    assert seen == [{}]  # one notification: the dashboard redraws once
+    assert errors._quick.value == "all messages"  # not the stale "all failures"
+    assert (errors.value, errors.failed, errors._select.value) == ((), None, ())
+    assert campaigns._search.value == ""
+    assert (campaigns._campaigns.value, campaigns._sendout_select.value) == ((), ())
+    assert dates._slider.index == (0, len(days) - 1)
+    assert (dates._from.value, dates._to.value) == (days[0], days[-1])
+    panel.reset()
+    assert seen == [{}]  # nothing chosen: nothing to hear
+
+
+def test_reset_of_the_quick_choice_alone_is_one_notification(ex):
+    panel = FilterPanel(ex)
+    errors = panel.controls["errors"]
+    errors._quick.value = "no failures"
+    seen: list[dict] = []
+    panel.observe(lambda change: seen.append(change["new"]), names="value")
+    panel.reset()
+    assert (seen, errors._quick.value) == ([{}], "all messages")
+
+
+def test_a_dashboard_reset_redraws_once(ex, monkeypatch):
+    dash = Dashboard(ex)
+    dash.panel.controls["errors"]._quick.value = "all failures"
+    dash.panel.controls["campaigns"].value = {"campaigns": ["Carrinho abandonado"]}
+    redraws: list[int] = []
+    draw = dash._draw_tab[0]
+    monkeypatch.setitem(dash._draw_tab, 0, lambda e: redraws.append(1) or draw(e))
+    dash.panel.reset()
+    assert len(redraws) == 1
+
+
+def test_saving_shows_its_progress_chunk_by_chunk(ex, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("connectly_nb.safety.CHUNK_ROWS", 1000)
+    dash = Dashboard(ex)
+    said: list[str] = []
+    dash.status.observe(lambda change: said.append(change["new"]), names="value")
+    path = dash.save_filtered()
+    n = len(ex.messages)
+    progress = [s for s in said if " written (" in s]
+    assert len(progress) == -(-n // 1000)  # one line per chunk
+    assert f"{n:,} written (100%)" in progress[-1]
+    assert "masking phone numbers" in said[1]
+    assert "Saved" in said[-1]
+    assert path.parent == tmp_path / "connectly_downloads"
+
+
+def test_the_download_link_is_relative_to_the_notebook_folder(ex, tmp_path, monkeypatch):
+    # JupyterLab resolves it against the notebook's folder (the kernel's working directory)
+    monkeypatch.chdir(tmp_path)
+    dash = Dashboard(ex, save_dir=tmp_path / "out put#1")
+    dash.save_filtered()
+    page = html_of(dash.outputs["download"])
+    assert "href='out%20put%231/connectly_filtered_1.csv'" in page
+    assert "file:" not in page
+
+
+@pytest.mark.parametrize("where", ["outside", "hidden"])
+def test_no_dead_link_when_the_browser_cannot_reach_the_file(ex, tmp_path, monkeypatch, where):
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    folder = tmp_path / "elsewhere" if where == "outside" else tmp_path / "notebooks" / ".cache"
+    dash = Dashboard(ex, save_dir=folder)
+    path = dash.save_filtered()
+    page = html_of(dash.outputs["download"])
+    assert "<a " not in page
+    assert "file:" not in page
+    assert "No download link" in page
+    assert html.escape(str(path)) in page
+    assert str(path) in dash.status.value

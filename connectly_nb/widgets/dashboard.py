@@ -17,6 +17,7 @@ import functools
 import html
 import os
 import time
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -418,8 +419,10 @@ class Dashboard(widgets.VBox):
         ``connectly_downloads/`` next to the notebook), ``n`` the first number
         not taken, written by :func:`~connectly_nb.safety.write_safe_csv`
         with every column of the export. Phone numbers are masked unless
-        "show phone numbers" is ticked. A link under the dashboard downloads
-        it through the browser; the status line says what was saved.
+        "show phone numbers" is ticked. The status line shows the progress
+        (chunk by chunk: :data:`~connectly_nb.safety.CHUNK_ROWS` rows), then what
+        was saved; a link under the dashboard downloads it through the browser
+        (see :meth:`_offer` for when no link can).
 
         Returns
         -------
@@ -439,24 +442,58 @@ class Dashboard(widgets.VBox):
         selected = self.export.subset(self.panel.mask)  # with every column of the export
         masked = not self._show_numbers.value
         if masked:  # the ids, and phone numbers or emails inside free text
+            self._say(f"Saving {count:,} messages: masking phone numbers and emails…")
             m = selected.messages
             m = mask_columns(
                 m.assign(customer_external_id=mask_phone(m["customer_external_id"])), _FREE_TEXT
             )
             selected = selected.replace(messages=m)
-        path = write_safe_csv(selected, folder / f"connectly_filtered_{n}.csv")
+        path = write_safe_csv(
+            selected,
+            folder / f"connectly_filtered_{n}.csv",
+            progress=False,  # tqdm's bar would go to the log console from a callback
+            on_chunk=lambda done, rows: self._say(
+                f"Saving {count:,} messages: {done:,} written ({done / max(rows, 1):.0%})…"
+            ),
+        )
         self._offer(path, count, masked)
         return path
 
     def _offer(self, path: Path, count: int, masked: bool) -> None:
-        """Say what was saved, and put a download link under the dashboard."""
+        """Say what was saved, and put a download link under the dashboard.
+
+        JupyterLab resolves a relative link in an output against the
+        notebook's folder (where it starts the kernel: the working directory)
+        and serves the file through its ``/files/`` handler, which refuses
+        hidden files and folders. A ``file://`` link is refused by browsers
+        from an http page, and the kernel cannot tell which folders above its
+        own the server shares. So the link is relative (URL-quoted), and only
+        offered for a file under the working directory with no hidden folder on
+        the way; otherwise the line says plainly where the file is.
+        """
         what = "phone numbers and emails masked" if masked else "phone numbers in full"
         size = path.stat().st_size
         self._say(f"Saved {count:,} messages ({what}, {size / 1e6:.1f} MB) to {path}.")
+        here = Path.cwd().resolve()
         try:
-            href = path.relative_to(Path.cwd()).as_posix()  # JupyterLab serves it from here
+            relative = path.resolve().relative_to(here)
         except ValueError:
-            href = path.as_uri()
+            relative = None
+        if relative is None or any(part.startswith(".") for part in relative.parts):
+            why = (
+                "it is outside the notebook's folder"
+                if relative is None
+                else "JupyterLab does not serve hidden folders"
+            )
+            note = (
+                f"No download link for {path}: {why} ({here}). Open it from there, or save "
+                "inside the notebook's folder (Dashboard(..., save_dir=...))."
+            )
+            self.outputs["download"].outputs = (
+                _html_output(f"<span class='{display.NO_MATH}'>{html.escape(note)}</span>"),
+            )
+            return
+        href = urllib.parse.quote(relative.as_posix())
         link = (
             f"<a href='{html.escape(href, quote=True)}' download='{html.escape(path.name)}'>"
             f"⬇ Download {html.escape(path.name)}</a> ({count:,} messages, {what})"

@@ -174,6 +174,13 @@ class CampaignFilter(widgets.VBox):
             valid = {o[1] for o in self._sendout_select.options}
             self._sendout_select.value = tuple(s for s in v["sendouts"] if s in valid)
 
+    def reset(self) -> None:
+        """Choose every campaign and sendout, and empty the search box."""
+        empty = {"campaigns": (), "sendouts": ()}
+        self._to_children({"new": empty})  # even if the value is already empty
+        with self._guard:
+            self.value = empty
+
     def selection(self) -> dict[str, Any]:
         """The arguments of :meth:`Export.filter` for the current value.
 
@@ -275,6 +282,14 @@ class ErrorCodeFilter(widgets.VBox):
             self.failed = failed
             self.value = codes if choice.startswith("category: ") else ()
             self._select.value = self.value
+
+    def reset(self) -> None:
+        """All messages: no code chosen, "all messages" in the quick choice."""
+        with self._guard, self.hold_trait_notifications():
+            self._quick.value = "all messages"
+            self._select.value = ()
+            self.failed = None
+            self.value = ()
 
     def _on_select(self, change: dict[str, Any]) -> None:
         if self._guard.busy:
@@ -404,6 +419,11 @@ class DateRangeFilter(widgets.VBox):
             self._slider.index = (lo, hi)
             self._from.value, self._to.value = v[0], v[1]
 
+    def reset(self) -> None:
+        """The whole span, on the slider and in the date pickers."""
+        self.value = ()
+        self._to_children({"new": ()})  # even if the value was already empty
+
     def selection(self) -> dict[str, Any]:
         """The arguments of :meth:`Export.filter` for the current value.
 
@@ -460,6 +480,7 @@ class FilterPanel(widgets.VBox):
         self._reset = widgets.Button(description="Reset filters", icon="undo")
         self._reset.on_click(lambda _b: self.reset())
         self._cache: tuple[tuple[Any, ...], Export, np.ndarray] | None = None
+        self._resetting = _Guard()
         row = widgets.HBox(
             list(self.controls.values()), layout=widgets.Layout(flex_flow="row wrap")
         )
@@ -469,6 +490,8 @@ class FilterPanel(widgets.VBox):
         self._update()
 
     def _update(self, change: dict[str, Any] | None = None) -> None:
+        if self._resetting.busy:  # reset sets value once, when every control is clear
+            return
         value: dict[str, Any] = {}
         for control in self.controls.values():
             value.update(control.selection())
@@ -481,14 +504,15 @@ class FilterPanel(widgets.VBox):
             errors.recount(self.export.selection(**others) if others else None)
 
     def reset(self) -> None:
-        """Clear every filter."""
-        for control in self.controls.values():
-            with control.hold_trait_notifications():
-                if isinstance(control, ErrorCodeFilter):
-                    control.failed = None
-                control.value = (
-                    {"campaigns": (), "sendouts": ()} if isinstance(control, CampaignFilter) else ()
-                )
+        """Clear every filter and what its controls show (quick choice, search box, dates).
+
+        Observers of ``value`` hear one change (none if nothing was chosen), so
+        a dashboard redraws once.
+        """
+        with self._resetting:
+            for control in self.controls.values():
+                control.reset()
+        self._update()
 
     def _key(self) -> tuple[Any, ...]:
         return tuple(

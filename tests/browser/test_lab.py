@@ -203,3 +203,24 @@ def test_a_saved_notebook_shows_key_figures_before_it_runs(lab, page, ex):
     assert "Dashboard(children" not in text
     assert f"{len(ex.messages):,}" in text
     assert "run the cell to explore" in text
+
+
+def test_the_download_link_works_from_a_notebook_in_a_subfolder(lab, page, ex):
+    # the link is relative: JupyterLab resolves it against the notebook's folder and serves
+    # it through /files/ (a file:// link would be refused by the browser)
+    (lab.root / "team").mkdir(exist_ok=True)
+    code = (
+        "from connectly_nb.datasets import sample_export\n"
+        "from connectly_nb.widgets import Dashboard\n"
+        "dash = Dashboard(sample_export(), save_dir='my saves #1')\ndash"
+    )
+    _notebook(lab, "team/save_here.ipynb", code)
+    _run_notebook(page, lab, "team/save_here.ipynb")
+    page.get_by_text("Save filtered CSV").click()
+    link = page.get_by_text("Download connectly_filtered_1.csv")
+    link.wait_for(timeout=60_000)
+    with page.expect_download(timeout=30_000) as download:
+        link.click()
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert text.count("\n") == len(ex.messages) + 1
+    assert (lab.root / "team" / "my saves #1" / "connectly_filtered_1.csv").exists()
