@@ -65,9 +65,15 @@ report: $(STAMP)
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/test_properties.py tests/test_fuzz.py
 
+# Every benchmark behind docs/performance.md (about an hour; bench_store writes 1.4 GB of
+# reports under benchmarks/data/ once).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_load.py
 	$(BIN)/python benchmarks/bench_metrics.py
+	$(BIN)/python benchmarks/bench_dashboard.py
+	$(BIN)/python benchmarks/bench_save.py
+	$(BIN)/python benchmarks/bench_false_winners.py
+	$(BIN)/python benchmarks/bench_store.py --rounds 2
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis .ruff_cache
