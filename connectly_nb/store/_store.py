@@ -42,7 +42,7 @@ __all__ = ["MAX_MESSAGES", "Store", "open_store"]
 MAX_MESSAGES = 2_000_000
 #: Messages per task when rows are sent to tasks by customer.
 CUSTOMER_TASK_ROWS = 1_000_000
-_FILTER_COLUMNS = ("campaign_name", "sendout_id", "error_code", "sent_at")
+_FILTER_COLUMNS = ("campaign_name", "sendout_id", "error_code", "sent_at", "is_failed")
 _EMPTY = {
     "clicks": CLICK_TABLE_COLUMNS,
     "variables": VARIABLE_TABLE_COLUMNS,
@@ -191,6 +191,7 @@ class Store:
         error_codes: Iterable[str | None] | str | None = None,
         start: Bound | None = None,
         end: Bound | None = None,
+        failed: bool | None = None,
     ) -> Store:
         """A view of the messages kept by :meth:`Export.filter`'s arguments.
 
@@ -199,9 +200,10 @@ class Store:
 
         Parameters
         ----------
-        campaigns, sendouts, error_codes, start, end
+        campaigns, sendouts, error_codes, start, end, failed
             As for :meth:`Export.filter` (names matched whatever their case,
-            spaces or Unicode form; bare dates are local days in ``tz``).
+            spaces or Unicode form; bare dates are local days in ``tz``;
+            ``failed=True`` keeps the failed messages, ``False`` the others).
 
         Returns
         -------
@@ -223,6 +225,7 @@ class Store:
             error_codes=error_codes,
             start=start,
             end=end,
+            failed=failed,
         )
         return self._view(self.selection.and_(chosen))
 
