@@ -517,7 +517,7 @@ def explore(
 
     Parameters
     ----------
-    source : Export, Store, path of a store, anything :func:`connectly_nb.read_export` reads, or None
+    source : Export, Store, a store's path, what :func:`~connectly_nb.read_export` reads, or None
         What to explore; ``None`` for the bundled sample.
     max_messages : int, optional
         On a store: the most messages loaded for the message-level tabs (see

@@ -215,9 +215,8 @@ class ErrorCodeFilter(widgets.VBox):
     def __init__(self, export: Data, **kwargs: Any) -> None:
         self._source = source_of(export)
         counts = self._source.error_counts({})
-        self._codes = sorted(
-            (c for c in counts if c is not NO_CODE and counts[c]), key=lambda c: (-counts[c], str(c))
-        )
+        named = (c for c in counts if c is not NO_CODE and counts[c])
+        self._codes = sorted(named, key=lambda c: (-counts[c], str(c)))
         self._info = {c: describe_error(c) for c in self._codes}
         self._by_category: dict[str, tuple[str, ...]] = {}
         for c in self._codes:

@@ -82,6 +82,9 @@ def _top_clicks(counts: pd.DataFrame) -> pd.DataFrame:
 class Source:
     """What a dashboard asks of the data it explores (see the module's docstring).
 
+    Each public method is written once here; :class:`ExportSource` and
+    :class:`StoreSource` supply the private ``_...`` step behind it.
+
     Attributes
     ----------
     data : Export or Store
@@ -101,53 +104,213 @@ class Source:
     preselect_negatives: bool = True
 
     def campaign_counts(self) -> pd.Series:
-        """Messages per campaign, by name (campaigns with messages only)."""
-        raise NotImplementedError
+        """Messages per campaign (campaigns with messages only).
+
+        Returns
+        -------
+        pandas.Series
+            Counts indexed by campaign name, sorted by name.
+        """
+        return self._campaign_counts()
 
     def sendouts(self) -> pd.DataFrame:
-        """``sendout_id``, ``campaign_name``, ``rows`` and ``first`` (first send, in ``tz``)."""
-        raise NotImplementedError
+        """Each sendout with its campaign, its messages and its first send.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``sendout_id``, ``campaign_name``, ``rows``, ``first`` (the first
+            ``sent_at``, in ``tz``; NaT when nothing was sent).
+        """
+        return self._sendouts()
 
     def error_counts(self, filters: Mapping[str, Any]) -> dict[Any, int]:
-        """Messages per error code within ``filters`` (``None``: no code), every code named."""
-        raise NotImplementedError
+        """Messages per error code within a selection, every code of the data named.
+
+        Parameters
+        ----------
+        filters : mapping
+            :meth:`Export.filter`'s arguments (``{}``: everything).
+
+        Returns
+        -------
+        dict
+            ``None`` (no error code) and each code -> messages.
+        """
+        return self._error_counts(filters)
 
     def sent_span(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-        """The first and last ``sent_at`` in ``tz``, or None when nothing was sent."""
-        raise NotImplementedError
+        """The first and last ``sent_at``, in ``tz``.
+
+        Returns
+        -------
+        tuple of pandas.Timestamp or None
+            None when nothing was sent.
+        """
+        return self._sent_span()
 
     def click_counts(self) -> pd.DataFrame:
-        """Clicks by ``kind`` and ``name`` (``n``), the most clicked of each kind."""
-        raise NotImplementedError
+        """Clicks per button and link name, the most clicked of each kind.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``kind``, ``name``, ``n``; at most :data:`TOP_CLICKS` of each kind,
+            most clicked first.
+        """
+        return self._click_counts()
 
     def count(self, filters: Mapping[str, Any]) -> int:
-        """Messages within ``filters``."""
-        raise NotImplementedError
+        """Messages within a selection.
+
+        Parameters
+        ----------
+        filters : mapping
+            :meth:`Export.filter`'s arguments (``{}``: everything).
+
+        Returns
+        -------
+        int
+            The count.
+        """
+        return self._count(filters) if filters else self.total
 
     def choose_clicks(self, specs: Mapping[str, ClickSet | None]) -> None:
-        """Remember what counts as converted and negative (``conversions``, ``negatives``)."""
-        raise NotImplementedError
+        """Remember what counts as converted and as negative, for :meth:`key_figures`.
+
+        Parameters
+        ----------
+        specs : mapping
+            ``conversions`` and ``negatives``: a ClickSet or None each
+            (:attr:`ConversionPicker.value <connectly_nb.widgets.filters.ConversionPicker.value>`).
+        """
+        self._choose_clicks(specs)
 
     def key_figures(self, filters: Mapping[str, Any]) -> dict[str, int]:
-        """Rows and stage counts within ``filters`` (and converted / negative when chosen)."""
-        raise NotImplementedError
+        """Rows and each stage count within a selection (the dashboard's header).
+
+        Parameters
+        ----------
+        filters : mapping
+            :meth:`Export.filter`'s arguments (``{}``: everything).
+
+        Returns
+        -------
+        dict of str to int
+            As :func:`connectly_nb.metrics.key_figures`, plus ``converted`` and
+            ``negative`` when chosen (:meth:`choose_clicks`).
+        """
+        return self._key_figures(filters)
 
     def measured(self, filters: Mapping[str, Any]) -> Export | Store:
-        """What the Funnel, Trend and Errors tabs measure: the selection, as the metrics take it."""
-        raise NotImplementedError
+        """The selection as the metrics take it: what the Funnel, Trend and Errors tabs measure.
+
+        Parameters
+        ----------
+        filters : mapping
+            :meth:`Export.filter`'s arguments (``{}``: everything).
+
+        Returns
+        -------
+        Export or Store
+            The cut Export (once per selection), or the filtered Store view.
+        """
+        return self._measured(filters)
 
     def messages(self, filters: Mapping[str, Any]) -> Export:
-        """The selection as an Export for the message-level tabs (raw JSON text left out)."""
-        raise NotImplementedError
+        """The selection as an Export for the message-level tabs (raw JSON text left out).
+
+        Parameters
+        ----------
+        filters : mapping
+            :meth:`Export.filter`'s arguments (``{}``: everything).
+
+        Returns
+        -------
+        Export
+            Loaded once per selection.
+
+        Raises
+        ------
+        SelectionTooLargeError
+            On a store, more messages than the dashboard loads.
+        """
+        return self._messages(filters)
 
     def whole(self, filters: Mapping[str, Any]) -> Export:
-        """The selection as an Export with every column (for the saved CSV)."""
-        raise NotImplementedError
+        """The selection as an Export with every column (for the saved CSV).
+
+        Parameters
+        ----------
+        filters : mapping
+            :meth:`Export.filter`'s arguments (``{}``: everything).
+
+        Returns
+        -------
+        Export
+            Every table and column of the selected messages.
+
+        Raises
+        ------
+        SelectionTooLargeError
+            On a store, more messages than the dashboard loads.
+        """
+        return self._whole(filters)
 
     def input_keys(self, shown: Export) -> list[str]:
-        """The input variables a segment can be split by (``shown``: the tab's Export)."""
-        keys = shown.variables.loc[shown.variables["direction"] == "input", "key"].unique()
-        return sorted(str(k) for k in keys)
+        """The input variables a segment can be split by.
+
+        Parameters
+        ----------
+        shown : Export
+            What the Variables tab shows (an Export offers every key of its own).
+
+        Returns
+        -------
+        list of str
+            Sorted keys.
+        """
+        v = self._keys_from(shown).variables
+        return sorted(str(k) for k in v.loc[v["direction"] == "input", "key"].unique())
+
+    # the steps each kind of source supplies
+    def _campaign_counts(self) -> pd.Series:
+        raise NotImplementedError
+
+    def _sendouts(self) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def _error_counts(self, filters: Mapping[str, Any]) -> dict[Any, int]:
+        raise NotImplementedError
+
+    def _sent_span(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        raise NotImplementedError
+
+    def _click_counts(self) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def _count(self, filters: Mapping[str, Any]) -> int:
+        raise NotImplementedError
+
+    def _choose_clicks(self, specs: Mapping[str, ClickSet | None]) -> None:
+        raise NotImplementedError
+
+    def _key_figures(self, filters: Mapping[str, Any]) -> dict[str, int]:
+        raise NotImplementedError
+
+    def _measured(self, filters: Mapping[str, Any]) -> Export | Store:
+        raise NotImplementedError
+
+    def _whole(self, filters: Mapping[str, Any]) -> Export:
+        raise NotImplementedError
+
+    def _messages(self, filters: Mapping[str, Any]) -> Export:
+        whole = self.whole(filters)
+        keep = [c for c in whole.messages.columns if c not in RAW_TEXT]
+        return whole.replace(messages=whole.messages[keep])
+
+    def _keys_from(self, shown: Export) -> Export:
+        return shown
 
 
 class ExportSource(Source):
@@ -188,34 +351,34 @@ class ExportSource(Source):
         """
         return self.data.selection(**filters)
 
-    def campaign_counts(self) -> pd.Series:
+    def _campaign_counts(self) -> pd.Series:
         counts = self.data.messages["campaign_name"].value_counts(sort=False)
         return counts[counts > 0].sort_index()
 
-    def sendouts(self) -> pd.DataFrame:
+    def _sendouts(self) -> pd.DataFrame:
         m = self.data.messages
         by_sendout = m.groupby(["sendout_id", "campaign_name"], observed=True).agg(
             rows=("sent_at", "size"), first=("sent_at", "min")
         )
         return by_sendout.reset_index()
 
-    def error_counts(self, filters: Mapping[str, Any]) -> dict[Any, int]:
+    def _error_counts(self, filters: Mapping[str, Any]) -> dict[Any, int]:
         names = list(self.data.messages["error_code"].cat.categories)
         codes = self._codes[self.mask(filters)] if filters else self._codes
         n = np.bincount(codes + 1, minlength=len(names) + 1)  # slot 0: no code
         return {_NO_CODE: int(n[0]), **{c: int(k) for c, k in zip(names, n[1:], strict=True)}}
 
-    def sent_span(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    def _sent_span(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         sent = self.data.messages["sent_at"].dropna()
         return (sent.min(), sent.max()) if len(sent) else None
 
-    def click_counts(self) -> pd.DataFrame:
+    def _click_counts(self) -> pd.DataFrame:
         return _top_clicks(_click_names(self.data.clicks))
 
-    def count(self, filters: Mapping[str, Any]) -> int:
-        return int(self.mask(filters).sum()) if filters else self.total
+    def _count(self, filters: Mapping[str, Any]) -> int:
+        return int(self.mask(filters).sum())
 
-    def choose_clicks(self, specs: Mapping[str, ClickSet | None]) -> None:
+    def _choose_clicks(self, specs: Mapping[str, ClickSet | None]) -> None:
         m, c = self.data.messages, self.data.clicks
         self._flags = {
             count: spec.messages(m, c)
@@ -223,24 +386,24 @@ class ExportSource(Source):
             if spec is not None
         }
 
-    def key_figures(self, filters: Mapping[str, Any]) -> dict[str, int]:
+    def _key_figures(self, filters: Mapping[str, Any]) -> dict[str, int]:
         mask = self.mask(filters)
         out = key_figures(self._bits, mask)
         for name, flag in self._flags.items():
             out[name] = int((flag & mask).sum())
         return out
 
-    def measured(self, filters: Mapping[str, Any]) -> Export:
+    def _measured(self, filters: Mapping[str, Any]) -> Export:
         return self._memo.get(_key(filters), lambda: self._view.subset(self.mask(filters)))
 
-    def messages(self, filters: Mapping[str, Any]) -> Export:
+    def _messages(self, filters: Mapping[str, Any]) -> Export:
         return self.measured(filters)
 
-    def whole(self, filters: Mapping[str, Any]) -> Export:
+    def _whole(self, filters: Mapping[str, Any]) -> Export:
         return self.data.subset(self.mask(filters))
 
-    def input_keys(self, shown: Export) -> list[str]:
-        return super().input_keys(self.data)  # every key, whatever the selection
+    def _keys_from(self, shown: Export) -> Export:
+        return self.data  # every key, whatever the selection
 
 
 class StoreSource(Source):
@@ -261,9 +424,8 @@ class StoreSource(Source):
     def __init__(self, store: Store, *, max_messages: int | None = None) -> None:
         self.data = store
         self.tz = store.tz
-        self.max_messages = (
-            min(DASHBOARD_MAX_MESSAGES, store.max_messages) if max_messages is None else max_messages
-        )
+        default = min(DASHBOARD_MAX_MESSAGES, store.max_messages)
+        self.max_messages = default if max_messages is None else max_messages
         self.total = store.count()
         self._specs: dict[str, ClickSet | None] = {}
         self._memo = _Memo()
@@ -271,20 +433,23 @@ class StoreSource(Source):
     def _cube(self) -> pd.DataFrame:
         return self.data.cube
 
-    def campaign_counts(self) -> pd.Series:
+    def _campaign_counts(self) -> pd.Series:
         counts = self._cube().groupby("campaign_name", observed=True)["n"].sum()
         counts = counts[counts > 0].sort_index()
         return counts.set_axis(counts.index.astype(object)).rename("count")
 
-    def sendouts(self) -> pd.DataFrame:
+    def _sendouts(self) -> pd.DataFrame:
         cube = self._cube()
         rows = cube.groupby(["sendout_id", "campaign_name"], observed=True)["n"].sum()
         first = self.data.cube_object.sendouts.groupby("sendout_id", observed=True)["first_sent"]
         out = rows.rename("rows").reset_index()
-        out["first"] = out["sendout_id"].map(first.min().dt.tz_convert(self.tz))
-        return out.astype({"sendout_id": object, "campaign_name": object})
+        out = out.astype({"sendout_id": object, "campaign_name": object})
+        firsts = first.min().dt.tz_convert(self.tz)
+        firsts.index = firsts.index.astype(object)
+        out["first"] = firsts.reindex(out["sendout_id"]).array
+        return out
 
-    def error_counts(self, filters: Mapping[str, Any]) -> dict[Any, int]:
+    def _error_counts(self, filters: Mapping[str, Any]) -> dict[Any, int]:
         view = self.measured(filters)
         rows = view.cube_rows()
         if rows is None:  # bounds off the cube's grid: count the partitions
@@ -296,14 +461,14 @@ class StoreSource(Source):
         blank = int(rows["n"][codes.isna().to_numpy()].sum())
         return {_NO_CODE: blank, **{c: int(counts.get(c, 0)) for c in names}}
 
-    def sent_span(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    def _sent_span(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         parts = self.data.partitions()
         sent = [pd.Timestamp(p[k]) for p in parts for k in ("sent_min", "sent_max") if p[k]]
         if not sent:
             return None
         return min(sent).tz_convert(self.tz), max(sent).tz_convert(self.tz)
 
-    def click_counts(self) -> pd.DataFrame:
+    def _click_counts(self) -> pd.DataFrame:
         parts = self.data.map_partitions(_click_names_of, tables=("messages", "clicks"), columns=[])
         parts = [p for p in parts if len(p)]
         if not parts:
@@ -311,13 +476,13 @@ class StoreSource(Source):
         counts = pd.concat(parts).groupby(["kind", "name"], as_index=False)["n"].sum()
         return _top_clicks(counts)
 
-    def count(self, filters: Mapping[str, Any]) -> int:
-        return self.measured(filters).count() if filters else self.total
+    def _count(self, filters: Mapping[str, Any]) -> int:
+        return self.measured(filters).count()
 
-    def choose_clicks(self, specs: Mapping[str, ClickSet | None]) -> None:
+    def _choose_clicks(self, specs: Mapping[str, ClickSet | None]) -> None:
         self._specs = dict(specs)
 
-    def key_figures(self, filters: Mapping[str, Any]) -> dict[str, int]:
+    def _key_figures(self, filters: Mapping[str, Any]) -> dict[str, int]:
         view = self.measured(filters)
         out = M.key_figures(view)
         if any(s is not None for s in self._specs.values()):  # counted from the partitions
@@ -325,15 +490,10 @@ class StoreSource(Source):
             out.update({c: int(f[c]) for c in ("converted", "negative") if c in f})
         return out
 
-    def measured(self, filters: Mapping[str, Any]) -> Store:
+    def _measured(self, filters: Mapping[str, Any]) -> Store:
         return self.data.filter(**filters) if filters else self.data
 
-    def messages(self, filters: Mapping[str, Any]) -> Export:
-        whole = self.whole(filters)
-        keep = [c for c in whole.messages.columns if c not in RAW_TEXT]
-        return whole.replace(messages=whole.messages[keep])
-
-    def whole(self, filters: Mapping[str, Any]) -> Export:
+    def _whole(self, filters: Mapping[str, Any]) -> Export:
         return self._memo.get(
             _key(filters), lambda: self.measured(filters).to_export(max_messages=self.max_messages)
         )
