@@ -171,12 +171,12 @@ def store_dashboard(store: Path, repeat: int, first_runs: int) -> None:
 #: What the Funnel, Trend and Errors tabs compute (the views' metric calls).
 CUBE_METRICS = {
     "Funnel": lambda s: (
-        cnb.funnel(s),
-        cnb.funnel(s, by=["campaign_name", "sendout_id"]),
+        cnb.metrics.funnel(s),
+        cnb.metrics.funnel(s, by=["campaign_name", "sendout_id"]),
     ),
-    "Trend": lambda s: cnb.trend(s),
-    "Errors": lambda s: cnb.errors(s),
-    "key figures": lambda s: cnb.key_figures(s),
+    "Trend": lambda s: cnb.metrics.trend(s),
+    "Errors": lambda s: cnb.metrics.errors(s),
+    "key figures": lambda s: cnb.metrics.key_figures(s),
 }
 
 
