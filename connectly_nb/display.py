@@ -421,6 +421,29 @@ def key_figures_html(counts: Mapping[str, int]) -> str:
     return f"<div class='{NO_MATH}'>{empty}{row}</div>"
 
 
+def selection_too_large_html(count: int, limit: int) -> str:
+    """What a message-level tab of a store's dashboard says when the selection is too large.
+
+    Parameters
+    ----------
+    count : int
+        Messages in the selection.
+    limit : int
+        The most the dashboard loads.
+
+    Returns
+    -------
+    str
+        HTML: the count, the limit, and how to narrow the selection.
+    """
+    return (
+        f"<p class='{NO_MATH}'><strong>This selection holds {count:,} messages; narrow it to "
+        f"at most {limit:,} to see message-level tabs</strong> (choose campaigns, sendouts, "
+        "error codes or fewer days). The key figures and the Funnel, Trend and Errors tabs "
+        "cover the whole selection.</p>"
+    )
+
+
 # --------------------------------------------------------------------------- an export
 
 

@@ -2003,7 +2003,7 @@ def _store_trend(store: Store, every: str | None, conversions: Any, negatives: A
 def _whole_sendouts(store: Store, rows: pd.DataFrame) -> bool:
     """Whether the selection keeps every message of its sendouts (their first sends hold)."""
     sel = store.selection
-    if sel.error_codes is not None:
+    if sel.error_codes is not None or sel.failed is not None:
         return False
     if sel.lo is None and sel.hi is None:
         return True

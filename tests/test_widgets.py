@@ -580,3 +580,17 @@ def test_no_dead_link_when_the_browser_cannot_reach_the_file(ex, tmp_path, monke
     assert "No download link" in page
     assert html.escape(str(path)) in page
     assert str(path) in dash.status.value
+
+
+def test_explore_passes_dashboard_options_and_refuses_loading_options_for_an_export(
+    ex, write_export, tmp_path
+):
+    # review: page_size= and save_dir= went to read_export (ignored or an error), and
+    # tz= with an Export already loaded was silently ignored
+    path = write_export([row(sent_at="2024-11-05 10:00:00")])
+    dash = explore(path, page_size=7, save_dir=tmp_path / "saves")
+    assert dash.page_size == 7
+    assert dash.save_dir == tmp_path / "saves"
+    assert explore(ex, page_size=5).page_size == 5
+    with pytest.raises(TypeError, match="tz="):
+        explore(ex, tz="America/Sao_Paulo")

@@ -27,6 +27,15 @@ from __future__ import annotations
 from connectly_nb.store._cube import Selection
 from connectly_nb.store._ingest import ingest
 from connectly_nb.store._parts import SLOT, empty_export
-from connectly_nb.store._store import MAX_MESSAGES, Store, open_store
+from connectly_nb.store._store import MAX_MESSAGES, Store, is_store, open_store
 
-__all__ = ["MAX_MESSAGES", "SLOT", "Selection", "Store", "empty_export", "ingest", "open_store"]
+__all__ = [
+    "MAX_MESSAGES",
+    "SLOT",
+    "Selection",
+    "Store",
+    "empty_export",
+    "ingest",
+    "is_store",
+    "open_store",
+]

@@ -63,6 +63,8 @@ class Selection:
         With ``error_codes``: also keep messages without an error code.
     lo, hi : pandas.Timestamp, optional
         Keep messages with ``lo <= sent_at < hi``.
+    failed : bool, optional
+        Keep only the failed messages (True) or the others (False).
     """
 
     campaigns: frozenset[str] | None = None
@@ -71,6 +73,7 @@ class Selection:
     no_code: bool = False
     lo: pd.Timestamp | None = None
     hi: pd.Timestamp | None = None
+    failed: bool | None = None
 
     @classmethod
     def resolve(
@@ -83,6 +86,7 @@ class Selection:
         error_codes: Iterable[str | None] | str | None = None,
         start: Bound | None = None,
         end: Bound | None = None,
+        failed: bool | None = None,
     ) -> Selection:
         """Check filter arguments against the store's names and resolve them.
 
@@ -92,7 +96,7 @@ class Selection:
             The store's ``campaign_name``, ``sendout_id`` and ``error_code`` values.
         tz : str
             The zone bare dates are read in.
-        campaigns, sendouts, error_codes, start, end
+        campaigns, sendouts, error_codes, start, end, failed
             As for :meth:`Export.filter`.
 
         Returns
@@ -128,6 +132,8 @@ class Selection:
             out["no_code"] = any(c is None for c in codes)
         if start is not None or end is not None:
             out["lo"], out["hi"] = sent_bounds(start, end, tz)
+        if failed is not None:
+            out["failed"] = bool(failed)
         return cls(**out)
 
     def and_(self, other: Selection) -> Selection:
@@ -150,14 +156,19 @@ class Selection:
         )
         los = [t for t in (self.lo, other.lo) if t is not None]
         his = [t for t in (self.hi, other.hi) if t is not None]
+        failed = {f for f in (self.failed, other.failed) if f is not None}
+        both = _meet(self.campaigns, other.campaigns)
+        if len(failed) > 1:  # failed and not failed: nothing
+            both, failed = frozenset(), set()
         return replace(
             self,
-            campaigns=_meet(self.campaigns, other.campaigns),
+            campaigns=both,
             sendouts=_meet(self.sendouts, other.sendouts),
             error_codes=_meet(self.error_codes, other.error_codes),
             no_code=no_code,
             lo=max(los) if los else None,
             hi=min(his) if his else None,
+            failed=failed.pop() if failed else None,
         )
 
     @property
@@ -211,6 +222,9 @@ class Selection:
             keep &= np.asarray(frame[time] >= self.lo)
         if self.hi is not None:
             keep &= np.asarray(frame[time] < self.hi)
+        if self.failed is not None:  # a table of failures only (no flag): all or none
+            flag = frame["is_failed"] if "is_failed" in frame else np.ones(len(keep), bool)
+            keep &= np.asarray(flag) == (self.failed is True)
         return keep
 
 
@@ -304,6 +318,7 @@ class Cube:
         return {
             **{c: self.counts[c] for c in ("campaign_name", "sendout_id", "error_code")},
             "slot": pd.DatetimeIndex(self.counts["slot"]),
+            "is_failed": self.counts["is_failed"].to_numpy(),
         }
 
     def failure_rows(self, selection: Selection) -> pd.DataFrame:

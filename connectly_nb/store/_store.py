@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -33,16 +34,16 @@ from connectly_nb.schema import (
     VARIABLE_TABLE_COLUMNS,
 )
 from connectly_nb.store._cube import Cube, Selection
-from connectly_nb.store._layout import Place
+from connectly_nb.store._layout import MANIFEST, Place
 from connectly_nb.store._parts import empty_export, read_partition, stable_hash
 
-__all__ = ["MAX_MESSAGES", "Store", "open_store"]
+__all__ = ["MAX_MESSAGES", "Store", "is_store", "open_store"]
 
 #: The most messages :meth:`Store.to_export` loads unless told otherwise.
 MAX_MESSAGES = 2_000_000
 #: Messages per task when rows are sent to tasks by customer.
 CUSTOMER_TASK_ROWS = 1_000_000
-_FILTER_COLUMNS = ("campaign_name", "sendout_id", "error_code", "sent_at")
+_FILTER_COLUMNS = ("campaign_name", "sendout_id", "error_code", "sent_at", "is_failed")
 _EMPTY = {
     "clicks": CLICK_TABLE_COLUMNS,
     "variables": VARIABLE_TABLE_COLUMNS,
@@ -95,6 +96,28 @@ def open_store(
         use_cube=use_cube,
         max_messages=max_messages,
     )
+
+
+def is_store(source: Any) -> bool:
+    """Whether ``source`` is the folder (or URL) of a store: it holds a ``manifest.json``.
+
+    Parameters
+    ----------
+    source : any
+        A path or URL (anything else is not a store).
+
+    Returns
+    -------
+    bool
+        True when :func:`open_store` would find a store there.
+    """
+    if not isinstance(source, str | os.PathLike):
+        return False
+    try:
+        place = Place(source)
+        return bool(place.fs.isfile(place.path(MANIFEST)))
+    except (OSError, ValueError, ImportError):  # not a folder, or no fsspec for the URL
+        return False
 
 
 class Store:
@@ -191,6 +214,7 @@ class Store:
         error_codes: Iterable[str | None] | str | None = None,
         start: Bound | None = None,
         end: Bound | None = None,
+        failed: bool | None = None,
     ) -> Store:
         """A view of the messages kept by :meth:`Export.filter`'s arguments.
 
@@ -199,9 +223,10 @@ class Store:
 
         Parameters
         ----------
-        campaigns, sendouts, error_codes, start, end
+        campaigns, sendouts, error_codes, start, end, failed
             As for :meth:`Export.filter` (names matched whatever their case,
-            spaces or Unicode form; bare dates are local days in ``tz``).
+            spaces or Unicode form; bare dates are local days in ``tz``;
+            ``failed=True`` keeps the failed messages, ``False`` the others).
 
         Returns
         -------
@@ -223,6 +248,7 @@ class Store:
             error_codes=error_codes,
             start=start,
             end=end,
+            failed=failed,
         )
         return self._view(self.selection.and_(chosen))
 

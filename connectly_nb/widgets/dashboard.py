@@ -9,6 +9,13 @@ widgets, so they render in JupyterLab, in exported HTML and under nbval
 alike. Only the visible tab is redrawn on a filter change; the others when
 they are opened. Errors in a callback (or in the first drawing) go to the
 status line, never to a lost traceback.
+
+It explores an Export or a store through a *source*
+(:mod:`connectly_nb.widgets.sources`): on a store the filter choices, the key
+figures and the Funnel, Trend and Errors tabs come from the cube; the
+message-level tabs and the saved CSV from a small ``to_export`` of the
+selection, loaded when such a tab is shown, or a note saying the selection is
+too large.
 """
 
 from __future__ import annotations
@@ -26,12 +33,14 @@ import ipywidgets as widgets
 import numpy as np
 
 from connectly_nb import display
-from connectly_nb._stages import key_figures, stage_bits
 from connectly_nb.datasets import load_or_sample
+from connectly_nb.exceptions import SelectionTooLargeError
 from connectly_nb.export import Export
 from connectly_nb.safety import mask_columns, mask_phone, write_safe_csv
+from connectly_nb.store import Store, is_store, open_store
 from connectly_nb.widgets import views
 from connectly_nb.widgets.filters import ConversionPicker, FilterPanel
+from connectly_nb.widgets.sources import source_of
 from connectly_nb.widgets.views import View, figure_output
 
 __all__ = ["Dashboard", "explore"]
@@ -45,14 +54,8 @@ TABS = (
     "Variables",
     "Messages",
 )
-#: Columns the views never show (the parsed clicks and variables are used instead).
-_RAW_TEXT = (
-    "button_clicks",
-    "link_clicks",
-    "input_variables",
-    "output_variables",
-    "cnt_session_id",
-)
+#: The tabs drawn from the selection's messages (on a store: a small ``to_export``).
+MESSAGE_TABS = ("Engagement", "Buttons & links", "Variables", "Messages")
 #: The Output widgets of each tab: (chart, tables).
 _OUTPUTS = {
     "Funnel": ("funnel_chart", "funnel_table"),
@@ -62,6 +65,11 @@ _OUTPUTS = {
     "Buttons & links": ("buttons_chart", "buttons_table"),
     "Variables": ("segment_chart", "variables_table"),
     "Messages": (None, "messages_table"),
+}
+#: Every Output widget of each tab (what a "selection too large" note replaces).
+_TAB_OUTPUTS = {
+    tab: tuple(o for o in (*pair, *(("links_table",) if tab == "Buttons & links" else ())) if o)
+    for tab, pair in _OUTPUTS.items()
 }
 #: Columns of an export that may carry phone numbers or emails in free text.
 _FREE_TEXT = (
@@ -93,12 +101,17 @@ def _tables_html(view: View, *, max_rows: int = 30) -> str:
 
 
 class Dashboard(widgets.VBox):
-    """Explore an Export: filters, key figures, and tabs that follow the filters.
+    """Explore an Export or a store: filters, key figures, and tabs that follow the filters.
 
     Parameters
     ----------
-    export : Export
-        The export to explore.
+    export : Export or Store
+        What to explore. On a :class:`~connectly_nb.store.Store` the filter
+        choices, key figures and the Funnel, Trend and Errors tabs come from
+        its cube; the message-level tabs (Engagement, Buttons & links,
+        Variables, Messages) and "Save filtered CSV" load the selection with
+        :meth:`~connectly_nb.store.Store.to_export` when shown, once per
+        selection.
     save_dir : path, optional
         Where "Save filtered CSV" writes (default: a ``connectly_downloads``
         folder next to the notebook, served to the browser as a download).
@@ -106,11 +119,19 @@ class Dashboard(widgets.VBox):
         Rows per page of the Messages tab.
     note : str, optional
         A line shown in the status bar when the dashboard opens.
+    max_messages : int, optional
+        On a store: the most messages loaded for the message-level tabs and
+        the saved CSV (default 500,000, or the store's ``max_messages`` if
+        smaller); a larger selection shows a note in those tabs instead.
     **kwargs
         Passed to :class:`ipywidgets.VBox` (``layout=`` ...).
 
     Attributes
     ----------
+    export : Export or Store
+        What is explored.
+    source : Source
+        What the dashboard asks for choices, counts and selections.
     panel : FilterPanel
         The filters; set ``dashboard.panel.controls["campaigns"].value`` etc.
         from code to drive the dashboard as a user's clicks would.
@@ -126,25 +147,24 @@ class Dashboard(widgets.VBox):
 
     def __init__(
         self,
-        export: Export,
+        export: Export | Store,
         *,
         save_dir: str | os.PathLike[str] | None = None,
         page_size: int = 25,
         note: str = "",
+        max_messages: int | None = None,
         **kwargs: Any,
     ) -> None:
         self.export = export
+        # the views need no raw JSON text: an Export's selections are cut without it
+        self.source = source_of(export, max_messages=max_messages, lean=True)
         self.save_dir = Path(save_dir) if save_dir is not None else None
         self.page_size = page_size
         self.last_redraw_ms = float("nan")
         self.views: dict[str, View] = {}
-        self._bits = stage_bits(export.messages)  # what no selection changes
         self._page = 0
-        self._flags: dict[str, np.ndarray] = {}  # converted / negative, per message
-        # what the views need, without the raw JSON text: cheaper to cut per selection
-        self._view = export.replace(messages=export.messages.drop(columns=list(_RAW_TEXT)))
-        self.panel = FilterPanel(self._view)
-        self.conversions = ConversionPicker(export)
+        self.panel = FilterPanel(self.source)
+        self.conversions = ConversionPicker(self.source)
         self.header = widgets.HTML()
         self.status = widgets.HTML()
         self.outputs = {name: widgets.Output() for p in _OUTPUTS.values() for name in p if name}
@@ -194,7 +214,7 @@ class Dashboard(widgets.VBox):
         bottom = widgets.HBox([self._save, self._show_numbers, self.status])
         return [title, self.panel, more, self.header, self.tabs, bottom, self.outputs["download"]]
 
-    def _drawers(self) -> dict[int, Callable[[Export], None]]:
+    def _drawers(self) -> dict[int, Callable[[Any], None]]:
         return dict(
             enumerate(
                 (
@@ -259,9 +279,7 @@ class Dashboard(widgets.VBox):
         self._refresh()
 
     def _on_conversions_now(self) -> None:
-        m, c = self.export.messages, self.export.clicks
-        specs = zip(("converted", "negative"), self._click_specs.values(), strict=True)
-        self._flags = {count: s.messages(m, c) for count, s in specs if s is not None}
+        self.source.choose_clicks(self._click_specs)
 
     @_reporting
     def _on_tab(self, change: dict[str, Any]) -> None:
@@ -270,7 +288,9 @@ class Dashboard(widgets.VBox):
 
     @_reporting
     def _on_segment_key(self, change: dict[str, Any]) -> None:
-        self._draw_segment(self.panel.filtered)
+        ex = self._data_for("Variables")
+        if ex is not None:
+            self._draw_segment(ex)
 
     @_reporting
     def _on_page_option(self, change: dict[str, Any]) -> None:
@@ -280,10 +300,12 @@ class Dashboard(widgets.VBox):
 
     @_reporting
     def _turn(self, step: int) -> None:
-        n = int(self.panel.mask.sum())
+        n = self.source.count(self.panel.value)
         last = max((n - 1) // self.page_size, 0)
         self._page = int(np.clip(self._page + step, 0, last))
-        self._draw_messages(self.panel.filtered)
+        ex = self._data_for("Messages")
+        if ex is not None:
+            self._draw_messages(ex)
 
     def _refresh(self) -> None:
         self.header.value = self.key_figures_html()
@@ -291,11 +313,34 @@ class Dashboard(widgets.VBox):
 
     def _redraw(self, index: int) -> None:
         start = time.perf_counter()
-        self._draw_tab[index](self.panel.filtered)
         self._stale.discard(index)
+        data = self._data_for(TABS[index])
+        if data is not None:
+            self._draw_tab[index](data)
         self.last_redraw_ms = (time.perf_counter() - start) * 1000
-        n = int(self.panel.mask.sum())
-        self._say(f"{n:,} of {len(self.export.messages):,} messages selected ({TABS[index]}).")
+        n = self.source.count(self.panel.value)
+        self._say(f"{n:,} of {self.source.total:,} messages selected ({TABS[index]}).")
+
+    def _data_for(self, tab: str) -> Export | Store | None:
+        """What a tab draws: the selection as measured, or its messages (None: too many)."""
+        if tab not in MESSAGE_TABS:
+            return self.panel.filtered
+        try:
+            return self.source.messages(self.panel.value)
+        except SelectionTooLargeError as exc:
+            self._too_large(tab, exc)
+            return None
+
+    def _too_large(self, tab: str, exc: SelectionTooLargeError) -> None:
+        """In place of a message-level tab: how many messages, and to narrow the selection."""
+        self.views.pop(tab, None)
+        first, *rest = _TAB_OUTPUTS[tab]
+        for name in rest:
+            self.outputs[name].outputs = ()
+        markup = display.selection_too_large_html(exc.count, exc.limit)
+        self.outputs[first].outputs = (_html_output(markup),)
+        if tab == "Messages":
+            self._page_label.value = ""
 
     def _say(self, text: str, *, error: bool = False, markup: str = "") -> None:
         colour = "#b00020" if error else "#555"
@@ -316,11 +361,7 @@ class Dashboard(widgets.VBox):
             ``opted_out``; ``converted`` and ``negative`` when conversions and
             refusals are chosen.
         """
-        mask = self.panel.mask
-        out = key_figures(self._bits, mask)
-        for name, flag in self._flags.items():
-            out[name] = int((flag & mask).sum())
-        return out
+        return self.source.key_figures(self.panel.value)
 
     def key_figures_html(self) -> str:
         """The header: counts and rates, each rate with its denominator.
@@ -349,14 +390,14 @@ class Dashboard(widgets.VBox):
 
     # ------------------------------------------------------------ tabs
 
-    def _put(self, tab: str, make: Callable[[Export], View], ex: Export) -> None:
+    def _put(self, tab: str, make: Callable[[Any], View], ex: Export | Store) -> None:
         """Compute a tab's view and show it in the tab's Output widgets."""
         self._show(tab, make(ex))
 
-    def _put_private(self, tab: str, make: Callable[..., View], ex: Export) -> None:
+    def _put_private(self, tab: str, make: Callable[..., View], ex: Export | Store) -> None:
         self._show(tab, make(ex, show_phone_numbers=self._show_numbers.value))
 
-    def _put_with_clicks(self, tab: str, make: Callable[..., View], ex: Export) -> None:
+    def _put_with_clicks(self, tab: str, make: Callable[..., View], ex: Export | Store) -> None:
         self._show(tab, make(ex, **self._click_specs))
 
     def _show(self, tab: str, view: View) -> None:
@@ -380,8 +421,7 @@ class Dashboard(widgets.VBox):
         self.views["Variables"] = view
         self.outputs["variables_table"].outputs = (_html_output(_tables_html(view)),)
         if not self._segment_key.options:  # the keys: known once the variables are read
-            v = self.export.variables
-            keys = sorted(str(k) for k in v.loc[v["direction"] == "input", "key"].unique())
+            keys = self.source.input_keys(ex)
             self._segment_key.options = keys  # sets the value: draws the segment chart
             if keys:
                 return
@@ -437,9 +477,9 @@ class Dashboard(widgets.VBox):
         n = 1
         while (folder / f"connectly_filtered_{n}.csv").exists():
             n += 1
-        count = int(self.panel.mask.sum())
+        count = self.source.count(self.panel.value)
         self._say(f"Saving {count:,} messages…")
-        selected = self.export.subset(self.panel.mask)  # with every column of the export
+        selected = self.source.whole(self.panel.value)  # with every column of the export
         masked = not self._show_numbers.value
         if masked:  # the ids, and phone numbers or emails inside free text
             self._say(f"Saving {count:,} messages: masking phone numbers and emails…")
@@ -501,20 +541,36 @@ class Dashboard(widgets.VBox):
         self.outputs["download"].outputs = (_html_output(link),)
 
 
-def explore(source: Export | Any = None, **read_kwargs: Any) -> Dashboard:
-    """Load an export if needed and return its dashboard.
+def explore(
+    source: Export | Store | Any = None,
+    *,
+    max_messages: int | None = None,
+    save_dir: str | os.PathLike[str] | None = None,
+    page_size: int = 25,
+    **read_kwargs: Any,
+) -> Dashboard:
+    """Load an export (or open a store) if needed and return its dashboard.
 
     The first line an analyst types: ``explore("campaign_report.csv")`` as
     the last line of a cell shows the dashboard; ``explore()`` opens the
-    bundled sample and says so.
+    bundled sample and says so; ``explore(store)`` or ``explore("history/")``
+    (a folder holding a store's ``manifest.json``) explores a store of daily
+    reports from its cube.
 
     Parameters
     ----------
-    source : Export, anything :func:`connectly_nb.read_export` reads, or None
+    source : Export, Store, a store's path, what :func:`~connectly_nb.read_export` reads, or None
         What to explore; ``None`` for the bundled sample.
+    max_messages : int, optional
+        On a store: the most messages loaded for the message-level tabs (see
+        :class:`Dashboard`).
+    save_dir, page_size
+        As for :class:`Dashboard`.
     **read_kwargs
-        Passed to :func:`read_export` (``tz=``, ``dedupe=`` ...); unused when
-        ``source`` is already an Export.
+        Passed to :func:`read_export` (``tz=``, ``dedupe=`` ...), or to
+        :func:`~connectly_nb.store.open_store` for a store's path (``tz=``,
+        ``client=``, ``use_cube=``); refused when ``source`` is already an
+        Export or a Store (it is loaded: they would change nothing).
 
     Returns
     -------
@@ -525,13 +581,29 @@ def explore(source: Export | Any = None, **read_kwargs: Any) -> Dashboard:
     ------
     ExportFormatError, ExportNotFoundError, TimeZoneError
         As for :func:`~connectly_nb.read.read_export`.
+    TypeError
+        Loading options given with an Export or a Store.
+
+    Examples
+    --------
+    >>> from connectly_nb.store import open_store
+    >>> dash = explore(open_store("history/"))  # doctest: +SKIP
     """
-    if isinstance(source, Export):
-        return Dashboard(source)
+    board = {"max_messages": max_messages, "save_dir": save_dir, "page_size": page_size}
+    if isinstance(source, Export | Store):
+        if read_kwargs:
+            raise TypeError(
+                f"explore() got loading options ({', '.join(f'{k}=' for k in read_kwargs)}) "
+                f"with a {type(source).__name__} that is already loaded: pass them where it "
+                "is loaded (read_export or open_store)"
+            )
+        return Dashboard(source, **board)
+    if is_store(source):
+        return Dashboard(open_store(source, **read_kwargs), **board)
     note = (
         "No export given: this is the bundled sample. Pass your file: "
         "explore('campaign_report.csv')."
         if source is None
         else ""
     )
-    return Dashboard(load_or_sample(source, **read_kwargs), note=note)
+    return Dashboard(load_or_sample(source, **read_kwargs), note=note, **board)

@@ -3,6 +3,9 @@
 Set ``value`` from code or let the user click: the children follow the trait
 and the trait follows the children. Option labels are plain text (ipywidgets
 does not render them as HTML), so names from the data are shown as written.
+Each control takes an Export or a Store (or the dashboard's
+:class:`~connectly_nb.widgets.sources.Source`): on a store the choices and
+their counts come from the cube, no message is read.
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ from connectly_nb.conversions import ClickSet, suggest_negatives
 from connectly_nb.display import short_id
 from connectly_nb.export import Export
 from connectly_nb.schema import ERROR_CATEGORIES, describe_error
+from connectly_nb.store import Store
+from connectly_nb.widgets.sources import Source, source_of
+
+#: What a control takes: an Export, a Store, or the dashboard's source.
+Data = Export | Store | Source
 
 __all__ = [
     "CampaignFilter",
@@ -68,7 +76,7 @@ class CampaignFilter(widgets.VBox):
 
     Parameters
     ----------
-    export : Export
+    export : Export, Store or Source
         Where the campaigns, sendouts and their row counts come from.
     **kwargs
         Passed to :class:`ipywidgets.VBox` (``layout=`` ...).
@@ -81,14 +89,10 @@ class CampaignFilter(widgets.VBox):
 
     value = traitlets.Dict()
 
-    def __init__(self, export: Export, **kwargs: Any) -> None:
-        m = export.messages
-        counts = m["campaign_name"].value_counts(sort=False)
-        self._campaign_counts = counts[counts > 0].sort_index()
-        by_sendout = m.groupby(["sendout_id", "campaign_name"], observed=True).agg(
-            rows=("sent_at", "size"), first=("sent_at", "min")
-        )
-        self._sendouts = by_sendout.reset_index()
+    def __init__(self, export: Data, **kwargs: Any) -> None:
+        source = source_of(export)
+        self._campaign_counts = source.campaign_counts()
+        self._sendouts = source.sendouts()
         self._campaigns = widgets.SelectMultiple(
             options=self._campaign_options(""),
             rows=_rows(len(self._campaign_counts)),
@@ -206,7 +210,7 @@ class ErrorCodeFilter(widgets.VBox):
 
     Parameters
     ----------
-    export : Export
+    export : Export, Store or Source
         Where the error codes and their row counts come from.
     **kwargs
         Passed to :class:`ipywidgets.VBox` (``layout=`` ...).
@@ -215,14 +219,11 @@ class ErrorCodeFilter(widgets.VBox):
     value = traitlets.Tuple()
     failed = traitlets.Bool(None, allow_none=True)
 
-    def __init__(self, export: Export, **kwargs: Any) -> None:
-        m = export.messages
-        self._codes_of_rows = m["error_code"].cat.codes.to_numpy()
-        self._names = list(m["error_code"].cat.categories)
-        counts = self._counts(None)
-        self._codes = sorted(
-            (c for c in self._names if counts[c]), key=lambda c: (-counts[c], str(c))
-        )
+    def __init__(self, export: Data, **kwargs: Any) -> None:
+        self._source = source_of(export)
+        counts = self._source.error_counts({})
+        named = (c for c in counts if c is not NO_CODE and counts[c])
+        self._codes = sorted(named, key=lambda c: (-counts[c], str(c)))
         self._info = {c: describe_error(c) for c in self._codes}
         self._by_category: dict[str, tuple[str, ...]] = {}
         for c in self._codes:
@@ -244,11 +245,6 @@ class ErrorCodeFilter(widgets.VBox):
         self._select.observe(self._on_select, names="value")
         self._quick.observe(self._on_quick, names="value")
 
-    def _counts(self, mask: np.ndarray | None) -> dict[Any, int]:
-        codes = self._codes_of_rows if mask is None else self._codes_of_rows[mask]
-        n = np.bincount(codes + 1, minlength=len(self._names) + 1)  # slot 0: no code
-        return {NO_CODE: int(n[0]), **{c: int(k) for c, k in zip(self._names, n[1:], strict=True)}}
-
     def _options(self, counts: dict[Any, int]) -> list[tuple[str, Any]]:
         options: list[tuple[str, Any]] = [
             (f"{c} · {self._info[c].title} ({counts[c]:,})", c) for c in self._codes
@@ -256,17 +252,17 @@ class ErrorCodeFilter(widgets.VBox):
         options.append((f"no error code ({counts[NO_CODE]:,})", NO_CODE))
         return options
 
-    def recount(self, mask: np.ndarray | None) -> None:
+    def recount(self, others: dict[str, Any] | None) -> None:
         """Show the counts within the messages the other filters keep.
 
         Parameters
         ----------
-        mask : numpy.ndarray of bool or None
-            The rows of ``messages`` the other filters keep (``None``: all).
+        others : dict or None
+            The other filters' :meth:`Export.filter` arguments (``None``: all).
         """
         chosen = tuple(self._select.value)
         with self._guard:
-            self._select.options = self._options(self._counts(mask))
+            self._select.options = self._options(self._source.error_counts(others or {}))
             self._select.value = chosen
 
     def _on_quick(self, change: dict[str, Any]) -> None:
@@ -330,7 +326,7 @@ class DateRangeFilter(widgets.VBox):
 
     Parameters
     ----------
-    export : Export
+    export : Export, Store or Source
         Where the span of sent dates (in the export's time zone) comes from.
     **kwargs
         Passed to :class:`ipywidgets.VBox` (``layout=`` ...).
@@ -343,11 +339,12 @@ class DateRangeFilter(widgets.VBox):
 
     value = traitlets.Tuple()
 
-    def __init__(self, export: Export, **kwargs: Any) -> None:
-        sent = export.messages["sent_at"].dropna()
-        self.tz = export.tz
-        if len(sent):
-            first, last = sent.min().date(), sent.max().date()
+    def __init__(self, export: Data, **kwargs: Any) -> None:
+        source = source_of(export)
+        span = source.sent_span()
+        self.tz = source.tz
+        if span is not None:
+            first, last = span[0].date(), span[1].date()
             days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
         else:
             days = []
@@ -445,13 +442,14 @@ class FilterPanel(widgets.VBox):
     """The filters side by side, with a reset button.
 
     ``value`` holds the arguments of :meth:`Export.filter` for the current
-    selection; :attr:`filtered` is the Export cut accordingly (computed once
-    per selection) and :attr:`mask` the selected rows of ``messages``.
+    selection; :attr:`filtered` is the Export (or the Store view) cut
+    accordingly (computed once per selection) and, on an Export, :attr:`mask`
+    the selected rows of ``messages``.
 
     Parameters
     ----------
-    export : Export
-        The export to filter.
+    export : Export, Store or Source
+        What to filter.
     controls : sequence of {"campaigns", "errors", "dates"}
         Which filters to show, in order; all three by default.
     **kwargs
@@ -467,7 +465,7 @@ class FilterPanel(widgets.VBox):
 
     def __init__(
         self,
-        export: Export,
+        export: Data,
         *,
         controls: tuple[str, ...] = ("campaigns", "errors", "dates"),
         **kwargs: Any,
@@ -475,11 +473,11 @@ class FilterPanel(widgets.VBox):
         unknown = [c for c in controls if c not in _CONTROLS]
         if unknown:
             raise ValueError(f"unknown controls {unknown}; choose from {list(_CONTROLS)}")
-        self.export = export
-        self.controls = {name: _CONTROLS[name](export) for name in controls}
+        self.source = source_of(export)
+        self.export = self.source.data
+        self.controls = {name: _CONTROLS[name](self.source) for name in controls}
         self._reset = widgets.Button(description="Reset filters", icon="undo")
         self._reset.on_click(lambda _b: self.reset())
-        self._cache: tuple[tuple[Any, ...], Export, np.ndarray] | None = None
         self._resetting = _Guard()
         row = widgets.HBox(
             list(self.controls.values()), layout=widgets.Layout(flex_flow="row wrap")
@@ -501,7 +499,7 @@ class FilterPanel(widgets.VBox):
             change is None or change["owner"] is not errors
         ):
             others = {k: v for k, v in self.value.items() if k not in ("error_codes", "failed")}
-            errors.recount(self.export.selection(**others) if others else None)
+            errors.recount(others)
 
     def reset(self) -> None:
         """Clear every filter and what its controls show (quick choice, search box, dates).
@@ -514,12 +512,6 @@ class FilterPanel(widgets.VBox):
                 control.reset()
         self._update()
 
-    def _key(self) -> tuple[Any, ...]:
-        return tuple(
-            (k, tuple(v) if isinstance(v, list | tuple) else v)
-            for k, v in sorted(self.value.items())
-        )
-
     @property
     def mask(self) -> np.ndarray:
         """Selected rows of ``export.messages`` (cheap: no table is copied).
@@ -528,24 +520,39 @@ class FilterPanel(widgets.VBox):
         -------
         numpy.ndarray of bool
             One value per row of ``export.messages`` (:meth:`Export.selection`).
+
+        Raises
+        ------
+        TypeError
+            On a store (its messages are not in memory): use :attr:`filtered`.
         """
-        return self.export.selection(**self.value)
+        mask = getattr(self.source, "mask", None)
+        if mask is None:
+            raise TypeError("a store's selection has no mask: use panel.filtered")
+        return mask(self.value)
 
     @property
-    def filtered(self) -> Export:
-        """The Export cut to the selection, computed once per selection.
+    def filtered(self) -> Export | Store:
+        """The data cut to the selection, computed once per selection.
 
         Returns
         -------
-        Export
-            :meth:`Export.subset` of the selected rows (``export`` itself when
-            every row is selected).
+        Export or Store
+            On an Export, :meth:`Export.subset` of the selected rows
+            (``export`` itself when every row is selected); on a store, the
+            filtered view (:meth:`Store.filter`: nothing is read).
         """
-        key = self._key()
-        if self._cache is None or self._cache[0] != key:
-            mask = self.mask
-            self._cache = (key, self.export.subset(mask), mask)
-        return self._cache[1]
+        return self.source.measured(self.value)
+
+
+_PICKER_NOTE = {
+    True: "<small>Clicked counts every click. Pick the buttons and links that count as a "
+    "conversion, and those that say no (pre-chosen: names that read as a refusal).</small>",
+    False: "<small>Clicked counts every click. Pick the buttons and links that count as a "
+    "conversion, and those that say no. On a store nothing is pre-chosen: what a choice "
+    "counts is read from every partition of the selection (seconds), the rest comes from "
+    "the cube (milliseconds).</small>",
+}
 
 
 class ConversionPicker(widgets.VBox):
@@ -559,28 +566,31 @@ class ConversionPicker(widgets.VBox):
 
     Parameters
     ----------
-    export : Export
-        Where the buttons and links (and their click counts) come from.
+    export : Export, Store or Source
+        Where the buttons and links (and their click counts) come from. On a
+        store nothing is pre-chosen: a click set is counted from the
+        partitions (seconds), every other number from the cube (milliseconds).
     **kwargs
         Passed to :class:`ipywidgets.VBox` (``layout=`` ...).
     """
 
     value = traitlets.Dict()
 
-    def __init__(self, export: Export, **kwargs: Any) -> None:
-        clicks = export.clicks
-        options = []
-        for kind in ("button", "link"):
-            names = clicks.loc[(clicks["kind"] == kind).to_numpy(), "name"].dropna()
-            for name, n in names.value_counts().head(50).items():
-                options.append((f"{kind} · {name} ({n:,})", (kind, str(name))))
+    def __init__(self, export: Data, **kwargs: Any) -> None:
+        source = source_of(export)
+        clicks = source.click_counts()
+        options = [
+            (f"{r.kind} · {r.name} ({r.n:,})", (r.kind, str(r.name)))
+            for kind in ("button", "link")
+            for r in clicks[clicks["kind"] == kind].itertuples(index=False)
+        ]
         self._conversions = widgets.SelectMultiple(
             options=options,
             rows=_rows(len(options)),
             description="Converted",
             layout=widgets.Layout(width="auto"),
         )
-        negatives = suggest_negatives(clicks)
+        negatives = suggest_negatives(clicks) if source.preselect_negatives else None
         self._negatives = widgets.SelectMultiple(
             options=[o for o in options if o[1][0] == "button"],
             value=tuple(("button", b) for b in (negatives.buttons if negatives else ())),
@@ -588,10 +598,7 @@ class ConversionPicker(widgets.VBox):
             description="Says no",
             layout=widgets.Layout(width="auto"),
         )
-        note = widgets.HTML(
-            "<small>Clicked counts every click. Pick the buttons and links that count as a "
-            "conversion, and those that say no (pre-chosen: names that read as a refusal).</small>"
-        )
+        note = widgets.HTML(_PICKER_NOTE[source.preselect_negatives])
         super().__init__(
             children=[note, widgets.HBox([self._conversions, self._negatives])], **kwargs
         )

@@ -5,6 +5,8 @@ a :class:`View` holding the result frames it shows and the matplotlib
 :class:`~matplotlib.figure.Figure` it draws (object API, no pyplot state).
 The :class:`~connectly_nb.widgets.dashboard.Dashboard` only puts views into
 Output widgets; tests call these functions and check the numbers drawn.
+The Funnel, Trend and Errors views take a (filtered)
+:class:`~connectly_nb.store.Store` as well: their metrics answer from its cube.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from connectly_nb.conversions import ClickSet
 from connectly_nb.display import short_id
 from connectly_nb.export import Export
 from connectly_nb.safety import mask_columns
+from connectly_nb.store import Store
 
 __all__ = [
     "DPI",
@@ -162,13 +165,13 @@ def _clicks_note(conversions: Any, negatives: Any) -> str:
     return note.strip()
 
 
-def funnel_view(ex: Export, *, conversions: Any = None, negatives: Any = None) -> View:
+def funnel_view(ex: Export | Store, *, conversions: Any = None, negatives: Any = None) -> View:
     """The funnel per campaign (chart) and per sendout (table).
 
     Parameters
     ----------
-    ex : Export
-        The (filtered) export the tab shows.
+    ex : Export or Store
+        The (filtered) export or store the tab shows.
     conversions, negatives : optional
         As for :func:`connectly_nb.metrics.funnel`.
 
@@ -209,13 +212,13 @@ def funnel_view(ex: Export, *, conversions: Any = None, negatives: Any = None) -
     )
 
 
-def trend_view(ex: Export, *, conversions: Any = None, negatives: Any = None) -> View:
+def trend_view(ex: Export | Store, *, conversions: Any = None, negatives: Any = None) -> View:
     """Is it getting better or worse: read and click (or conversion) rate per sendout over time.
 
     Parameters
     ----------
-    ex : Export
-        The (filtered) export the tab shows.
+    ex : Export or Store
+        The (filtered) export or store the tab shows.
     conversions, negatives : optional
         As for :func:`connectly_nb.metrics.funnel`.
 
@@ -244,13 +247,13 @@ def _private(frame: pd.DataFrame, show_phone_numbers: bool, columns: tuple[str, 
     return frame if show_phone_numbers else mask_columns(frame, columns)
 
 
-def errors_view(ex: Export, *, show_phone_numbers: bool = False) -> View:
+def errors_view(ex: Export | Store, *, show_phone_numbers: bool = False) -> View:
     """Failures per error code: chart and table.
 
     Parameters
     ----------
-    ex : Export
-        The (filtered) export the tab shows.
+    ex : Export or Store
+        The (filtered) export or store the tab shows.
     show_phone_numbers : bool
         Show the error messages as written (phone numbers and emails in them
         masked by default).
