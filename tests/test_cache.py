@@ -193,7 +193,7 @@ def test_cache_clear_removes_entries_and_nothing_else(export_file, tmp_path, cap
     (folder / "notes.txt").write_text("mine")
     (folder / "photos").mkdir()
     assert main(["cache", "clear", "--dir", str(folder)]) == 0
-    assert "removed 2 cached export(s)" in capsys.readouterr().out
+    assert "removed 2 cached exports" in capsys.readouterr().out
     assert sorted(p.name for p in folder.iterdir()) == ["notes.txt", "photos"]
 
 
