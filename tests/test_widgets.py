@@ -594,3 +594,51 @@ def test_explore_passes_dashboard_options_and_refuses_loading_options_for_an_exp
     assert explore(ex, page_size=5).page_size == 5
     with pytest.raises(TypeError, match="tz="):
         explore(ex, tz="America/Sao_Paulo")
+
+
+def test_picking_a_code_after_a_quick_choice_is_one_selection(ex):
+    # review: failed and value were set one after the other: the panel heard {} (the whole
+    # data, a to_export of a whole store on a message tab) before the code
+    panel = FilterPanel(ex, controls=("errors",))
+    errors = panel.controls["errors"]
+    errors._quick.value = "all failures"
+    heard = []
+    panel.observe(lambda change: heard.append(change["new"]), names="value")
+    errors._select.value = ("131026",)
+    assert heard == [{"error_codes": ["131026"]}]
+    errors._quick.value = "all failures"
+    heard.clear()
+    errors._quick.value = "chosen codes"  # no longer all failures: nothing chosen yet
+    assert heard == [{}]
+    assert panel.value == {}
+
+
+def test_a_failed_redraw_clears_the_tab_and_is_tried_again(ex, monkeypatch):
+    from connectly_nb.widgets import views
+
+    dash = Dashboard(ex)
+    real = views.funnel_view
+    monkeypatch.setattr(views, "funnel_view", lambda *a, **k: (_ for _ in ()).throw(OSError("x")))
+    dash._draw_tab = dash._drawers()  # the drawers bound to the broken view
+    dash.panel.controls["campaigns"].value = {"campaigns": ("Carrinho abandonado",), "sendouts": ()}
+    assert "OSError: x" in dash.status.value
+    assert dash.outputs["funnel_table"].outputs == ()  # not the whole export's table
+    assert 0 in dash._stale
+    monkeypatch.setattr(views, "funnel_view", real)
+    dash._draw_tab = dash._drawers()
+    dash.tabs.selected_index = 1
+    dash.tabs.selected_index = 0  # opened again: drawn now
+    assert 0 not in dash._stale
+    assert "Carrinho abandonado" in str(dash.outputs["funnel_table"].outputs)
+
+
+def test_choosing_only_negatives_counts_negatives_not_conversions(ex):
+    from connectly_nb.conversions import ClickSet
+    from connectly_nb.widgets.sources import source_of
+
+    source = source_of(ex)
+    no = ClickSet.of(["Não tenho interesse"])
+    source.choose_clicks({"negatives": no, "conversions": None})
+    figures = source.key_figures({})
+    assert "converted" not in figures
+    assert figures["negative"] == int(no.messages(ex.messages, ex.clicks).sum())

@@ -313,10 +313,17 @@ class Dashboard(widgets.VBox):
 
     def _redraw(self, index: int) -> None:
         start = time.perf_counter()
+        try:
+            data = self._data_for(TABS[index])
+            if data is not None:
+                self._draw_tab[index](data)
+        except Exception:
+            # never the last selection's chart under the new header; tried again when opened
+            for name in _OUTPUTS[TABS[index]]:
+                if name is not None:
+                    self.outputs[name].outputs = ()
+            raise
         self._stale.discard(index)
-        data = self._data_for(TABS[index])
-        if data is not None:
-            self._draw_tab[index](data)
         self.last_redraw_ms = (time.perf_counter() - start) * 1000
         n = self.source.count(self.panel.value)
         self._say(f"{n:,} of {self.source.total:,} messages selected ({TABS[index]}).")

@@ -270,7 +270,9 @@ class ErrorCodeFilter(widgets.VBox):
             return
         choice = change["new"]
         failed = {"all failures": True, "no failures": False}.get(choice)
-        if choice == "chosen codes":
+        if choice == "chosen codes":  # no longer "all failures": the codes to be picked decide
+            with self._guard, self.hold_trait_notifications():
+                self.failed = None
             return
         codes = self._by_category.get(choice.removeprefix("category: "), ())
         # notifications held until both traits are set: observers hear one selection
@@ -290,10 +292,12 @@ class ErrorCodeFilter(widgets.VBox):
     def _on_select(self, change: dict[str, Any]) -> None:
         if self._guard.busy:
             return
-        with self._guard:
-            self.failed = None
-            self._quick.value = "chosen codes" if change["new"] else "all messages"
-        self.value = tuple(change["new"])
+        # both traits set before anyone hears: one selection, not "all" then the codes
+        with self.hold_trait_notifications():
+            with self._guard:
+                self.failed = None
+                self._quick.value = "chosen codes" if change["new"] else "all messages"
+            self.value = tuple(change["new"])
 
     @traitlets.observe("value")
     def _to_children(self, change: dict[str, Any]) -> None:

@@ -380,10 +380,9 @@ class ExportSource(Source):
 
     def _choose_clicks(self, specs: Mapping[str, ClickSet | None]) -> None:
         m, c = self.data.messages, self.data.clicks
+        named = {"converted": specs.get("conversions"), "negative": specs.get("negatives")}
         self._flags = {
-            count: spec.messages(m, c)
-            for count, spec in zip(("converted", "negative"), specs.values(), strict=True)
-            if spec is not None
+            count: spec.messages(m, c) for count, spec in named.items() if spec is not None
         }
 
     def _key_figures(self, filters: Mapping[str, Any]) -> dict[str, int]:
