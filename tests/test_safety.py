@@ -31,7 +31,7 @@ from connectly_nb.safety import (
     write_safe_csv,
 )
 from connectly_nb.schema import EXPORT_COLUMNS, TIMESTAMP_COLUMNS
-from connectly_nb.widgets.dashboard import _FREE_TEXT
+from connectly_nb.widgets.dashboard import _free_text
 from tests import reference_safety as reference
 from tests.conftest import csv_text, row
 
@@ -733,7 +733,7 @@ def test_write_safe_csv_writes_hostile_cells_and_headers_as_the_old_code(
         m[name] = cells[i : i + 9] + [None] * max(0, 9 - len(cells[i:]))
     if masked:
         m = m.assign(customer_external_id=mask_phone(m["customer_external_id"]))
-        m = mask_columns(m, _FREE_TEXT)
+        m = mask_columns(m, _free_text(m))
     folder = tmp_path_factory.mktemp("hostile")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("connectly_nb.safety.CHUNK_ROWS", chunk)

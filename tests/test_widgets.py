@@ -449,20 +449,32 @@ def test_free_text_phone_numbers_are_masked_on_every_tab_and_in_the_saved_csv(
     other = "+5521912345678"
     url = "https://shop.example/?phone=%2B5521912345678"
     clicks = f'[{{"id": "l1", "name": "{url}", "ts": "2024-05-10 20:20:00"}}]'
+    # review: a button name, the "Split by" chart, the conversion picker's labels and an
+    # extra column of a hand-edited export showed or saved the numbers in full
+    button = '[{"id": "b1", "name": "Ligar +5521912345678", "ts": "2024-05-10 20:21:00"}]'
     ex = read_export(
         write_export(
             [
-                row(error_code="131026", error_msg=f"{other} is not on WhatsApp"),
+                row(
+                    error_code="131026",
+                    error_msg=f"{other} is not on WhatsApp",
+                    contact_phone="",
+                ),
                 row(
                     customer_external_id="+5511987654322",
                     delivered_at="2024-05-10 20:14:00",
                     link_clicks=clicks,
+                    button_clicks=button,
                     input_variables='{"contact": "+5521912345678", "email": "ana@mail.example"}',
+                    contact_phone="+5521912345678",
                 ),
             ]
         )
     )
     dash = Dashboard(ex, save_dir=tmp_path)
+    picker = [label for label, _ in dash.conversions._conversions.options]
+    assert any("Ligar" in label for label in picker)
+    assert not any("912345678" in label for label in picker)
 
     def everything_shown() -> str:
         for i in range(len(TABS)):
@@ -476,7 +488,10 @@ def test_free_text_phone_numbers_are_masked_on_every_tab_and_in_the_saved_csv(
         labels = [t.get_text() for ax in axes for t in ax.get_yticklabels()]
         return "\n".join([*pages, *labels])
 
+    dash.tabs.selected_index = TABS.index("Variables")  # offers the keys to split by
+    dash._segment_key.value = "contact"
     shown = everything_shown()
+    assert "Segment" in dash.views  # the "Split by" chart was drawn and is read above
     assert "is not on WhatsApp" in shown
     assert "shop.example" in shown
     assert "contact" in shown

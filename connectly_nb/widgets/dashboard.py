@@ -31,6 +31,7 @@ from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
+import pandas as pd
 
 from connectly_nb import display
 from connectly_nb.datasets import load_or_sample
@@ -71,14 +72,27 @@ _TAB_OUTPUTS = {
     tab: tuple(o for o in (*pair, *(("links_table",) if tab == "Buttons & links" else ())) if o)
     for tab, pair in _OUTPUTS.items()
 }
-#: Columns of an export that may carry phone numbers or emails in free text.
-_FREE_TEXT = (
-    "error_msg",
-    "button_clicks",
-    "link_clicks",
-    "input_variables",
-    "output_variables",
-)
+#: Text columns a saved CSV keeps as they are while phone numbers are hidden: ids of
+#: Connectly's own objects, codes, file names. Every other text column is free text that
+#: may hold a phone number or an email (error messages, clicks, variables, campaign names,
+#: and any extra column a hand-edited export carries) and goes through ``mask_text``.
+_NOT_PERSONAL = ("business_id", "sendout_id", "cnt_session_id", "error_code", "source")
+
+
+def _free_text(frame: pd.DataFrame) -> list[str]:
+    """The text columns of ``frame`` that may carry personal data (ids masked apart)."""
+    return [
+        c
+        for c, dtype in frame.dtypes.items()
+        if c not in (*_NOT_PERSONAL, "customer_external_id")
+        and (
+            pd.api.types.is_object_dtype(dtype)
+            or pd.api.types.is_string_dtype(dtype)
+            or isinstance(dtype, pd.CategoricalDtype)
+        )
+    ]
+
+
 #: Where "Save filtered CSV" writes, next to the notebook, unless told otherwise.
 DOWNLOADS = "connectly_downloads"
 
@@ -319,9 +333,8 @@ class Dashboard(widgets.VBox):
                 self._draw_tab[index](data)
         except Exception:
             # never the last selection's chart under the new header; tried again when opened
-            for name in _OUTPUTS[TABS[index]]:
-                if name is not None:
-                    self.outputs[name].outputs = ()
+            for name in _TAB_OUTPUTS[TABS[index]]:
+                self.outputs[name].outputs = ()
             raise
         self._stale.discard(index)
         self.last_redraw_ms = (time.perf_counter() - start) * 1000
@@ -439,7 +452,7 @@ class Dashboard(widgets.VBox):
         if key is None:
             self.outputs["segment_chart"].outputs = ()
             return
-        view = views.segment_view(ex, key)
+        view = views.segment_view(ex, key, show_phone_numbers=self._show_numbers.value)
         self.views["Segment"] = view
         self.outputs["segment_chart"].outputs = (figure_output(view.figure, view.alt),)
 
@@ -492,7 +505,8 @@ class Dashboard(widgets.VBox):
             self._say(f"Saving {count:,} messages: masking phone numbers and emails…")
             m = selected.messages
             m = mask_columns(
-                m.assign(customer_external_id=mask_phone(m["customer_external_id"])), _FREE_TEXT
+                m.assign(customer_external_id=mask_phone(m["customer_external_id"])),
+                _free_text(m),
             )
             selected = selected.replace(messages=m)
         path = write_safe_csv(

@@ -21,6 +21,7 @@ import traitlets
 from connectly_nb.conversions import ClickSet, suggest_negatives
 from connectly_nb.display import short_id
 from connectly_nb.export import Export
+from connectly_nb.safety import mask_text
 from connectly_nb.schema import ERROR_CATEGORIES, describe_error
 from connectly_nb.store import Store
 from connectly_nb.widgets.sources import Source, source_of
@@ -583,10 +584,17 @@ class ConversionPicker(widgets.VBox):
     def __init__(self, export: Data, **kwargs: Any) -> None:
         source = source_of(export)
         clicks = source.click_counts()
+        # labels never show a phone number or an email a URL or a name carries (the
+        # values, what is counted, stay as written)
+        shown = mask_text(clicks["name"].astype(object)) if len(clicks) else clicks["name"]
         options = [
-            (f"{r.kind} · {r.name} ({r.n:,})", (r.kind, str(r.name)))
+            (f"{r.kind} · {label} ({r.n:,})", (r.kind, str(r.name)))
             for kind in ("button", "link")
-            for r in clicks[clicks["kind"] == kind].itertuples(index=False)
+            for r, label in zip(
+                clicks[clicks["kind"] == kind].itertuples(index=False),
+                shown[(clicks["kind"] == kind).to_numpy()],
+                strict=True,
+            )
         ]
         self._conversions = widgets.SelectMultiple(
             options=options,

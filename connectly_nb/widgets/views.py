@@ -314,7 +314,7 @@ def clicks_view(ex: Export, *, show_phone_numbers: bool = False) -> View:
         The two charts side by side and the tables of
         :func:`~connectly_nb.metrics.buttons` and :func:`~connectly_nb.metrics.links`.
     """
-    b = M.buttons(ex)
+    b = _private(M.buttons(ex), show_phone_numbers, ("name", "id"))  # "Ligar +55 ..."
     ln = _private(M.links(ex), show_phone_numbers, ("name", "id"))
     fig, axes = new_figure(4.5, 1, 2)
     P.plot_buttons(b, ax=axes[0])
@@ -348,7 +348,7 @@ def variables_view(ex: Export, *, show_phone_numbers: bool = False) -> View:
     return View(None, {"": v}, columns={"": ["direction", "key", "coverage", "top_values"]})
 
 
-def segment_view(ex: Export, key: str) -> View:
+def segment_view(ex: Export, key: str, *, show_phone_numbers: bool = False) -> View:
     """Click rate by the values of one input variable.
 
     Parameters
@@ -357,13 +357,16 @@ def segment_view(ex: Export, key: str) -> View:
         The (filtered) export the tab shows.
     key : str
         The input variable to split by (``"city"`` ...).
+    show_phone_numbers : bool
+        Label the values as written (phone numbers and emails in them masked
+        by default).
 
     Returns
     -------
     View
         The chart of :func:`~connectly_nb.plots.plot_segment` and no table.
     """
-    seg = M.segment(ex, key, top=12)
+    seg = _private(M.segment(ex, key, top=12), show_phone_numbers, ("value",))
     fig, ax = new_figure(max(2.5, 0.35 * len(seg) + 1), left=0.3)
     P.plot_segment(seg, rate="click_rate", ax=ax)
     ax.set_title(P.plain(f"Click rate by {key} (input variable)"))
