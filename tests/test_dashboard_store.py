@@ -259,3 +259,32 @@ def test_store_filter_failed_keeps_what_export_filter_keeps(store_path, whole):
         assert len(got.to_export().messages) == len(want.messages)
     both_ways = store.filter(failed=True).filter(failed=False)
     assert both_ways.count() == 0
+
+
+def test_split_by_offers_the_keys_of_the_selection_on_a_store(write_export, tmp_path):
+    # review: the keys were read once, from the first selection, and never refreshed
+    from tests.conftest import row
+
+    path = write_export(
+        [
+            row(
+                customer_external_id=f"+55119876543{i:02d}",
+                input_variables=variables,
+                campaign_name=campaign,
+                sendout_id=sendout,
+            )
+            for i, (campaign, sendout, variables) in enumerate(
+                [("A", "s-a", '{"segment": "vip"}')] * 3 + [("B", "s-b", '{"city": "Rio"}')] * 3
+            )
+        ]
+    )
+    ingest([path], tmp_path / "store")
+    dash = Dashboard(open_store(tmp_path / "store"))
+    dash.tabs.selected_index = TABS.index("Variables")
+    campaigns = dash.panel.controls["campaigns"]
+    campaigns.value = {"campaigns": ("A",), "sendouts": ()}
+    assert list(dash._segment_key.options) == ["segment"]
+    campaigns.value = {"campaigns": ("B",), "sendouts": ()}
+    assert list(dash._segment_key.options) == ["city"]
+    assert dash._segment_key.value == "city"
+    assert "city" in dash.views["Segment"].alt

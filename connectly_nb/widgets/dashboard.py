@@ -440,11 +440,18 @@ class Dashboard(widgets.VBox):
         view = views.variables_view(ex, show_phone_numbers=self._show_numbers.value)
         self.views["Variables"] = view
         self.outputs["variables_table"].outputs = (_html_output(_tables_html(view)),)
-        if not self._segment_key.options:  # the keys: known once the variables are read
-            keys = self.source.input_keys(ex)
-            self._segment_key.options = keys  # sets the value: draws the segment chart
-            if keys:
+        # the keys: known once the variables are read (on a store, those of the selection)
+        keys = self.source.input_keys(ex)
+        if list(self._segment_key.options) != keys:
+            # the key chosen before if still offered, else the first; a new value draws
+            before = self._segment_key.value
+            wanted = before if before in keys else (keys[0] if keys else None)
+            self._segment_key.options = keys
+            if self._segment_key.value != wanted:
+                self._segment_key.value = wanted
                 return
+            if self._segment_key.value != before:
+                return  # the options set the value, which drew it
         self._draw_segment(ex)
 
     def _draw_segment(self, ex: Export) -> None:
