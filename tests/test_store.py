@@ -608,3 +608,25 @@ def test_blank_sendouts_and_campaigns_are_one_group_in_a_store_too(blanks, name,
     assert (whole.messages["campaign_name"].isna()).any()
     metric = {**CUBE_METRICS, **SCAN_METRICS}[name]
     _same(metric(open_store(built_store, use_cube=use_cube), None), metric(whole, None))
+
+
+def test_a_store_path_that_is_a_file_is_a_clear_error(tmp_path):
+    # review: "[Errno 17] File exists" from ingest, NotADirectoryError from open_store
+    from connectly_nb.exceptions import StoreError
+
+    afile = tmp_path / "afile"
+    afile.write_text("not a store")
+    for call in (lambda: open_store(afile), lambda: ingest(daily_paths()[:1], afile)):
+        with pytest.raises(StoreError, match="is a file: a store is a folder"):
+            call()
+    assert afile.read_text() == "not a store"
+
+
+def test_a_failed_first_ingest_leaves_no_folder_behind(tmp_path):
+    # review: an empty report into a new path left a folder holding only .lock
+    from connectly_nb.exceptions import ExportFormatError
+
+    (tmp_path / "empty.csv").write_bytes(b"")
+    with pytest.raises(ExportFormatError):
+        ingest([tmp_path / "empty.csv"], tmp_path / "new_store")
+    assert not (tmp_path / "new_store").exists()

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import shutil
 import time
 import warnings
 from collections.abc import Sequence
@@ -120,6 +122,19 @@ def ingest(
         raise ValueError(f"buckets must be 1 .. {MAX_BUCKETS}, got {buckets}")
     place = Place(store)
     inputs = resolve_sources(sources)
+    created = place.local and not os.path.exists(place.root)
+    try:
+        return _ingest_locked(place, inputs, buckets, client, wait)
+    except BaseException:
+        if created and place.read_manifest() is None:  # leave no empty store behind
+            shutil.rmtree(place.root, ignore_errors=True)
+        raise
+
+
+def _ingest_locked(
+    place: Place, inputs: Sequence[Input], buckets: int | None, client: Any, wait: bool | float
+) -> pd.DataFrame:
+    """The ingest's steps under the store's lock (see :func:`ingest`)."""
     clock = _Clock()
     with locked(place, wait=wait):
         manifest = place.read_manifest() or new_manifest(buckets or _default_buckets(inputs))

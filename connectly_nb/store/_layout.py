@@ -94,6 +94,11 @@ class Place:
         ``reports_store/``, ``/data/store``, ``s3://bucket/store``,
         ``memory://store`` ... Any URL needs its fsspec package installed
         (``s3fs`` for ``s3://``).
+
+    Raises
+    ------
+    StoreError
+        ``url`` names a local file, not a folder.
     """
 
     def __init__(self, url: str | os.PathLike[str]) -> None:
@@ -103,6 +108,10 @@ class Place:
         self.url = os.fspath(url)
         self.fs, self.root = url_to_fs(self.url)
         self.local = isinstance(self.fs, LocalFileSystem)
+        if self.local and os.path.exists(self.root) and not os.path.isdir(self.root):
+            raise StoreError(
+                f"{self.url} is a file: a store is a folder (give a new or existing folder)"
+            )
 
     def __repr__(self) -> str:
         return f"Place({self.url!r})"
