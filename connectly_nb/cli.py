@@ -242,7 +242,8 @@ def _validate(args: argparse.Namespace) -> int:
     lines = [repr(export).removeprefix("<").removesuffix(">"), ""]
     for row in export.accounting.itertuples(index=False):
         lines.append(
-            f"{row.source}: {row.records_read:,} records read = {row.rows_kept:,} kept + "
+            f"{row.source}: {format_number_of(row.records_read, 'record')} read = "
+            f"{row.rows_kept:,} kept + "
             f"{row.duplicates_merged:,} merged duplicates"
             + (
                 f"; {format_number_of(row.repeated_headers, 'repeated header line')} skipped"
@@ -380,7 +381,8 @@ def _suppress(args: argparse.Namespace) -> int:
             f"{format_number_of(unreadable, 'message')} with a blank customer id or one Excel "
             "rewrote (mangled_id): they cannot be judged; re-export them from Connectly"
         )
-    print("The file holds full phone numbers: keep it private.")
+    if len(table):
+        print("The file holds full phone numbers: keep it private.")
     return EXIT_OK
 
 
@@ -442,7 +444,8 @@ def _ingest(args: argparse.Namespace) -> int:
             raise
     for row in report.itertuples(index=False):
         print(
-            f"{row.source}: {row.status}, {row.records_read:,} records, {row.problems:,} problems"
+            f"{row.source}: {row.status}, {format_number_of(row.records_read, 'record')}, "
+            f"{format_number_of(row.problems, 'problem')}"
         )
     added = int((report["status"] == "ingested").sum())
     print(f"{added} of {format_number_of(len(report), 'file')} added to {args.store}")

@@ -20,6 +20,7 @@ from connectly_nb import display
 from connectly_nb._keys import BLANK, blank_categories, match_names, name_key
 from connectly_nb._problems import problem_summary
 from connectly_nb._time import Bound, check_tz, parse_bound
+from connectly_nb.display import format_number_of
 from connectly_nb.exceptions import SelectionError
 from connectly_nb.schema import ERROR_CATALOGUE
 
@@ -511,7 +512,7 @@ def _unknown(unknown: list[str], categories: list[str], what: str, column: Any) 
     listed = ", ".join(repr(c) for c in categories[:10]) + (" ..." if len(categories) > 10 else "")
     message = (
         f"unknown {what}{'s' if len(unknown) > 1 else ''}: {'; '.join(parts)}. "
-        f"The export has {len(categories):,} {what}(s): {listed or 'none'} "
+        f"The export has {format_number_of(len(categories), what)}: {listed or 'none'} "
         "(connectly-nb validate lists them)"
     )
     return SelectionError(message, column=str(column), unknown=unknown, suggestions=suggestions)

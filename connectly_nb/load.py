@@ -37,6 +37,7 @@ import pyarrow.csv as pacsv
 
 from connectly_nb._parse import take_rows
 from connectly_nb._problems import problem as _problem
+from connectly_nb.display import format_number_of
 from connectly_nb.exceptions import ExportFormatError, ExportNotFoundError, OverwriteError
 from connectly_nb.schema import EXPORT_COLUMNS, REQUIRED_COLUMNS, column_key
 
@@ -703,7 +704,7 @@ def read_raw(inp: Input) -> RawFile:
                 None,
                 None,
                 "blank_lines",
-                f"{blank} line(s) without any value skipped",
+                f"{format_number_of(blank, 'line')} without any value skipped",
             )
         )
     return RawFile(
@@ -890,7 +891,8 @@ def _find_runaway_quotes(
             start = int(parsed.lines[rows[k]]) + int(sum(b[k] for b in breaks[:pos]))
             end = start + text.rstrip("\r\n").count("\n")
             message = (
-                f"a quoted field runs over lines {start}-{end} and holds {inside:,} record(s), "
+                f"a quoted field runs over lines {start}-{end} and holds "
+                f"{format_number_of(inside, 'record')}, "
                 f"which are not read: a stray '\"' in {column}? Fix the quote and load again"
             )
             line = int(parsed.lines[rows[k]])

@@ -832,8 +832,8 @@ def _to_html(nb: Any, *, title: str) -> str:
     remote = _remote_resources(body)
     if remote:
         raise ReportError(
-            f"the page would load {len(remote)} resource(s) from the network: "
-            + "; ".join(remote[:3])
+            f"the page would load {display.format_number_of(len(remote), 'resource')} from the "
+            "network: " + "; ".join(remote[:3])
         )
     return body
 

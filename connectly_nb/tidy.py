@@ -38,6 +38,7 @@ from connectly_nb._problems import ProblemCollector
 from connectly_nb._progress import Progress, interactive
 from connectly_nb._stages import stage_flags
 from connectly_nb._time import NAT_INT, check_tz, localize, naive_utc, since
+from connectly_nb.display import format_number_of
 from connectly_nb.exceptions import TimeZoneError
 from connectly_nb.export import Export
 from connectly_nb.load import RawFile
@@ -415,7 +416,8 @@ def _merge_variants(
                 column,
                 [raw],
                 "renamed_value",
-                f"{column} {raw!r} {_how_renamed(raw, new)}; {len(rows):,} record(s)",
+                f"{column} {raw!r} {_how_renamed(raw, new)}; "
+                f"{format_number_of(len(rows), 'record')}",
             )
     cells.codes[column] = remap[codes]  # -1 (blank) indexes the last slot: stays -1
     cells.categories[column] = kept

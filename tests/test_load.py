@@ -309,7 +309,7 @@ def test_a_stray_quote_that_swallows_the_file_is_reported_with_its_span(write_ex
     assert runaway.line == 3
     assert runaway.severity == "error"
     assert "lines 3-10001" in runaway.message
-    assert "9,998 record(s)" in runaway.message
+    assert "9,998 records" in runaway.message
     assert runaway.column == "campaign_name"
 
 
