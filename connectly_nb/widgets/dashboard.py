@@ -479,7 +479,7 @@ class Dashboard(widgets.VBox):
     # ------------------------------------------------------------ saving
 
     @_reporting
-    def save_filtered(self) -> Path:
+    def save_filtered(self) -> Path | None:
         """Write the selected messages as an Excel-safe CSV and offer it as a download.
 
         The file is ``connectly_filtered_<n>.csv`` in ``save_dir`` (by default
@@ -497,6 +497,18 @@ class Dashboard(widgets.VBox):
             The file written; ``None`` when writing failed (the error is shown
             in the status line, not raised).
         """
+        count = self.source.count(self.panel.value)
+        self._say(f"Saving {count:,} messages…")
+        try:
+            selected = self.source.whole(self.panel.value)  # with every column of the export
+        except SelectionTooLargeError as exc:  # a store's selection: nothing written
+            self._say(
+                f"Not saved: this selection holds {exc.count:,} messages, more than the "
+                f"{exc.limit:,} a save loads. Narrow it (campaigns, sendouts, error codes or "
+                "fewer days) and save again.",
+                error=True,
+            )
+            return None
         folder = self.save_dir or Path.cwd() / DOWNLOADS
         folder.mkdir(parents=True, exist_ok=True)
         if self.save_dir is None and not (folder / ".gitignore").exists():
@@ -504,9 +516,6 @@ class Dashboard(widgets.VBox):
         n = 1
         while (folder / f"connectly_filtered_{n}.csv").exists():
             n += 1
-        count = self.source.count(self.panel.value)
-        self._say(f"Saving {count:,} messages…")
-        selected = self.source.whole(self.panel.value)  # with every column of the export
         masked = not self._show_numbers.value
         if masked:  # the ids, and phone numbers or emails inside free text
             self._say(f"Saving {count:,} messages: masking phone numbers and emails…")
