@@ -620,6 +620,9 @@ def test_a_store_path_that_is_a_file_is_a_clear_error(tmp_path):
         with pytest.raises(StoreError, match="is a file: a store is a folder"):
             call()
     assert afile.read_text() == "not a store"
+    from connectly_nb.store import is_store
+
+    assert not is_store(afile)  # explore("export.csv") asks this of every file it is given
 
 
 def test_a_failed_first_ingest_leaves_no_folder_behind(tmp_path):

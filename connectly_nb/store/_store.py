@@ -25,7 +25,7 @@ import pyarrow as pa
 from connectly_nb import display
 from connectly_nb._problems import empty_problems
 from connectly_nb._time import Bound, check_tz, localize, naive_utc
-from connectly_nb.exceptions import SelectionTooLargeError
+from connectly_nb.exceptions import SelectionTooLargeError, StoreError
 from connectly_nb.export import Export
 from connectly_nb.schema import (
     ACCOUNTING_COLUMNS,
@@ -116,7 +116,7 @@ def is_store(source: Any) -> bool:
     try:
         place = Place(source)
         return bool(place.fs.isfile(place.path(MANIFEST)))
-    except (OSError, ValueError, ImportError):  # not a folder, or no fsspec for the URL
+    except (OSError, ValueError, ImportError, StoreError):  # a file, or no fsspec for the URL
         return False
 
 
