@@ -527,13 +527,15 @@ def next_steps_html(
     command = f"connectly-nb suppress {files or '--sample'} -o suppress.csv"
     where = " (in the folder of the export files)" if sources else ""
     scope = " across every campaign of the files" if everything is not export else ""
-    items = [
-        f"<li><b>{html.escape(display.format_number_of(len(sup), 'customer'))}</b>{scope} "
-        "should not be messaged again (opted out, or a failure that means it). "
-        f"Write the list{where}: <code>{html.escape(command)}</code>"
-        + _unreadable_note(everything)
-        + "</li>"
-    ]
+    if len(sup):
+        who = (
+            f"<b>{html.escape(display.format_number_of(len(sup), 'customer'))}</b>{scope} "
+            "should not be messaged again (opted out, or a failure that means it). "
+            f"Write the list{where}: <code>{html.escape(command)}</code>"
+        )
+    else:  # no list to write
+        who = f"No customer{scope} needs suppressing (nobody opted out or failed for good)."
+    items = [f"<li>{who}{_unreadable_note(everything)}</li>"]
     items += _fixes(export)
     return f"<ul class='{display.NO_MATH}'>" + "".join(items) + "</ul>"
 

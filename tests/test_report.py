@@ -422,3 +422,12 @@ def test_a_misspelt_conversion_is_named_before_anything_runs(tmp_path, capsys):
     assert "no click in the export matches converted 'Ver oferta'" in err
     assert "did you mean 'Ver ofertas'?" in err
     assert not out.exists()
+
+
+def test_next_steps_offer_no_list_to_write_when_nobody_is_to_suppress(sample):
+    # seen in the hostile report's screenshot: "0 customers ... Write the list: ..."
+    delivered = sample.filter(campaigns="Carrinho abandonado", failed=False)
+    fine = delivered.subset((~delivered.messages["is_opted_out"]).to_numpy())
+    text = _text(next_steps_html(fine, sources=["a.csv"]))
+    assert "No customer needs suppressing" in text
+    assert "connectly-nb suppress" not in text
